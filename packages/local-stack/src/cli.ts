@@ -1,0 +1,243 @@
+#!/usr/bin/env node
+/**
+ * `node packages/local-stack/dist/cli.js up [--with-services]`
+ *
+ * Starts DynamoDB Local, Kafka and kinesalite, creates the tables (from the Copilot addons) and
+ * the topics, and prints the endpoints. With `--with-services` it also runs the three services
+ * from their `dist/main.js` against the stack. Ctrl-C (SIGINT) or SIGTERM stops everything.
+ */
+import { topicDefinitions } from '@outbox/shared';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import readline from 'node:readline';
+import { ensureTables } from './ensureTables';
+import { ensureTopics } from './ensureTopics';
+import { localDynamoDbClient } from './localDynamoDbClient';
+import { startLocalStack, type LocalStack } from './LocalStack';
+import { ManagedProcess } from './ManagedProcess';
+import { portIsOpen } from './portIsOpen';
+import { repoRoot } from './repoRoot';
+import { waitFor } from './waitFor';
+
+const USAGE = 'Usage: node packages/local-stack/dist/cli.js up [--with-services]';
+const SERVICE_STOP_GRACE_MS = 10_000;
+const SERVICE_READY_TIMEOUT_MS = 60_000;
+
+interface ServiceSpec {
+  name: string;
+  entry: string;
+  portVariable: string;
+  defaultPort: number;
+}
+
+const SERVICES: ServiceSpec[] = [
+  { name: 'order-api', entry: 'services/order-api/dist/main.js', portVariable: 'ORDER_API_PORT', defaultPort: 8080 },
+  { name: 'outbox-relay', entry: 'services/outbox-relay/dist/main.js', portVariable: 'RELAY_PORT', defaultPort: 9101 },
+  { name: 'notifier', entry: 'services/notifier/dist/main.js', portVariable: 'NOTIFIER_PORT', defaultPort: 9102 },
+];
+
+interface RunningService {
+  spec: ServiceSpec;
+  port: number;
+  process: ManagedProcess;
+}
+
+const say = (message: string): void => console.log(`[local-stack] ${message}`);
+const complain = (message: string): void => console.error(`[local-stack] ${message}`);
+
+function servicePort(spec: ServiceSpec): number {
+  const raw = process.env[spec.portVariable];
+  if (raw === undefined || raw === '') return spec.defaultPort;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) {
+    throw new Error(`${spec.portVariable} must be a port number between 1 and 65535, got ${JSON.stringify(raw)}`);
+  }
+  return port;
+}
+
+function httpStatus(url: string): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const request = http.get(url, { timeout: 2000 }, (response) => {
+      response.resume();
+      resolve(response.statusCode);
+    });
+    request.on('timeout', () => request.destroy(new Error('timeout')));
+    request.on('error', () => resolve(undefined));
+  });
+}
+
+function prefixLines(stream: NodeJS.ReadableStream | null, prefix: string, write: (line: string) => void): void {
+  if (!stream) return;
+  readline.createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => write(`${prefix} ${line}`));
+}
+
+class Cli {
+  private stack: LocalStack | undefined;
+  private readonly services: RunningService[] = [];
+  private shuttingDown: Promise<never> | undefined;
+  private startup: Promise<void> = Promise.resolve();
+
+  async up(withServices: boolean): Promise<void> {
+    process.on('SIGINT', () => this.onSignal('SIGINT'));
+    process.on('SIGTERM', () => this.onSignal('SIGTERM'));
+    this.startup = this.start(withServices);
+    try {
+      await this.startup;
+    } catch (error) {
+      if (this.shuttingDown) return;
+      complain(error instanceof Error ? error.message : String(error));
+      await this.shutdown(1);
+    }
+  }
+
+  private onSignal(signal: NodeJS.Signals): void {
+    if (this.shuttingDown) {
+      complain(`${signal} again: exiting now`);
+      // The exit hook SIGKILLs the children that are still alive.
+      process.exit(1);
+    }
+    say(`${signal} received: stopping`);
+    void this.shutdown(0);
+  }
+
+  private async start(withServices: boolean): Promise<void> {
+    const stack = await startLocalStack({ log: say });
+    this.stack = stack;
+    if (this.shuttingDown) return;
+
+    const { endpoints } = stack;
+    const client = localDynamoDbClient(endpoints.dynamodb);
+    let tables: Record<string, string>;
+    try {
+      tables = await ensureTables({ client });
+    } finally {
+      client.destroy();
+    }
+    const topic = process.env.ORDER_EVENTS_TOPIC ?? 'order-notification-event-topic';
+    const definitions = topicDefinitions({ topic });
+    await ensureTopics({ brokers: endpoints.kafkaBrokers, definitions });
+    if (this.shuttingDown) return;
+
+    const kafkaDir = path.join(repoRoot(), '.local', `kafka-${stack.kafka.port}`);
+    console.log(
+      [
+        '',
+        'Local stack is up:',
+        `  DynamoDB Local  ${endpoints.dynamodb}   tables: ${Object.values(tables).join(', ')}`,
+        `  Kafka           ${endpoints.kafkaBrokers.join(',')}   topics: ${definitions.map((d) => d.topic).join(', ')}`,
+        `  kinesalite      ${endpoints.kinesis}`,
+        `  Kafka logs      ${path.join(kafkaDir, 'server.log')}`,
+        '',
+        'For a service run by hand:',
+        `  export DYNAMODB_ENDPOINT=${endpoints.dynamodb} KAFKA_BROKERS=${endpoints.kafkaBrokers.join(',')} KINESIS_ENDPOINT=${endpoints.kinesis}`,
+        '',
+      ].join('\n'),
+    );
+
+    if (withServices) await this.startServices(stack);
+    if (this.shuttingDown) return;
+    say('Local stack is ready. Press Ctrl-C to stop.');
+  }
+
+  private async startServices(stack: LocalStack): Promise<void> {
+    const root = repoRoot();
+    const specs = SERVICES.map((spec) => ({ spec, port: servicePort(spec) }));
+    for (const { spec, port } of specs) {
+      const entry = path.join(root, spec.entry);
+      if (!fs.existsSync(entry)) throw new Error(`${spec.entry} is missing: run \`npm run build\` first.`);
+      if (await portIsOpen(port)) {
+        throw new Error(`Port ${port} for ${spec.name} is already in use: stop what runs there or set ${spec.portVariable}.`);
+      }
+    }
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      DYNAMODB_ENDPOINT: stack.endpoints.dynamodb,
+      KINESIS_ENDPOINT: stack.endpoints.kinesis,
+      KAFKA_BROKERS: stack.endpoints.kafkaBrokers.join(','),
+      AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
+      // DynamoDB Local and kinesalite accept any credentials; the SDK only needs some.
+      AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
+      AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
+    };
+    for (const { spec, port } of specs) {
+      const child = spawn(process.execPath, [path.join(root, spec.entry)], {
+        cwd: root,
+        env: { ...env, PORT: String(port) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const prefix = `[${spec.name}]`;
+      prefixLines(child.stdout, prefix, (line) => console.log(line));
+      prefixLines(child.stderr, prefix, (line) => console.error(line));
+      const service: RunningService = { spec, port, process: new ManagedProcess({ name: spec.name, child }) };
+      this.services.push(service);
+      void service.process.exited.then((exit) => {
+        if (this.shuttingDown) return;
+        const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
+        complain(`${spec.name} exited by itself (${how}): stopping everything.`);
+        void this.shutdown(1);
+      });
+    }
+    await Promise.all(
+      this.services.map(({ spec, port, process: child }) =>
+        waitFor(async () => (await httpStatus(`http://127.0.0.1:${port}/readyz`)) === 200, {
+          description: `${spec.name} to answer 200 on http://127.0.0.1:${port}/readyz`,
+          timeoutMs: SERVICE_READY_TIMEOUT_MS,
+          intervalMs: 250,
+          abortIf: () => (this.shuttingDown ? new Error('stopping') : child.exitError()),
+        }),
+      ),
+    );
+    const api = `http://127.0.0.1:${this.services[0]!.port}`;
+    const body = JSON.stringify({
+      customerId: '5f0c3c3e-8f7a-4c1e-9a53-2f1d3b7f9a10',
+      items: [{ productId: 'sku-1', quantity: 2, price: 12.5 }],
+    });
+    console.log(
+      [
+        '',
+        `order-api is ready at ${api} (outbox-relay :${this.services[1]!.port}, notifier :${this.services[2]!.port}).`,
+        'Place an order:',
+        `  curl -sS -X POST ${api}/orders -H 'content-type: application/json' -d '${body}'`,
+        '',
+      ].join('\n'),
+    );
+  }
+
+  /** Stops the services, then the stack, then exits with `code`. Runs once. */
+  private shutdown(code: number): Promise<never> {
+    this.shuttingDown ??= (async (): Promise<never> => {
+      // Let a start in progress settle, so nothing it launches is left behind.
+      await this.startup.catch(() => undefined);
+      let exitCode = code;
+      await Promise.all(
+        this.services.map(async ({ spec, process: child }) => {
+          const exit = await child.stop(SERVICE_STOP_GRACE_MS);
+          if (exit.signal === 'SIGKILL') complain(`${spec.name} did not stop within 10 s and was killed`);
+        }),
+      );
+      try {
+        await this.stack?.stop();
+      } catch (error) {
+        complain(error instanceof Error ? error.message : String(error));
+        exitCode = 1;
+      }
+      say('stopped');
+      process.exit(exitCode);
+    })();
+    return this.shuttingDown;
+  }
+}
+
+function main(argv: string[]): void {
+  const [command, ...flags] = argv;
+  const unknown = flags.filter((flag) => flag !== '--with-services');
+  if (command !== 'up' || unknown.length > 0) {
+    complain(USAGE);
+    process.exit(2);
+  }
+  void new Cli().up(flags.includes('--with-services'));
+}
+
+main(process.argv.slice(2));

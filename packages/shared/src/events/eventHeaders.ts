@@ -1,0 +1,10 @@
+/** Kafka header names carried by every published order event. */
+export const EVENT_HEADERS = {
+  eventId: 'event-id',
+  eventType: 'event-type',
+  seq: 'event-seq',
+  schemaVersion: 'schema-version',
+  traceparent: 'traceparent',
+  sourceShard: 'source-shard',
+  sourceSequenceNumber: 'source-sequence-number',
+} as const;

@@ -1,0 +1,19 @@
+import { onShutdownSignal, startTracing } from '@outbox/shared';
+import { loadConfig } from './config';
+import { start } from './start';
+
+async function main(): Promise<void> {
+  const config = loadConfig(process.env);
+  const tracing = startTracing({ service: config.service, otlpEndpoint: config.otlpEndpoint });
+  const handle = await start(config);
+  onShutdownSignal(async () => {
+    await handle.stop();
+    await tracing.shutdown();
+  }, handle.logger);
+}
+
+main().catch((error: unknown) => {
+  // The logger may not exist yet (bad config): standard error is the one safe place.
+  process.stderr.write(`notifier failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

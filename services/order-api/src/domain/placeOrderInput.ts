@@ -1,0 +1,30 @@
+import { z } from 'zod';
+import { toMinorUnits } from './money';
+
+/**
+ * A transaction holds at most 100 actions; an order uses one per item plus the order itself,
+ * its outbox event and its idempotency record.
+ */
+export const MAX_ITEMS_PER_ORDER = 100 - 3;
+
+const price = z
+  .number({ error: 'must be a number' })
+  .nonnegative('must not be negative')
+  .refine((value) => toMinorUnits(value) !== undefined, 'must have at most 2 decimal places');
+
+/** The body of `POST /orders`. Unknown fields are rejected. */
+export const placeOrderInput = z.strictObject({
+  customerId: z.uuid('must be a UUID'),
+  items: z
+    .array(
+      z.strictObject({
+        productId: z.string().trim().min(1, 'must not be empty').max(64, 'must be at most 64 characters'),
+        quantity: z.number().int('must be an integer').min(1, 'must be at least 1').max(1000, 'must be at most 1000'),
+        price,
+      }),
+    )
+    .min(1, 'must hold at least one item'),
+});
+
+/** A validated `POST /orders` body. */
+export type PlaceOrderInput = z.infer<typeof placeOrderInput>;

@@ -1,0 +1,45 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { commonSettings, kafkaSettings, parseConfig, portSetting } from '@outbox/shared';
+
+const schema = z
+  .object({
+    ...commonSettings,
+    ...kafkaSettings,
+    /** Port of `/healthz`, `/readyz` and `/metrics`. */
+    PORT: portSetting(9101),
+    /** Table holding the relay's lease and per-shard checkpoints. */
+    RELAY_STATE_TABLE: z.string().min(3).default('RelayState'),
+    /** Endpoint override for DynamoDB Streams; defaults to DYNAMODB_ENDPOINT. */
+    DYNAMODB_STREAMS_ENDPOINT: z.preprocess((v) => (v === '' ? undefined : v), z.url().optional()),
+    /** This instance's name in the lease and logs. */
+    RELAY_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
+    /** Longest pause between polls of an idle shard, in ms (busy shards are re-polled at once). */
+    POLL_IDLE_MAX_MS: z.coerce.number().int().min(10).max(5000).default(250),
+    /** Records asked for per GetRecords call (DynamoDB Streams allows up to 1000). */
+    BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(500),
+  })
+  .transform((env) => ({
+    service: 'outbox-relay' as const,
+    port: env.PORT,
+    logLevel: env.LOG_LEVEL,
+    relayId: env.RELAY_ID,
+    aws: {
+      region: env.AWS_REGION,
+      dynamodbEndpoint: env.DYNAMODB_ENDPOINT,
+      streamsEndpoint: env.DYNAMODB_STREAMS_ENDPOINT ?? env.DYNAMODB_ENDPOINT,
+    },
+    tables: { outbox: env.OUTBOX_TABLE, relayState: env.RELAY_STATE_TABLE },
+    kafka: { brokers: env.KAFKA_BROKERS, clientId: env.KAFKA_CLIENT_ID ?? 'outbox-relay', topic: env.ORDER_EVENTS_TOPIC },
+    pollIdleMaxMs: env.POLL_IDLE_MAX_MS,
+    batchSize: env.BATCH_SIZE,
+    otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
+  }));
+
+/** The outbox-relay's validated, frozen configuration. */
+export type RelayConfig = Readonly<z.infer<typeof schema>>;
+
+/** Reads the relay configuration from environment variables; lists every problem at once. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
+  return parseConfig(schema, env);
+}

@@ -1,0 +1,36 @@
+import { parseEnvelope, toAppError } from '@outbox/shared';
+import type { SourceRecord } from '../source/StreamShard';
+import type { DeadLetter, OutgoingEvent } from '../publish/KafkaPublisher';
+
+/** What became of one stream record. */
+export type RecordDisposition =
+  | { kind: 'publish'; event: OutgoingEvent }
+  | { kind: 'ignore'; reason: string }
+  | { kind: 'deadLetter'; letter: DeadLetter };
+
+/**
+ * Decides what to do with a stream record: INSERTs of valid outbox items are published; MODIFY
+ * and REMOVE (TTL deletions among them) are ignored; an item that is not a valid event is
+ * dead-lettered rather than blocking its shard.
+ */
+export function toOutgoing(record: SourceRecord): RecordDisposition {
+  if (record.eventName !== 'INSERT') return { kind: 'ignore', reason: record.eventName };
+  const { expiresAt: _ttl, ...item } = record.newImage ?? {};
+  try {
+    const envelope = parseEnvelope(item);
+    return { kind: 'publish', event: { envelope, shardId: record.shardId, sequenceNumber: record.sequenceNumber } };
+  } catch (error) {
+    const appError = toAppError(error);
+    return {
+      kind: 'deadLetter',
+      letter: {
+        shardId: record.shardId,
+        sequenceNumber: record.sequenceNumber,
+        errorCode: appError.code,
+        errorMessage: appError.message,
+        item: record.newImage ?? null,
+        key: typeof item.aggregateId === 'string' ? item.aggregateId : undefined,
+      },
+    };
+  }
+}
