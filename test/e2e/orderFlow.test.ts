@@ -34,7 +34,10 @@ describe('one order through every part, each service its own process', () => {
     const placed = await fetch(`http://127.0.0.1:${api.port}/orders`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ customerId: '5f0c3c3e-8f7a-4c1e-9a53-2f1d3b7f9a10', items: [{ productId: 'sku-1', quantity: 2, price: 12.5 }] }),
+      body: JSON.stringify({
+        customerId: '5f0c3c3e-8f7a-4c1e-9a53-2f1d3b7f9a10',
+        items: [{ productId: 'sku-1', quantity: 2, price: 12.5 }],
+      }),
     });
     expect(placed.status).toBe(201);
     const order = (await placed.json()) as { orderId: string; totalMinor: number };
@@ -63,7 +66,11 @@ describe('one order through every part, each service its own process', () => {
 
     const fetched = await fetch(`http://127.0.0.1:${api.port}/orders/${order.orderId}`);
     expect(fetched.status).toBe(200);
-    expect(await fetched.json()).toMatchObject({ orderId: order.orderId, totalMinor: 2500, items: [{ productId: 'sku-1', quantity: 2 }] });
+    expect(await fetched.json()).toMatchObject({
+      orderId: order.orderId,
+      totalMinor: 2500,
+      items: [{ productId: 'sku-1', quantity: 2 }],
+    });
 
     await reader.stop();
     expect(await Promise.all([api.stop(), relay.stop(), notifier.stop()])).toEqual([0, 0, 0]);

@@ -30,7 +30,10 @@ export interface ServiceProcess {
 }
 
 /** Starts `services/<name>/dist/main.js` with `env` and waits until `/readyz` answers 200. */
-export async function startServiceProcess(name: 'order-api' | 'outbox-relay' | 'notifier', env: Record<string, string>): Promise<ServiceProcess> {
+export async function startServiceProcess(
+  name: 'order-api' | 'outbox-relay' | 'notifier',
+  env: Record<string, string>,
+): Promise<ServiceProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, [join(repoRoot, 'services', name, 'dist', 'main.js')], {
     env: { ...process.env, LOG_LEVEL: 'warn', ...env, PORT: String(port) },
@@ -51,7 +54,7 @@ export async function startServiceProcess(name: 'order-api' | 'outbox-relay' | '
     );
   } catch (error) {
     child.kill('SIGKILL');
-    throw new Error(`${(error as Error).message}\n${output.join('')}`);
+    throw new Error(`${(error as Error).message}\n${output.join('')}`, { cause: error });
   }
   return {
     port,

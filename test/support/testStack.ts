@@ -13,7 +13,8 @@ export function testEndpoints() {
   const dynamodb = process.env.DYNAMODB_ENDPOINT;
   const brokers = process.env.KAFKA_BROKERS;
   const kinesis = process.env.KINESIS_ENDPOINT;
-  if (!dynamodb || !brokers || !kinesis) throw new Error('The local stack is not up: run the tests through jest globalSetup');
+  if (!dynamodb || !brokers || !kinesis)
+    throw new Error('The local stack is not up: run the tests through jest globalSetup');
   return { dynamodb, kafkaBrokers: brokers.split(','), kinesis, region: 'us-east-1' };
 }
 
@@ -57,7 +58,9 @@ export async function scanAll(table: string): Promise<Record<string, unknown>[]>
     const items: Record<string, unknown>[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
-      const page = await doc.send(new ScanCommand({ TableName: table, ConsistentRead: true, ExclusiveStartKey: startKey }));
+      const page = await doc.send(
+        new ScanCommand({ TableName: table, ConsistentRead: true, ExclusiveStartKey: startKey }),
+      );
       items.push(...(page.Items ?? []));
       startKey = page.LastEvaluatedKey;
     } while (startKey);

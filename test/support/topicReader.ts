@@ -45,7 +45,10 @@ export async function readTopic(topic: string) {
     records,
     /** Waits until at least `count` records arrived, then returns them all. */
     async waitForCount(count: number, timeoutMs = 30000): Promise<ReadRecord[]> {
-      await waitFor(() => records.length >= count, { timeoutMs, what: `${count} records on ${topic} (have ${records.length})` });
+      await waitFor(() => records.length >= count, {
+        timeoutMs,
+        what: `${count} records on ${topic} (have ${records.length})`,
+      });
       return records;
     },
     /** Waits until every record the topic holds now has been read, and returns them all. */

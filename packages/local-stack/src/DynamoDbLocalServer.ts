@@ -27,6 +27,10 @@ export class DynamoDbLocalServer extends LocalServer {
     this.dataDir = options.dataDir;
   }
 
+  get logFiles(): string[] {
+    return [path.join(this.dataDir, `dynamodb-${this.port}.log`)];
+  }
+
   /** The endpoint for SDK clients. */
   get endpoint(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -53,7 +57,7 @@ export class DynamoDbLocalServer extends LocalServer {
   protected override async launch(): Promise<ManagedProcess> {
     await requireJava();
     fs.mkdirSync(this.dataDir, { recursive: true });
-    const logFile = path.join(this.dataDir, `dynamodb-${this.port}.log`);
+    const logFile = this.logFiles[0]!;
     fs.writeFileSync(logFile, '');
     // Attached (the package's default), so the JVM is our child and dies with us.
     const child = spawn({ port: this.port, stdio: 'pipe' });

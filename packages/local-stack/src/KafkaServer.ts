@@ -34,11 +34,7 @@ export interface KafkaServerOptions extends LocalServerOptions {
 
 const jarFetches = new Map<string, Promise<string>>();
 
-function execFileText(
-  command: string,
-  args: string[],
-  options: { timeoutMs: number; cwd?: string },
-): Promise<string> {
+function execFileText(command: string, args: string[], options: { timeoutMs: number; cwd?: string }): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
       command,
@@ -47,7 +43,11 @@ function execFileText(
       (error, stdout, stderr) => {
         const output = `${stdout}${stderr}`.trim();
         if (error) {
-          reject(new Error(`\`${command} ${args.join(' ')}\` failed: ${error.message}\n${output.split('\n').slice(-30).join('\n')}`));
+          reject(
+            new Error(
+              `\`${command} ${args.join(' ')}\` failed: ${error.message}\n${output.split('\n').slice(-30).join('\n')}`,
+            ),
+          );
         } else {
           resolve(output);
         }
@@ -91,6 +91,11 @@ export class KafkaServer extends LocalServer {
     this.pomFile = options.pomFile ?? path.resolve(__dirname, '..', 'kafka', 'pom.xml');
     this.fetchTimeoutMs = options.fetchTimeoutMs ?? 10 * 60_000;
     this.wipeOnNextLaunch = options.freshData ?? true;
+  }
+
+  /** `server.log` (log4j, WARN and above) and `kafka.out` (stdout and stderr). */
+  get logFiles(): string[] {
+    return [path.join(this.serverDir, 'server.log'), path.join(this.serverDir, 'kafka.out')];
   }
 
   /** `host:port` for Kafka clients. */
@@ -209,7 +214,9 @@ export class KafkaServer extends LocalServer {
         { timeoutMs: this.fetchTimeoutMs },
       );
       if (!fs.existsSync(path.join(partialDir, `kafka_2.13-${KAFKA_VERSION}.jar`))) {
-        throw new Error(`Maven finished but ${partialDir} holds no kafka_2.13-${KAFKA_VERSION}.jar; check ${this.pomFile}`);
+        throw new Error(
+          `Maven finished but ${partialDir} holds no kafka_2.13-${KAFKA_VERSION}.jar; check ${this.pomFile}`,
+        );
       }
       fs.rmSync(libsDir, { recursive: true, force: true });
       fs.renameSync(partialDir, libsDir);
@@ -247,7 +254,12 @@ export class KafkaServer extends LocalServer {
   private log4jProperties(): string {
     const file = path.join(this.serverDir, 'server.log');
     return [
-      'log4j.rootLogger=WARN, file',
+      // Errors also go to stdout (kafka.out), whose tail explains a broker that exits at start.
+      'log4j.rootLogger=WARN, file, stdout',
+      'log4j.appender.stdout=org.apache.log4j.ConsoleAppender',
+      'log4j.appender.stdout.Threshold=ERROR',
+      'log4j.appender.stdout.layout=org.apache.log4j.PatternLayout',
+      'log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n',
       'log4j.appender.file=org.apache.log4j.FileAppender',
       `log4j.appender.file.File=${file}`,
       'log4j.appender.file.Append=true',

@@ -27,6 +27,10 @@ export class KinesaliteServer extends LocalServer {
     this.dataDir = options.dataDir;
   }
 
+  get logFiles(): string[] {
+    return [path.join(this.dataDir, `kinesalite-${this.port}.log`)];
+  }
+
   /** The endpoint for SDK clients. */
   get endpoint(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -71,10 +75,20 @@ export class KinesaliteServer extends LocalServer {
 
   protected override async launch(): Promise<ManagedProcess> {
     fs.mkdirSync(this.dataDir, { recursive: true });
-    const logFile = path.join(this.dataDir, `kinesalite-${this.port}.log`);
+    const logFile = this.logFiles[0]!;
     fs.writeFileSync(logFile, '');
     const cli = require.resolve('kinesalite/cli.js');
-    const args = [cli, '--port', String(this.port), '--createStreamMs', '0', '--deleteStreamMs', '0', '--updateStreamMs', '0'];
+    const args = [
+      cli,
+      '--port',
+      String(this.port),
+      '--createStreamMs',
+      '0',
+      '--deleteStreamMs',
+      '0',
+      '--updateStreamMs',
+      '0',
+    ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     return new ManagedProcess({ name: this.name, child, logFile });
   }

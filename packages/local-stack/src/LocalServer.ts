@@ -1,7 +1,7 @@
 import type { ManagedProcess } from './ManagedProcess';
 import { portIsOpen } from './portIsOpen';
 import type { ServerHandle } from './ServerHandle';
-import { waitFor } from './waitFor';
+import { waitFor } from '@outbox/shared';
 
 /** Settings every server manager shares. */
 export interface LocalServerOptions {
@@ -43,6 +43,8 @@ export abstract class LocalServer implements ServerHandle {
   get pid(): number | undefined {
     return this.process?.running ? this.process.pid : undefined;
   }
+
+  abstract readonly logFiles: readonly string[];
 
   /** Every port the server listens on; `stop()` waits until all are free. */
   protected ports(): number[] {
@@ -89,7 +91,7 @@ export abstract class LocalServer implements ServerHandle {
     this.process = child;
     try {
       await waitFor(() => this.isHealthy(), {
-        description: `${this.name} to answer on port ${this.port}`,
+        what: `${this.name} to answer on port ${this.port}`,
         timeoutMs: this.startTimeoutMs,
         intervalMs: 200,
         abortIf: () => child.exitError(),
@@ -108,7 +110,7 @@ export abstract class LocalServer implements ServerHandle {
     this.process = undefined;
     for (const port of this.ports()) {
       await waitFor(async () => !(await portIsOpen(port)), {
-        description: `port ${port} to be free after ${this.name} stopped`,
+        what: `port ${port} to be free after ${this.name} stopped`,
         timeoutMs: 10_000,
       });
     }

@@ -66,7 +66,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const env = options.env ?? process.env;
   const dataDir = options.dataDir ?? path.join(repoRoot(), '.local');
   const log = options.log;
-  const dynamodb = new DynamoDbLocalServer({ port: port(options.dynamodbPort, env, 'DYNAMODB_PORT', 8000), dataDir, log });
+  const dynamodb = new DynamoDbLocalServer({
+    port: port(options.dynamodbPort, env, 'DYNAMODB_PORT', 8000),
+    dataDir,
+    log,
+  });
   const kafka = new KafkaServer({
     port: port(options.kafkaPort, env, 'KAFKA_PORT', 9092),
     controllerPort: port(options.kafkaControllerPort, env, 'KAFKA_CONTROLLER_PORT', 9093),
@@ -95,12 +99,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const failures = started.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
   if (failures.length > 0) {
     await stop().catch(() => undefined);
-    const first: unknown = failures[0]!.reason;
-    throw failures.length === 1
-      ? first
+    // Both JVM servers fail alike when Java is missing: report each distinct problem once.
+    const messages = [
+      ...new Set(
+        failures.map((failure) => (failure.reason instanceof Error ? failure.reason.message : String(failure.reason))),
+      ),
+    ];
+    throw messages.length === 1
+      ? failures[0]!.reason
       : new AggregateError(
           failures.map((failure) => failure.reason),
-          `The local stack did not start: ${failures.map((failure) => String(failure.reason)).join('; ')}`,
+          `The local stack did not start: ${messages.join(' / ')}`,
         );
   }
 

@@ -8,6 +8,8 @@ export interface ServerHandle {
   readonly reused: boolean;
   /** The pid of the child process this handle started, while it runs. */
   readonly pid: number | undefined;
+  /** Where the server's output goes when this handle starts it. */
+  readonly logFiles: readonly string[];
   /** Starts the server (or reuses a running one) and resolves once it answers. */
   start(): Promise<void>;
   /**

@@ -6,7 +6,7 @@
  * the topics, and prints the endpoints. With `--with-services` it also runs the three services
  * from their `dist/main.js` against the stack. Ctrl-C (SIGINT) or SIGTERM stops everything.
  */
-import { topicDefinitions } from '@outbox/shared';
+import { topicDefinitions, waitFor } from '@outbox/shared';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -19,7 +19,6 @@ import { startLocalStack, type LocalStack } from './LocalStack';
 import { ManagedProcess } from './ManagedProcess';
 import { portIsOpen } from './portIsOpen';
 import { repoRoot } from './repoRoot';
-import { waitFor } from './waitFor';
 
 const USAGE = 'Usage: node packages/local-stack/dist/cli.js up [--with-services]';
 const SERVICE_STOP_GRACE_MS = 10_000;
@@ -103,6 +102,8 @@ class Cli {
   }
 
   private async start(withServices: boolean): Promise<void> {
+    // Find a missing build or a taken port before spending time on the stack.
+    const services = withServices ? await this.checkServices() : [];
     const stack = await startLocalStack({ log: say });
     this.stack = stack;
     if (this.shuttingDown) return;
@@ -120,7 +121,6 @@ class Cli {
     await ensureTopics({ brokers: endpoints.kafkaBrokers, definitions });
     if (this.shuttingDown) return;
 
-    const kafkaDir = path.join(repoRoot(), '.local', `kafka-${stack.kafka.port}`);
     console.log(
       [
         '',
@@ -128,7 +128,7 @@ class Cli {
         `  DynamoDB Local  ${endpoints.dynamodb}   tables: ${Object.values(tables).join(', ')}`,
         `  Kafka           ${endpoints.kafkaBrokers.join(',')}   topics: ${definitions.map((d) => d.topic).join(', ')}`,
         `  kinesalite      ${endpoints.kinesis}`,
-        `  Kafka logs      ${path.join(kafkaDir, 'server.log')}`,
+        `  logs            ${[stack.dynamodb, stack.kafka, stack.kinesis].flatMap((server) => server.logFiles).join(' ')}`,
         '',
         'For a service run by hand:',
         `  export DYNAMODB_ENDPOINT=${endpoints.dynamodb} KAFKA_BROKERS=${endpoints.kafkaBrokers.join(',')} KINESIS_ENDPOINT=${endpoints.kinesis}`,
@@ -136,21 +136,28 @@ class Cli {
       ].join('\n'),
     );
 
-    if (withServices) await this.startServices(stack);
+    if (withServices) await this.startServices(stack, services);
     if (this.shuttingDown) return;
     say('Local stack is ready. Press Ctrl-C to stop.');
   }
 
-  private async startServices(stack: LocalStack): Promise<void> {
-    const root = repoRoot();
+  private async checkServices(): Promise<{ spec: ServiceSpec; port: number }[]> {
     const specs = SERVICES.map((spec) => ({ spec, port: servicePort(spec) }));
     for (const { spec, port } of specs) {
-      const entry = path.join(root, spec.entry);
-      if (!fs.existsSync(entry)) throw new Error(`${spec.entry} is missing: run \`npm run build\` first.`);
+      if (!fs.existsSync(path.join(repoRoot(), spec.entry))) {
+        throw new Error(`${spec.entry} is missing: run \`npm run build\` first.`);
+      }
       if (await portIsOpen(port)) {
-        throw new Error(`Port ${port} for ${spec.name} is already in use: stop what runs there or set ${spec.portVariable}.`);
+        throw new Error(
+          `Port ${port} for ${spec.name} is already in use: stop what runs there or set ${spec.portVariable}.`,
+        );
       }
     }
+    return specs;
+  }
+
+  private async startServices(stack: LocalStack, specs: { spec: ServiceSpec; port: number }[]): Promise<void> {
+    const root = repoRoot();
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       DYNAMODB_ENDPOINT: stack.endpoints.dynamodb,
@@ -182,7 +189,7 @@ class Cli {
     await Promise.all(
       this.services.map(({ spec, port, process: child }) =>
         waitFor(async () => (await httpStatus(`http://127.0.0.1:${port}/readyz`)) === 200, {
-          description: `${spec.name} to answer 200 on http://127.0.0.1:${port}/readyz`,
+          what: `${spec.name} to answer 200 on http://127.0.0.1:${port}/readyz`,
           timeoutMs: SERVICE_READY_TIMEOUT_MS,
           intervalMs: 250,
           abortIf: () => (this.shuttingDown ? new Error('stopping') : child.exitError()),

@@ -9,7 +9,7 @@ import {
   type TableDescription,
 } from '@aws-sdk/client-dynamodb';
 import { readTableTemplates, type TableTemplate } from './readTableTemplates';
-import { waitFor } from './waitFor';
+import { waitFor } from '@outbox/shared';
 
 /** Options for {@link ensureTables}. */
 export interface EnsureTablesOptions {
@@ -46,14 +46,17 @@ async function ensureTable(
     } catch (error) {
       // Someone else created it between our describe and create: fine.
       if (!(error instanceof ResourceInUseException)) {
-        throw new Error(`Cannot create table ${tableName} (${template.logicalId} in ${template.sourceFile}): ${String(error)}`, {
-          cause: error,
-        });
+        throw new Error(
+          `Cannot create table ${tableName} (${template.logicalId} in ${template.sourceFile}): ${String(error)}`,
+          {
+            cause: error,
+          },
+        );
       }
     }
   }
   await waitFor(async () => (await describe(client, tableName))?.TableStatus === 'ACTIVE', {
-    description: `table ${tableName} to become ACTIVE`,
+    what: `table ${tableName} to become ACTIVE`,
     timeoutMs,
   });
   if (template.ttlAttribute) {
@@ -81,7 +84,8 @@ export async function ensureTables(options: EnsureTablesOptions): Promise<Record
   const templates = options.templates ?? readTableTemplates();
   const names: Record<string, string> = {};
   for (const template of templates) {
-    names[template.baseName] = options.tableNames?.[template.baseName] ?? `${options.tablePrefix ?? ''}${template.baseName}`;
+    names[template.baseName] =
+      options.tableNames?.[template.baseName] ?? `${options.tablePrefix ?? ''}${template.baseName}`;
   }
   await Promise.all(
     templates.map((template) =>

@@ -1,6 +1,5 @@
-import type { TopicDefinition } from '@outbox/shared';
+import { waitFor, type TopicDefinition } from '@outbox/shared';
 import { Kafka, logLevel } from 'kafkajs';
-import { waitFor } from './waitFor';
 
 /** Options for {@link ensureTopics}. */
 export interface EnsureTopicsOptions {
@@ -50,7 +49,7 @@ export async function ensureTopics(options: EnsureTopicsOptions): Promise<string
           (topic) => topic.partitions.length > 0 && topic.partitions.every((partition) => partition.leader >= 0),
         );
       },
-      { description: `leaders for every partition of ${topics.join(', ')}`, timeoutMs, intervalMs: 200 },
+      { what: `leaders for every partition of ${topics.join(', ')}`, timeoutMs, intervalMs: 200 },
     );
     return missing.map((definition) => definition.topic);
   } finally {

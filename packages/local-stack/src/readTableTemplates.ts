@@ -30,8 +30,24 @@ export interface TableTemplate {
 
 /** CloudFormation functions that have a `!Short` form; `!Ref` and `!Condition` are added apart. */
 const FUNCTIONS = [
-  'And', 'Base64', 'Cidr', 'Equals', 'FindInMap', 'GetAtt', 'GetAZs', 'If', 'ImportValue', 'Join',
-  'Length', 'Not', 'Or', 'Select', 'Split', 'Sub', 'ToJsonString', 'Transform',
+  'And',
+  'Base64',
+  'Cidr',
+  'Equals',
+  'FindInMap',
+  'GetAtt',
+  'GetAZs',
+  'If',
+  'ImportValue',
+  'Join',
+  'Length',
+  'Not',
+  'Or',
+  'Select',
+  'Split',
+  'Sub',
+  'ToJsonString',
+  'Transform',
 ];
 
 /**
@@ -201,7 +217,11 @@ class TableTranslator {
     const raw = this.object(value, where);
     this.onlyKeys(raw, where, ['ProjectionType', 'NonKeyAttributes']);
     const projection: Projection = {
-      ProjectionType: this.oneOf(raw.ProjectionType, `${where}.ProjectionType`, ['ALL', 'KEYS_ONLY', 'INCLUDE'] as const),
+      ProjectionType: this.oneOf(raw.ProjectionType, `${where}.ProjectionType`, [
+        'ALL',
+        'KEYS_ONLY',
+        'INCLUDE',
+      ] as const),
     };
     if (raw.NonKeyAttributes !== undefined) {
       projection.NonKeyAttributes = this.list(raw.NonKeyAttributes, `${where}.NonKeyAttributes`).map((name, index) =>
@@ -273,8 +293,13 @@ class TableTranslator {
           const at = `GlobalSecondaryIndexes[${index}]`;
           const gsi = this.object(raw, at);
           this.onlyKeys(gsi, at, [
-            'IndexName', 'KeySchema', 'Projection', 'ProvisionedThroughput',
-            'ContributorInsightsSpecification', 'OnDemandThroughput', 'WarmThroughput',
+            'IndexName',
+            'KeySchema',
+            'Projection',
+            'ProvisionedThroughput',
+            'ContributorInsightsSpecification',
+            'OnDemandThroughput',
+            'WarmThroughput',
           ]);
           const indexKeys = this.keySchema(gsi.KeySchema, `${at}.KeySchema`);
           indexKeys.forEach((key) => keyAttributes.add(key.AttributeName!));
@@ -323,13 +348,21 @@ class TableTranslator {
       const stream: StreamSpecification = {
         StreamEnabled: true,
         StreamViewType: this.oneOf(raw.StreamViewType, 'StreamSpecification.StreamViewType', [
-          'NEW_IMAGE', 'OLD_IMAGE', 'NEW_AND_OLD_IMAGES', 'KEYS_ONLY',
+          'NEW_IMAGE',
+          'OLD_IMAGE',
+          'NEW_AND_OLD_IMAGES',
+          'KEYS_ONLY',
         ] as const),
       };
       input.StreamSpecification = stream;
     }
 
-    const template: TableTemplate = { logicalId: this.logicalId, baseName, createTableInput: input, sourceFile: this.file };
+    const template: TableTemplate = {
+      logicalId: this.logicalId,
+      baseName,
+      createTableInput: input,
+      sourceFile: this.file,
+    };
     if (properties.TimeToLiveSpecification !== undefined) {
       const raw = this.object(properties.TimeToLiveSpecification, 'TimeToLiveSpecification');
       this.onlyKeys(raw, 'TimeToLiveSpecification', ['AttributeName', 'Enabled']);
@@ -345,7 +378,9 @@ class TableTranslator {
 function addonFiles(copilotDir: string): string[] {
   if (!fs.existsSync(copilotDir)) throw new Error(`No Copilot folder at ${copilotDir}`);
   const files: string[] = [];
-  for (const entry of fs.readdirSync(copilotDir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const entry of fs
+    .readdirSync(copilotDir, { withFileTypes: true })
+    .sort((a, b) => a.name.localeCompare(b.name))) {
     const addons = path.join(copilotDir, entry.name, 'addons');
     if (!entry.isDirectory() || !fs.existsSync(addons)) continue;
     for (const file of fs.readdirSync(addons).sort()) {
@@ -387,7 +422,9 @@ export function readTableTemplates(copilotDir: string = path.join(repoRoot(), 'c
     for (const [logicalId, resource] of Object.entries(resources as Record<string, Json>)) {
       const type = (resource as Record<string, Json> | null)?.Type;
       if (type === 'AWS::DynamoDB::GlobalTable') {
-        throw new Error(`${file}: resource ${logicalId}: AWS::DynamoDB::GlobalTable is not supported locally; use AWS::DynamoDB::Table`);
+        throw new Error(
+          `${file}: resource ${logicalId}: AWS::DynamoDB::GlobalTable is not supported locally; use AWS::DynamoDB::Table`,
+        );
       }
       if (type !== 'AWS::DynamoDB::Table') continue;
       const translator = new TableTranslator(file, logicalId);

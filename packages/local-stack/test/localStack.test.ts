@@ -90,8 +90,14 @@ describe('local stack on non-default ports', () => {
   });
 
   test('When topics are ensured, then the topic and its dead-letter topic exist with 3 partitions that have leaders', async () => {
-    const created = await ensureTopics({ brokers: stack.endpoints.kafkaBrokers, definitions: topicDefinitions({ topic }) });
-    const again = await ensureTopics({ brokers: stack.endpoints.kafkaBrokers, definitions: topicDefinitions({ topic }) });
+    const created = await ensureTopics({
+      brokers: stack.endpoints.kafkaBrokers,
+      definitions: topicDefinitions({ topic }),
+    });
+    const again = await ensureTopics({
+      brokers: stack.endpoints.kafkaBrokers,
+      definitions: topicDefinitions({ topic }),
+    });
 
     expect(created).toEqual([topic, `${topic}.dlq`]);
     expect(again).toEqual([]);

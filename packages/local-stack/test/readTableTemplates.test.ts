@@ -158,7 +158,7 @@ Outputs:
 
   test('When a table property holds an intrinsic function, then it fails naming the file, resource and property', () => {
     const dir = copilotWith(
-      tableTemplate(VALID_PROPERTIES.replace('PAY_PER_REQUEST', "!If [IsProd, PROVISIONED, PAY_PER_REQUEST]")),
+      tableTemplate(VALID_PROPERTIES.replace('PAY_PER_REQUEST', '!If [IsProd, PROVISIONED, PAY_PER_REQUEST]')),
     );
 
     expect(() => readTableTemplates(dir)).toThrow(

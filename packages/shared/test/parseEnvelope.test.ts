@@ -35,9 +35,7 @@ describe('parseEnvelope', () => {
   });
 
   test('When the JSON Schema and the zod schema are compared, then they require the same fields', () => {
-    expect([...envelopeJsonSchema.required].sort()).toEqual(
-      Object.keys(valid).sort(),
-    );
+    expect([...envelopeJsonSchema.required].sort()).toEqual(Object.keys(valid).sort());
     expect(Object.keys(envelopeJsonSchema.properties).sort()).toEqual([...Object.keys(valid), 'traceparent'].sort());
   });
 });

@@ -1,13 +1,9 @@
 import { z } from 'zod';
 
-const port = (fallback: number) =>
-  z.coerce.number().int().min(0).max(65535).default(fallback);
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 
 /** An optional URL setting: unset or empty means "not configured". */
-const optionalUrl = z.preprocess(
-  (value) => (value === '' ? undefined : value),
-  z.url().optional(),
-);
+const optionalUrl = z.preprocess((value) => (value === '' ? undefined : value), z.url().optional());
 
 /**
  * Environment settings every service shares, as zod shapes to spread into a service schema.

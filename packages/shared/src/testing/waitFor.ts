@@ -1,24 +1,35 @@
+import { setTimeout as delay } from 'node:timers/promises';
+
 /** Options for {@link waitFor}. */
 export interface WaitForOptions {
-  /** Give up after this long; the last error is rethrown. */
+  /** Give up after this long (default 20 s); the last probe error becomes the cause. */
   timeoutMs?: number;
+  /** Pause between two probes (default 50 ms). */
   intervalMs?: number;
-  /** Says what was awaited, for the timeout message. */
+  /** What is awaited, for the timeout message: "DynamoDB Local to answer on port 8000". */
   what?: string;
+  /**
+   * Called before every probe; a returned error ends the wait at once (for example the child
+   * process that should become ready has exited).
+   */
+  abortIf?: () => Error | undefined;
 }
 
 /**
  * Calls `probe` until it returns a value other than `undefined`/`false` without throwing, and
- * returns that value; fails when the deadline passes. Tests wait with this, never a fixed sleep.
+ * returns that value; fails when the deadline passes. Waits are bounded by a deadline, never a
+ * fixed sleep.
  */
 export async function waitFor<T>(
   probe: () => Promise<T | undefined | false> | T | undefined | false,
   options: WaitForOptions = {},
 ): Promise<T> {
-  const deadline = Date.now() + (options.timeoutMs ?? 20000);
-  const interval = options.intervalMs ?? 50;
+  const timeoutMs = options.timeoutMs ?? 20000;
+  const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
+    const aborted = options.abortIf?.();
+    if (aborted) throw aborted;
     try {
       const value = await probe();
       if (value !== undefined && value !== false) return value;
@@ -26,12 +37,12 @@ export async function waitFor<T>(
     } catch (error) {
       lastError = error;
     }
-    if (Date.now() > deadline) {
+    if (Date.now() >= deadline) {
       const reason = lastError instanceof Error ? `: ${lastError.message}` : '';
-      throw new Error(`Timed out after ${options.timeoutMs ?? 20000} ms waiting for ${options.what ?? 'condition'}${reason}`, {
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${options.what ?? 'a condition'}${reason}`, {
         cause: lastError,
       });
     }
-    await new Promise((resolve) => setTimeout(resolve, interval));
+    await delay(Math.min(options.intervalMs ?? 50, Math.max(1, deadline - Date.now())));
   }
 }
