@@ -18,6 +18,26 @@ const schema = z
     POLL_IDLE_MAX_MS: z.coerce.number().int().min(10).max(5000).default(250),
     /** Records asked for per GetRecords call (DynamoDB Streams allows up to 1000). */
     BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(500),
+    /** A standby takes the lease once its counter has not moved for this long, in ms. */
+    LEASE_DURATION_MS: z.coerce.number().int().min(200).max(120000).default(10000),
+    /** How often the leader renews the lease and a standby looks at it, in ms (at most half the duration). */
+    LEASE_RENEW_INTERVAL_MS: z.coerce.number().int().min(50).max(60000).default(3000),
+    /** How often the shard list is refreshed to find new shards, in ms. */
+    SHARD_REFRESH_MS: z.coerce.number().int().min(100).max(300000).default(10000),
+    /** First pause after a failed round (Kafka or DynamoDB away), in ms; doubles per failure. */
+    PUBLISH_RETRY_INITIAL_MS: z.coerce.number().int().min(10).max(60000).default(200),
+    /** Longest pause between retries of a failed round, in ms. */
+    PUBLISH_RETRY_MAX_MS: z.coerce.number().int().min(10).max(300000).default(5000),
+    /** When set, every batch is a Kafka transaction under this one stable id (all relay instances share it). */
+    KAFKA_TRANSACTIONAL_ID: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).optional()),
+  })
+  .refine((env) => env.LEASE_RENEW_INTERVAL_MS * 2 <= env.LEASE_DURATION_MS, {
+    message: 'must be at most half of LEASE_DURATION_MS',
+    path: ['LEASE_RENEW_INTERVAL_MS'],
+  })
+  .refine((env) => env.PUBLISH_RETRY_INITIAL_MS <= env.PUBLISH_RETRY_MAX_MS, {
+    message: 'must not exceed PUBLISH_RETRY_MAX_MS',
+    path: ['PUBLISH_RETRY_INITIAL_MS'],
   })
   .transform((env) => ({
     service: 'outbox-relay' as const,
@@ -30,9 +50,17 @@ const schema = z
       streamsEndpoint: env.DYNAMODB_STREAMS_ENDPOINT ?? env.DYNAMODB_ENDPOINT,
     },
     tables: { outbox: env.OUTBOX_TABLE, relayState: env.RELAY_STATE_TABLE },
-    kafka: { brokers: env.KAFKA_BROKERS, clientId: env.KAFKA_CLIENT_ID ?? 'outbox-relay', topic: env.ORDER_EVENTS_TOPIC },
+    kafka: {
+      brokers: env.KAFKA_BROKERS,
+      clientId: env.KAFKA_CLIENT_ID ?? 'outbox-relay',
+      topic: env.ORDER_EVENTS_TOPIC,
+      transactionalId: env.KAFKA_TRANSACTIONAL_ID,
+    },
     pollIdleMaxMs: env.POLL_IDLE_MAX_MS,
     batchSize: env.BATCH_SIZE,
+    lease: { durationMs: env.LEASE_DURATION_MS, renewIntervalMs: env.LEASE_RENEW_INTERVAL_MS },
+    shardRefreshMs: env.SHARD_REFRESH_MS,
+    publishRetry: { initialMs: env.PUBLISH_RETRY_INITIAL_MS, maxMs: env.PUBLISH_RETRY_MAX_MS },
     otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
   }));
 

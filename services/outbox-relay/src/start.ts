@@ -14,6 +14,7 @@ import {
 } from '@outbox/shared';
 import type { RelayConfig } from './config';
 import { CheckpointStore } from './checkpoint/CheckpointStore';
+import { LeaderLease } from './lease/LeaderLease';
 import { DynamoDbStreamSource } from './source/DynamoDbStreamSource';
 import { KafkaPublisher } from './publish/KafkaPublisher';
 import { Relay } from './relay/Relay';
@@ -23,38 +24,63 @@ import { createRelayMetrics } from './relay/relayMetrics';
 export interface RelayHandle {
   port: number;
   logger: Logger;
-  /** Idempotent: finishes the batch in flight, checkpoints, disconnects. */
+  /** True while this instance holds the leader lease. */
+  isLeader(): boolean;
+  /** Idempotent: finishes the batch in flight, checkpoints, releases the lease, disconnects. */
   stop(): Promise<void>;
 }
 
-/** Builds the clients, connects to Kafka, and starts relaying the outbox stream. */
+/**
+ * Builds the clients, starts competing for the leader lease, and relays the outbox stream while
+ * it leads. A standby is ready (`/readyz` 200) as soon as its dependencies answer: it is doing its
+ * job, which is to stand by; `relay_leader` tells which instance leads.
+ */
 export async function start(config: RelayConfig): Promise<RelayHandle> {
   const logger = createLogger({ service: config.service, level: config.logLevel }).child({ relayId: config.relayId });
   const registry = createMetricsRegistry({ service: config.service });
+  const metrics = createRelayMetrics(registry);
   const { client, doc } = createDynamoDbClients({ region: config.aws.region, endpoint: config.aws.dynamodbEndpoint });
   const streams = createDynamoDbStreamsClient({ region: config.aws.region, endpoint: config.aws.streamsEndpoint });
   const kafka = createKafka({ clientId: config.kafka.clientId, brokers: config.kafka.brokers, logger });
-  const publisher = new KafkaPublisher({ kafka, topic: config.kafka.topic });
+  const publisher = new KafkaPublisher({ kafka, topic: config.kafka.topic, transactionalId: config.kafka.transactionalId });
 
   const streamArn = await DynamoDbStreamSource.latestStreamArn(client, config.tables.outbox);
-  await publisher.connect();
-  const relay = new Relay({
+  // A transactional producer fences whoever used the id before: connect it only when leading.
+  if (!publisher.transactional) await publisher.connect();
+  let relay: Relay | undefined;
+  const lease = new LeaderLease({
+    doc,
+    table: config.tables.relayState,
+    leaseName: config.tables.outbox,
+    owner: config.relayId,
+    leaseDurationMs: config.lease.durationMs,
+    renewIntervalMs: config.lease.renewIntervalMs,
+    logger,
+    metrics: { leader: metrics.leader, acquisitions: metrics.leaseAcquisitions, losses: metrics.leaseLosses },
+    onChange: () => relay?.wake(),
+  });
+  relay = new Relay({
     source: new DynamoDbStreamSource({ streams, streamArn }),
     checkpoints: new CheckpointStore({ doc, table: config.tables.relayState, streamArn }),
     publisher,
-    metrics: createRelayMetrics(registry),
+    lease,
+    metrics,
     logger,
     batchSize: config.batchSize,
     pollIdleMaxMs: config.pollIdleMaxMs,
+    failureBackoff: config.publishRetry,
+    shardRefreshMs: config.shardRefreshMs,
   });
+  lease.start();
   relay.start();
-  logger.info({ streamArn, topic: config.kafka.topic }, 'relaying the outbox stream');
+  logger.info({ streamArn, topic: config.kafka.topic }, 'relay started; competing for the lease');
 
   let stopping = false;
   const ops = createOpsServer({
     registry,
     isReady: async () => {
-      if (stopping || !publisher.isConnected) return false;
+      if (stopping) return false;
+      if (!publisher.transactional && !publisher.isConnected) return false;
       await client.send(new DescribeTableCommand({ TableName: config.tables.relayState }));
       return true;
     },
@@ -63,8 +89,12 @@ export async function start(config: RelayConfig): Promise<RelayHandle> {
 
   const stop = sharedPromise(async () => {
     stopping = true;
-    await withTimeout(relay.stop(), 15000, 'finishing the batch in flight').catch((error: unknown) =>
+    await withTimeout((relay as Relay).stop(), 15000, 'finishing the batch in flight').catch((error: unknown) =>
       logger.warn({ err: error }, 'relay did not stop in time'),
+    );
+    // Released only after the last checkpoint, so a standby starts exactly where this one ended.
+    await withTimeout(lease.release(), 5000, 'releasing the lease').catch((error: unknown) =>
+      logger.warn({ err: error }, 'lease release did not finish'),
     );
     await publisher.disconnect().catch((error: unknown) => logger.warn({ err: error }, 'Kafka disconnect failed'));
     await closeServer(ops);
@@ -72,5 +102,5 @@ export async function start(config: RelayConfig): Promise<RelayHandle> {
     streams.destroy();
     logger.info('outbox-relay stopped');
   });
-  return { port, logger, stop };
+  return { port, logger, isLeader: () => lease.isLeader(), stop };
 }

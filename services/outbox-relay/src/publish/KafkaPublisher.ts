@@ -1,5 +1,5 @@
 import type { Kafka, Message, Producer } from 'kafkajs';
-import { EVENT_HEADERS, deadLetterTopicFor, type OrderEventEnvelope } from '@outbox/shared';
+import { AppError, EVENT_HEADERS, deadLetterTopicFor, type OrderEventEnvelope } from '@outbox/shared';
 
 /** An event ready to publish, with where it came from. */
 export interface OutgoingEvent {
@@ -25,30 +25,40 @@ export interface DeadLetter {
 export interface KafkaPublisherOptions {
   kafka: Kafka;
   topic: string;
+  /**
+   * When set, every batch (events and dead letters) is one Kafka transaction under this stable
+   * id: a new leader's producer bumps the epoch, so a deposed leader's producer is fenced by Kafka.
+   */
+  transactionalId?: string;
 }
 
 /**
  * Publishes outbox events to Kafka keyed by aggregate id, with an idempotent producer, acks from
  * all in-sync replicas and one request in flight, so a retry can neither duplicate nor reorder.
+ * A batch resolves only when Kafka acknowledged all of it; any failure is a retriable
+ * `publish.failed` and the caller re-reads from its checkpoint.
  */
 export class KafkaPublisher {
-  private readonly producer: Producer;
-  private readonly topic: string;
+  private readonly options: KafkaPublisherOptions;
+  private producer: Producer;
   private connected = false;
 
   constructor(options: KafkaPublisherOptions) {
-    this.topic = options.topic;
-    this.producer = options.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-    this.producer.on('producer.disconnect', () => {
-      this.connected = false;
-    });
+    this.options = options;
+    this.producer = this.createProducer();
   }
 
   get isConnected(): boolean {
     return this.connected;
   }
 
+  /** True when batches are Kafka transactions. */
+  get transactional(): boolean {
+    return this.options.transactionalId !== undefined;
+  }
+
   async connect(): Promise<void> {
+    if (this.connected) return;
     await this.producer.connect();
     this.connected = true;
   }
@@ -58,31 +68,82 @@ export class KafkaPublisher {
     this.connected = false;
   }
 
+  /** Sends the events in order, then the dead letters; resolves when Kafka acknowledged all. */
+  async publishBatch(events: OutgoingEvent[], letters: DeadLetter[]): Promise<void> {
+    if (events.length === 0 && letters.length === 0) return;
+    const topicMessages = [];
+    if (events.length > 0) topicMessages.push({ topic: this.options.topic, messages: events.map(toMessage) });
+    if (letters.length > 0) {
+      topicMessages.push({ topic: deadLetterTopicFor(this.options.topic), messages: letters.map((l) => this.toDeadLetter(l)) });
+    }
+    try {
+      await this.connect();
+      if (!this.transactional) {
+        await this.producer.sendBatch({ acks: -1, topicMessages });
+        return;
+      }
+      const transaction = await this.producer.transaction();
+      try {
+        await transaction.sendBatch({ acks: -1, topicMessages });
+        await transaction.commit();
+      } catch (error) {
+        await transaction.abort().catch(() => undefined);
+        throw error;
+      }
+    } catch (error) {
+      // A transactional producer may be left mid-transaction: start over with a fresh one (its
+      // init aborts what the old one left open). The idempotent producer reconnects by itself.
+      if (this.transactional) await this.reset();
+      throw new AppError('publish.failed', `Kafka did not acknowledge the batch: ${(error as Error).message}`, {
+        retriable: true,
+        cause: error,
+      });
+    }
+  }
+
   /** Sends the events in order; resolves only when Kafka acknowledged all of them. */
-  async publish(events: OutgoingEvent[]): Promise<void> {
-    if (events.length === 0) return;
-    await this.producer.send({ topic: this.topic, acks: -1, messages: events.map(toMessage) });
+  publish(events: OutgoingEvent[]): Promise<void> {
+    return this.publishBatch(events, []);
   }
 
   /** Sends records that cannot become events to `<topic>.dlq`, with the reason in headers. */
-  async deadLetter(letters: DeadLetter[]): Promise<void> {
-    if (letters.length === 0) return;
-    await this.producer.send({
-      topic: deadLetterTopicFor(this.topic),
-      acks: -1,
-      messages: letters.map((letter) => ({
-        key: letter.key ?? null,
-        value: JSON.stringify(letter.item),
-        headers: {
-          'error-code': letter.errorCode,
-          'error-message': letter.errorMessage,
-          'original-topic': this.topic,
-          [EVENT_HEADERS.sourceShard]: letter.shardId,
-          [EVENT_HEADERS.sourceSequenceNumber]: letter.sequenceNumber,
-          'failed-at': new Date().toISOString(),
-        },
-      })),
+  deadLetter(letters: DeadLetter[]): Promise<void> {
+    return this.publishBatch([], letters);
+  }
+
+  private createProducer(): Producer {
+    const producer = this.options.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      transactionalId: this.options.transactionalId,
     });
+    producer.on('producer.disconnect', () => {
+      if (this.producer === producer) this.connected = false;
+    });
+    return producer;
+  }
+
+  private async reset(): Promise<void> {
+    const old = this.producer;
+    this.producer = this.createProducer();
+    this.connected = false;
+    await old.disconnect().catch(() => undefined);
+  }
+
+  private toDeadLetter(letter: DeadLetter): Message {
+    return {
+      key: letter.key ?? null,
+      value: JSON.stringify(letter.item),
+      headers: {
+        'error-code': letter.errorCode,
+        'error-message': letter.errorMessage,
+        'original-topic': this.options.topic,
+        [EVENT_HEADERS.sourceShard]: letter.shardId,
+        [EVENT_HEADERS.sourceSequenceNumber]: letter.sequenceNumber,
+        'failed-at': new Date().toISOString(),
+      },
+    };
   }
 }
 

@@ -1,23 +1,39 @@
 import { toAppError, type Logger } from '@outbox/shared';
 import type { CheckpointStore, ShardCheckpoint } from '../checkpoint/CheckpointStore';
-import type { DynamoDbStreamSource } from '../source/DynamoDbStreamSource';
-import type { StreamShard } from '../source/StreamShard';
-import type { DeadLetter, KafkaPublisher, OutgoingEvent } from '../publish/KafkaPublisher';
+import { LeaseLostError, type LeaderLease } from '../lease/LeaderLease';
+import type { ChangeSource, SourceRecord, StreamShard } from '../source/StreamShard';
+import type { DeadLetter, OutgoingEvent } from '../publish/KafkaPublisher';
 import type { RelayMetrics } from './relayMetrics';
 import { toOutgoing } from './toOutgoing';
 
+/** What the relay needs from a publisher: resolve only once Kafka acknowledged everything. */
+export interface BatchPublisher {
+  publishBatch(events: OutgoingEvent[], letters: DeadLetter[]): Promise<void>;
+}
+
+/** Capped exponential backoff settings. */
+export interface BackoffOptions {
+  initialMs: number;
+  maxMs: number;
+}
+
 /** Options for {@link Relay}. */
 export interface RelayOptions {
-  source: DynamoDbStreamSource;
+  source: ChangeSource;
   checkpoints: CheckpointStore;
-  publisher: KafkaPublisher;
+  publisher: BatchPublisher;
+  /** Only the lease holder reads, publishes and checkpoints. */
+  lease: Pick<LeaderLease, 'isLeader' | 'term' | 'fenced'>;
   metrics: RelayMetrics;
   logger: Logger;
   batchSize: number;
   /** Longest pause when every shard is idle. */
   pollIdleMaxMs: number;
+  /** Backoff after a failed round (Kafka or DynamoDB away); the checkpoint stays where it was. */
+  failureBackoff?: BackoffOptions;
   /** How often the shard list is refreshed to find new shards. */
   shardRefreshMs?: number;
+  /** Wall clock for lag (ms since epoch). */
   now?: () => number;
 }
 
@@ -28,17 +44,19 @@ interface ShardState {
 }
 
 /**
- * Moves outbox events from the stream to Kafka: per shard, read a batch, publish it, and only
- * after Kafka acknowledged it move the shard's checkpoint. A failure leaves the checkpoint where
- * it was, and the shard is re-read from there.
+ * Moves outbox events from the stream to Kafka while this instance holds the lease: per shard,
+ * read a batch, publish it, and only after Kafka acknowledged it move the shard's checkpoint in a
+ * transaction fenced by the lease. A failure leaves the checkpoint where it was; the shard is
+ * re-read from there after a capped backoff. A new term re-reads every checkpoint.
  */
 export class Relay {
   private readonly options: RelayOptions;
   private readonly shards = new Map<string, ShardState>();
   private running?: Promise<void>;
   private stopping = false;
-  private wake?: () => void;
+  private wakeUp?: () => void;
   private lastShardRefresh = -Infinity;
+  private loadedTerm?: number;
 
   constructor(options: RelayOptions) {
     this.options = options;
@@ -49,22 +67,51 @@ export class Relay {
     this.running ??= this.loop();
   }
 
+  /** Ends a pause early (for example when this instance just became leader). */
+  wake(): void {
+    this.wakeUp?.();
+  }
+
   /** Stops after the batch in flight is published and checkpointed. */
   async stop(): Promise<void> {
     this.stopping = true;
-    this.wake?.();
+    this.wake();
     await this.running;
   }
 
   private async loop(): Promise<void> {
+    const { lease, logger, metrics } = this.options;
+    const backoff = this.options.failureBackoff ?? { initialMs: 100, maxMs: 5000 };
     let idleDelay = 0;
+    let failureDelay = 0;
     while (!this.stopping) {
+      const term = lease.term;
+      if (term === undefined) {
+        this.forgetShards();
+        await this.pause(this.options.pollIdleMaxMs);
+        continue;
+      }
+      if (term !== this.loadedTerm) {
+        // A new term: another leader may have moved the checkpoints meanwhile.
+        this.forgetShards();
+        this.loadedTerm = term;
+      }
       let progressed = false;
       try {
         progressed = await this.pollOnce();
+        failureDelay = 0;
       } catch (error) {
-        this.options.logger.warn({ err: error }, 'poll failed; retrying from the last checkpoint');
+        if (error instanceof LeaseLostError) {
+          logger.warn({ err: error }, 'lost the lease; standing by');
+          this.forgetShards();
+          continue;
+        }
+        failureDelay = Math.min(backoff.maxMs, Math.max(backoff.initialMs, failureDelay * 2));
+        logger.warn({ err: error, retryInMs: failureDelay }, 'round failed; retrying from the last checkpoint');
+        if (toAppError(error).code === 'publish.failed') metrics.publishFailures.inc();
         for (const state of this.shards.values()) state.iterator = undefined;
+        await this.pause(failureDelay);
+        continue;
       }
       // Re-poll at once while records flow; back off to a bounded pause when idle.
       idleDelay = progressed ? 0 : Math.min(this.options.pollIdleMaxMs, Math.max(10, idleDelay * 2));
@@ -72,13 +119,24 @@ export class Relay {
     }
   }
 
+  private forgetShards(): void {
+    this.shards.clear();
+    this.lastShardRefresh = -Infinity;
+    this.loadedTerm = undefined;
+  }
+
   private pause(ms: number): Promise<void> {
+    if (this.stopping) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.wake = () => {
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      const self = this;
+      function done() {
         clearTimeout(timer);
+        self.wakeUp = undefined;
         resolve();
-      };
+      }
+      this.wakeUp = done;
     });
   }
 
@@ -99,8 +157,9 @@ export class Relay {
 
   private async refreshShards(): Promise<void> {
     for (const shard of await this.options.source.listShards()) {
-      if (this.shards.has(shard.shardId)) {
-        (this.shards.get(shard.shardId) as ShardState).shard = shard;
+      const known = this.shards.get(shard.shardId);
+      if (known) {
+        known.shard = shard;
         continue;
       }
       const checkpoint = (await this.options.checkpoints.read(shard.shardId)) ?? {
@@ -123,7 +182,7 @@ export class Relay {
   }
 
   private async pollShard(state: ShardState): Promise<boolean> {
-    const { source, publisher, metrics, logger } = this.options;
+    const { source, publisher, metrics, logger, lease } = this.options;
     const shardId = state.shard.shardId;
     state.iterator ??= await source.iteratorFor(shardId, state.checkpoint.sequenceNumber);
     if (!state.iterator) return this.markEnded(state);
@@ -138,37 +197,53 @@ export class Relay {
       }
       throw error;
     }
+    const { events, letters } = this.dispose(batch.records);
+    if (batch.records.length > 0) {
+      metrics.batchSize.observe(batch.records.length);
+      // Stop publishing once the lease could lapse: a standby may be about to take over.
+      if (!lease.isLeader()) throw new LeaseLostError('lease validity ran out before publishing');
+      const endTimer = metrics.publishDuration.startTimer();
+      await publisher.publishBatch(events, letters);
+      endTimer();
+      this.countPublished(shardId, events, letters);
+      const last = batch.records.at(-1) as SourceRecord;
+      await this.saveCheckpoint(state, {
+        ...state.checkpoint,
+        sequenceNumber: last.sequenceNumber,
+        lastOccurredAt: newestOccurredAt(events) ?? state.checkpoint.lastOccurredAt,
+      });
+    }
+    state.iterator = batch.nextIterator;
+    if (!state.iterator) await this.markEnded(state);
+    return batch.records.length > 0;
+  }
+
+  private dispose(records: SourceRecord[]): { events: OutgoingEvent[]; letters: DeadLetter[] } {
+    const { metrics } = this.options;
     const events: OutgoingEvent[] = [];
     const letters: DeadLetter[] = [];
-    for (const record of batch.records) {
+    for (const record of records) {
       metrics.recordsRead.inc({ event_name: record.eventName });
       const disposition = toOutgoing(record);
       if (disposition.kind === 'publish') events.push(disposition.event);
       else if (disposition.kind === 'deadLetter') letters.push(disposition.letter);
       else metrics.recordsIgnored.inc({ event_name: disposition.reason });
     }
-    if (batch.records.length > 0) {
-      metrics.batchSize.observe(batch.records.length);
-      const endTimer = metrics.publishDuration.startTimer();
-      await publisher.publish(events);
-      endTimer();
-      await publisher.deadLetter(letters);
-      for (const event of events) metrics.recordsPublished.inc({ event_type: event.envelope.eventType });
-      for (const letter of letters) {
-        metrics.recordsDeadLettered.inc({ reason: letter.errorCode });
-        logger.warn({ shardId, sequenceNumber: letter.sequenceNumber, code: letter.errorCode }, 'record dead-lettered');
-      }
-      const newest = events.at(-1);
-      if (newest) {
-        const lag = ((this.options.now ?? Date.now)() - Date.parse(newest.envelope.occurredAt)) / 1000;
-        metrics.shardLagSeconds.set({ shard_id: shardId }, Math.max(0, lag));
-      }
-      const last = batch.records.at(-1) as { sequenceNumber: string };
-      await this.saveCheckpoint(state, { ...state.checkpoint, sequenceNumber: last.sequenceNumber });
+    return { events, letters };
+  }
+
+  private countPublished(shardId: string, events: OutgoingEvent[], letters: DeadLetter[]): void {
+    const { metrics, logger } = this.options;
+    for (const event of events) metrics.recordsPublished.inc({ event_type: event.envelope.eventType });
+    for (const letter of letters) {
+      metrics.recordsDeadLettered.inc({ reason: letter.errorCode });
+      logger.warn({ shardId, sequenceNumber: letter.sequenceNumber, code: letter.errorCode }, 'record dead-lettered');
     }
-    state.iterator = batch.nextIterator;
-    if (!state.iterator) await this.markEnded(state);
-    return batch.records.length > 0;
+    const newest = newestOccurredAt(events);
+    if (newest) {
+      const lag = ((this.options.now ?? Date.now)() - Date.parse(newest)) / 1000;
+      metrics.shardLagSeconds.set({ shard_id: shardId }, Math.max(0, lag));
+    }
   }
 
   private async markEnded(state: ShardState): Promise<boolean> {
@@ -178,13 +253,24 @@ export class Relay {
   }
 
   private async saveCheckpoint(state: ShardState, checkpoint: ShardCheckpoint): Promise<void> {
+    const { metrics, lease, checkpoints } = this.options;
     try {
-      await this.options.checkpoints.write(checkpoint);
+      await lease.fenced((fence) => checkpoints.write(checkpoint, fence));
       state.checkpoint = checkpoint;
-      this.options.metrics.checkpointWrites.inc({ outcome: 'ok' });
+      metrics.checkpointWrites.inc({ outcome: 'ok' });
     } catch (error) {
-      this.options.metrics.checkpointWrites.inc({ outcome: 'failed' });
-      throw toAppError(error);
+      metrics.checkpointWrites.inc({ outcome: error instanceof LeaseLostError ? 'fenced' : 'failed' });
+      throw error;
     }
   }
+}
+
+/** The latest `occurredAt` among the events (ISO strings of one format compare as text). */
+function newestOccurredAt(events: OutgoingEvent[]): string | undefined {
+  let newest: string | undefined;
+  for (const event of events) {
+    const at = event.envelope.occurredAt;
+    if (newest === undefined || Date.parse(at) > Date.parse(newest)) newest = at;
+  }
+  return newest;
 }

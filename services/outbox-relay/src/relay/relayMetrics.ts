@@ -6,10 +6,15 @@ export interface RelayMetrics {
   recordsPublished: Counter<'event_type'>;
   recordsIgnored: Counter<'event_name'>;
   recordsDeadLettered: Counter<'reason'>;
+  recordsBackfilled: Counter<'reason'>;
   publishDuration: Histogram;
+  publishFailures: Counter;
   batchSize: Histogram;
   checkpointWrites: Counter<'outcome'>;
   shardLagSeconds: Gauge<'shard_id'>;
+  leader: Gauge;
+  leaseAcquisitions: Counter;
+  leaseLosses: Counter<'reason'>;
 }
 
 /** Registers the relay metrics on `registry`. */
@@ -40,10 +45,21 @@ export function createRelayMetrics(registry: Registry): RelayMetrics {
       labelNames: ['reason'],
       registers,
     }),
+    recordsBackfilled: new Counter({
+      name: 'relay_records_backfilled_total',
+      help: 'Events re-read from the outbox table and published because the stream no longer held them, by reason',
+      labelNames: ['reason'],
+      registers,
+    }),
     publishDuration: new Histogram({
       name: 'relay_publish_duration_seconds',
       help: 'Time for Kafka to acknowledge one batch',
       buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registers,
+    }),
+    publishFailures: new Counter({
+      name: 'relay_publish_failures_total',
+      help: 'Batches Kafka did not acknowledge (retried with capped backoff; checkpoints stay)',
       registers,
     }),
     batchSize: new Histogram({
@@ -54,7 +70,7 @@ export function createRelayMetrics(registry: Registry): RelayMetrics {
     }),
     checkpointWrites: new Counter({
       name: 'relay_checkpoint_writes_total',
-      help: 'Checkpoint writes by outcome',
+      help: 'Checkpoint writes by outcome (ok, failed, fenced)',
       labelNames: ['outcome'],
       registers,
     }),
@@ -62,6 +78,22 @@ export function createRelayMetrics(registry: Registry): RelayMetrics {
       name: 'relay_shard_lag_seconds',
       help: "Age of the newest event processed per shard, from the event's own occurredAt",
       labelNames: ['shard_id'],
+      registers,
+    }),
+    leader: new Gauge({
+      name: 'relay_leader',
+      help: '1 while this instance holds the leader lease, else 0',
+      registers,
+    }),
+    leaseAcquisitions: new Counter({
+      name: 'relay_lease_acquisitions_total',
+      help: 'Times this instance acquired the leader lease',
+      registers,
+    }),
+    leaseLosses: new Counter({
+      name: 'relay_lease_losses_total',
+      help: 'Times this instance lost the leader lease, by reason (taken, fenced, expired)',
+      labelNames: ['reason'],
       registers,
     }),
   };

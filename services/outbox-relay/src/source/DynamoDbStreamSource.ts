@@ -9,7 +9,7 @@ import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynam
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { AppError } from '@outbox/shared';
-import type { RecordBatch, SourceRecord, StreamShard } from './StreamShard';
+import type { ChangeSource, RecordBatch, SourceRecord, StreamShard } from './StreamShard';
 
 /** Options for {@link DynamoDbStreamSource}. */
 export interface DynamoDbStreamSourceOptions {
@@ -18,7 +18,7 @@ export interface DynamoDbStreamSourceOptions {
 }
 
 /** Reads the outbox table's DynamoDB stream: its shards, iterators and records. */
-export class DynamoDbStreamSource {
+export class DynamoDbStreamSource implements ChangeSource {
   readonly streamArn: string;
   private readonly streams: DynamoDBStreamsClient;
 

@@ -2,6 +2,8 @@
 export interface StreamShard {
   shardId: string;
   parentShardId?: string;
+  /** Kinesis only: the other parent of a merged shard. */
+  adjacentParentShardId?: string;
   /** Set when the shard is closed: no record comes after this sequence number. */
   endingSequenceNumber?: string;
 }
@@ -21,4 +23,20 @@ export interface RecordBatch {
   records: SourceRecord[];
   /** `undefined` once the shard is closed and read to its end. */
   nextIterator?: string;
+}
+
+/** A sharded change stream the relay reads: DynamoDB Streams or a Kinesis data stream. */
+export interface ChangeSource {
+  /** Identifies the stream; checkpoints are kept per stream. */
+  readonly streamArn: string;
+  /** Every shard the stream still describes, following pagination. */
+  listShards(): Promise<StreamShard[]>;
+  /**
+   * An iterator just after `afterSequenceNumber`, or at the oldest retained record; `undefined`
+   * when the shard has nothing more to give. Throws `TrimmedDataAccessException` (by name) when
+   * the sequence number lies before the trim horizon.
+   */
+  iteratorFor(shardId: string, afterSequenceNumber?: string): Promise<string | undefined>;
+  /** Reads the next records of a shard. May throw `ExpiredIteratorException` (by name). */
+  read(shardId: string, iterator: string, limit: number): Promise<RecordBatch>;
 }

@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto';
+import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+/** Writes one outbox item the way the order-api does (envelope fields + TTL). */
+export async function writeOutboxEvent(
+  doc: DynamoDBDocumentClient,
+  table: string,
+  event: { aggregateId?: string; seq?: number; occurredAt?: string } = {},
+): Promise<{ aggregateId: string; seq: number; eventId: string }> {
+  const aggregateId = event.aggregateId ?? randomUUID();
+  const seq = event.seq ?? 1;
+  const eventId = randomUUID();
+  await doc.send(
+    new PutCommand({
+      TableName: table,
+      Item: {
+        eventId,
+        eventType: 'OrderCreated',
+        schemaVersion: 1,
+        aggregateType: 'Order',
+        aggregateId,
+        seq,
+        occurredAt: event.occurredAt ?? new Date().toISOString(),
+        payload: { orderId: aggregateId },
+        expiresAt: Math.floor(Date.now() / 1000) + 86400,
+      },
+    }),
+  );
+  return { aggregateId, seq, eventId };
+}
+
+/** The value of one unlabelled (apart from default labels) metric in Prometheus text, or undefined. */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  let total: number | undefined;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    const match = /^[^{ ]+(?:\{([^}]*)\})? (\S+)$/.exec(line);
+    if (!match) continue;
+    const labelText = match[1] ?? '';
+    if (Object.entries(labels).every(([k, v]) => labelText.includes(`${k}="${v}"`))) {
+      total = (total ?? 0) + Number(match[2]);
+    }
+  }
+  return total;
+}
+
+/** Reads a relay's metric over HTTP. */
+export async function scrape(port: number, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+  const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+  return metricValue(await response.text(), name, labels);
+}
+
+/**
+ * Checks per-aggregate order in what a topic holds: every aggregate lives on one partition, and
+ * the first delivery of each seq comes in seq order 1..n. Returns how many records were repeats.
+ */
+export function checkPerAggregateOrder(
+  records: { partition: number; key: string | null; value: string | null }[],
+  expected: Map<string, number>,
+): { duplicates: number; problems: string[] } {
+  const problems: string[] = [];
+  const byKey = new Map<string, { partitions: Set<number>; seqs: number[] }>();
+  for (const record of records) {
+    const key = record.key ?? '(null)';
+    const entry = byKey.get(key) ?? { partitions: new Set<number>(), seqs: [] };
+    entry.partitions.add(record.partition);
+    entry.seqs.push((JSON.parse(record.value ?? '{}') as { seq: number }).seq);
+    byKey.set(key, entry);
+  }
+  let duplicates = 0;
+  for (const [key, count] of expected) {
+    const entry = byKey.get(key);
+    if (!entry) {
+      problems.push(`${key}: nothing published`);
+      continue;
+    }
+    if (entry.partitions.size !== 1) problems.push(`${key}: on ${entry.partitions.size} partitions`);
+    const firsts: number[] = [];
+    for (const seq of entry.seqs) {
+      if (firsts.includes(seq)) duplicates += 1;
+      else firsts.push(seq);
+    }
+    const want = Array.from({ length: count }, (_, i) => i + 1);
+    if (JSON.stringify(firsts) !== JSON.stringify(want)) problems.push(`${key}: first deliveries ${firsts.join(',')}`);
+  }
+  return { duplicates, problems };
+}
