@@ -1,18 +1,58 @@
 import { z } from 'zod';
 import { commonSettings, kafkaSettings, parseConfig, portSetting } from '@outbox/shared';
 
+const millis = (fallback: number, min = 0) => z.coerce.number().int().min(min).max(86_400_000).default(fallback);
+
+/** An optional setting where an empty value means "not configured". */
+const optional = <T extends z.ZodType>(inner: T) => z.preprocess((value) => (value === '' ? undefined : value), inner.optional());
+
 const schema = z
   .object({
     ...commonSettings,
     ...kafkaSettings,
     /** Port of `/healthz`, `/readyz` and `/metrics`. */
     PORT: portSetting(9102),
-    /** Table of notifications and the inbox (processed event ids). */
+    /** Table of notifications, the inbox (processed event ids) and the per-aggregate cursors. */
     NOTIFICATIONS_TABLE: z.string().min(3).default('Notifications'),
     /** Kafka consumer group id; every instance of the notifier shares it. */
     NOTIFIER_GROUP_ID: z.string().min(1).default('notifier'),
     /** Days an inbox marker is kept; must exceed how long Kafka may redeliver an event. */
     INBOX_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+    /** Partitions processed at the same time (each partition stays sequential). */
+    NOTIFIER_PARTITION_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(3),
+    /** Offsets are committed at most this often per partition; 0 commits after every batch. */
+    NOTIFIER_COMMIT_INTERVAL_MS: millis(0),
+    /** How long an event that skips ahead (`seq > lastSeq + 1`) is held before it is dead-lettered as `gap`. */
+    NOTIFIER_GAP_TIMEOUT_MS: millis(60_000, 1),
+    /** How often held events are retried and checked against the gap timeout. */
+    NOTIFIER_GAP_RECHECK_MS: millis(1_000, 10),
+    /** First pause of a partition after a transient error (DynamoDB or webhook unavailable). */
+    NOTIFIER_RETRY_INITIAL_MS: millis(200, 1),
+    /** Cap of the exponential backoff between retries of a transient error. */
+    NOTIFIER_RETRY_MAX_MS: millis(30_000, 1),
+    /** Kafka consumer session timeout: how long the group waits for a silent member. */
+    KAFKA_SESSION_TIMEOUT_MS: millis(30_000, 1000),
+    /** Kafka consumer heartbeat interval; must be below the session timeout. */
+    KAFKA_HEARTBEAT_INTERVAL_MS: millis(3_000, 100),
+    /** Optional webhook channel: every notification is POSTed here. */
+    WEBHOOK_URL: optional(z.url()),
+    /** HMAC-SHA256 key for the `x-webhook-signature` header; required with WEBHOOK_URL. */
+    WEBHOOK_SECRET: optional(z.string().min(16)),
+    /** Timeout of one webhook request; a timeout is retried like a 5xx. */
+    WEBHOOK_TIMEOUT_MS: millis(5_000, 1),
+    /** Upper bound for a graceful stop (finish in-flight work, commit, leave the group). */
+    SHUTDOWN_TIMEOUT_MS: millis(15_000, 100),
+  })
+  .superRefine((env, ctx) => {
+    if (env.KAFKA_HEARTBEAT_INTERVAL_MS >= env.KAFKA_SESSION_TIMEOUT_MS) {
+      ctx.addIssue({ code: 'custom', path: ['KAFKA_HEARTBEAT_INTERVAL_MS'], message: 'must be below KAFKA_SESSION_TIMEOUT_MS' });
+    }
+    if (env.NOTIFIER_RETRY_INITIAL_MS > env.NOTIFIER_RETRY_MAX_MS) {
+      ctx.addIssue({ code: 'custom', path: ['NOTIFIER_RETRY_INITIAL_MS'], message: 'must not exceed NOTIFIER_RETRY_MAX_MS' });
+    }
+    if (env.WEBHOOK_URL && !env.WEBHOOK_SECRET) {
+      ctx.addIssue({ code: 'custom', path: ['WEBHOOK_SECRET'], message: 'is required when WEBHOOK_URL is set' });
+    }
   })
   .transform((env) => ({
     service: 'notifier' as const,
@@ -25,8 +65,19 @@ const schema = z
       clientId: env.KAFKA_CLIENT_ID ?? 'notifier',
       topic: env.ORDER_EVENTS_TOPIC,
       groupId: env.NOTIFIER_GROUP_ID,
+      sessionTimeoutMs: env.KAFKA_SESSION_TIMEOUT_MS,
+      heartbeatIntervalMs: env.KAFKA_HEARTBEAT_INTERVAL_MS,
     },
+    consumer: {
+      partitionConcurrency: env.NOTIFIER_PARTITION_CONCURRENCY,
+      commitIntervalMs: env.NOTIFIER_COMMIT_INTERVAL_MS,
+      gapTimeoutMs: env.NOTIFIER_GAP_TIMEOUT_MS,
+      gapRecheckMs: env.NOTIFIER_GAP_RECHECK_MS,
+      retry: { initialMs: env.NOTIFIER_RETRY_INITIAL_MS, maxMs: env.NOTIFIER_RETRY_MAX_MS },
+    },
+    webhook: env.WEBHOOK_URL && env.WEBHOOK_SECRET ? { url: env.WEBHOOK_URL, secret: env.WEBHOOK_SECRET, timeoutMs: env.WEBHOOK_TIMEOUT_MS } : undefined,
     inboxRetentionDays: env.INBOX_RETENTION_DAYS,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
   }));
 

@@ -11,16 +11,24 @@ import {
   withTimeout,
   type Logger,
 } from '@outbox/shared';
+import type { Registry } from 'prom-client';
 import type { NotifierConfig } from './config';
 import { Inbox } from './inbox/Inbox';
 import { DeadLetterPublisher } from './deadLetter/DeadLetterPublisher';
 import { OrderEventsConsumer } from './consume/OrderEventsConsumer';
 import { createNotifierMetrics } from './consume/notifierMetrics';
+import { consumerLagReader } from './consume/readConsumerLag';
+import { exponentialBackoff } from './consume/exponentialBackoff';
+import { NotificationService } from './notify/NotificationService';
+import { WebhookChannel } from './notify/WebhookChannel';
 
 /** A running notifier. */
 export interface NotifierHandle {
   port: number;
   logger: Logger;
+  registry: Registry;
+  /** Events held for a gap right now. */
+  heldCount(): number;
   /** Idempotent: finishes in-flight messages, commits, leaves the group. */
   stop(): Promise<void>;
 }
@@ -32,26 +40,41 @@ export async function start(config: NotifierConfig): Promise<NotifierHandle> {
   const { client, doc } = createDynamoDbClients({ region: config.aws.region, endpoint: config.aws.dynamodbEndpoint });
   const kafka = createKafka({ clientId: config.kafka.clientId, brokers: config.kafka.brokers, logger });
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-  const consumer = kafka.consumer({ groupId: config.kafka.groupId, allowAutoTopicCreation: false });
+  const admin = kafka.admin();
+  const consumer = kafka.consumer({
+    groupId: config.kafka.groupId,
+    allowAutoTopicCreation: false,
+    sessionTimeout: config.kafka.sessionTimeoutMs,
+    heartbeatInterval: config.kafka.heartbeatIntervalMs,
+  });
   let joined = false;
   consumer.on(consumer.events.GROUP_JOIN, () => {
     joined = true;
   });
-  consumer.on(consumer.events.CRASH, () => {
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
     joined = false;
+    logger.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
   });
 
-  await producer.connect();
+  await Promise.all([producer.connect(), admin.connect()]);
+  const metrics = createNotifierMetrics(registry, consumerLagReader({ admin, groupId: config.kafka.groupId, topic: config.kafka.topic }));
+  const inbox = new Inbox({ doc, table: config.tables.notifications, retentionDays: config.inboxRetentionDays });
+  const webhook = config.webhook ? new WebhookChannel(config.webhook) : undefined;
   const eventsConsumer = new OrderEventsConsumer({
     consumer,
     topic: config.kafka.topic,
-    inbox: new Inbox({ doc, table: config.tables.notifications, retentionDays: config.inboxRetentionDays }),
+    service: new NotificationService({ inbox, webhook, onDelivery: (outcome) => metrics.webhookDeliveries.inc({ outcome }) }),
     deadLetters: new DeadLetterPublisher(producer),
-    metrics: createNotifierMetrics(registry),
+    metrics,
     logger,
+    partitionConcurrency: config.consumer.partitionConcurrency,
+    commitIntervalMs: config.consumer.commitIntervalMs,
+    gapTimeoutMs: config.consumer.gapTimeoutMs,
+    gapRecheckMs: config.consumer.gapRecheckMs,
+    backoff: exponentialBackoff(config.consumer.retry),
   });
   await eventsConsumer.start();
-  logger.info({ topic: config.kafka.topic, groupId: config.kafka.groupId }, 'consuming order events');
+  logger.info({ topic: config.kafka.topic, groupId: config.kafka.groupId, webhook: Boolean(webhook) }, 'consuming order events');
 
   let stopping = false;
   const ops = createOpsServer({
@@ -66,13 +89,14 @@ export async function start(config: NotifierConfig): Promise<NotifierHandle> {
 
   const stop = sharedPromise(async () => {
     stopping = true;
-    await withTimeout(eventsConsumer.stop(), 15000, 'leaving the consumer group').catch((error: unknown) =>
+    await withTimeout(eventsConsumer.stop(), config.shutdownTimeoutMs, 'finishing, committing and leaving the group').catch((error: unknown) =>
       logger.warn({ err: error }, 'consumer did not stop cleanly'),
     );
     await producer.disconnect().catch((error: unknown) => logger.warn({ err: error }, 'producer disconnect failed'));
+    await admin.disconnect().catch((error: unknown) => logger.warn({ err: error }, 'admin disconnect failed'));
     await closeServer(ops);
     client.destroy();
     logger.info('notifier stopped');
   });
-  return { port, logger, stop };
+  return { port, logger, registry, heldCount: () => eventsConsumer.heldCount(), stop };
 }

@@ -1,45 +1,66 @@
-import { AppError, type OrderEventEnvelope } from '@outbox/shared';
+import type { OrderCreated, ValidOrderEvent } from './validateOrderEvent';
+
+/** One order line as shown in a notification. */
+export interface NotificationLine {
+  productId: string;
+  quantity: number;
+  unitPriceMinor: number;
+  lineTotalMinor: number;
+}
 
 /** A notification ready to store and send. */
 export interface Notification {
   kind: 'order_confirmation' | 'order_cancellation';
   customerId: string;
   orderId: string;
+  currency: string;
+  totalMinor: number;
+  items?: NotificationLine[];
   subject: string;
   body: string;
 }
 
-const money = (minor: unknown, currency: unknown) =>
-  `${(Number(minor) / 100).toFixed(2)} ${typeof currency === 'string' ? currency : ''}`.trim();
+/** Formats integer minor units, e.g. `2500, 'USD'` as `25.00 USD` (two fraction digits, as the API stores). */
+export function formatMoney(minor: number, currency: string): string {
+  const sign = minor < 0 ? '-' : '';
+  const abs = Math.abs(minor);
+  return `${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')} ${currency}`;
+}
 
-/**
- * Renders the customer notification for an order event. Unknown event types are a permanent
- * failure (`event.unknown_type`), so they go to the dead-letter topic rather than being retried.
- */
-export function renderNotification(event: OrderEventEnvelope): Notification {
-  const payload = event.payload as Record<string, unknown>;
-  const customerId = String(payload.customerId ?? '');
-  const orderId = event.aggregateId;
-  switch (event.eventType) {
-    case 'OrderCreated': {
-      const items = Array.isArray(payload.items) ? payload.items : [];
-      return {
-        kind: 'order_confirmation',
-        customerId,
-        orderId,
-        subject: `Order ${orderId} confirmed`,
-        body: `Thank you for your order of ${items.length} item(s), total ${money(payload.totalMinor, payload.currency)}.`,
-      };
-    }
-    case 'OrderCancelled':
-      return {
-        kind: 'order_cancellation',
-        customerId,
-        orderId,
-        subject: `Order ${orderId} cancelled`,
-        body: `Your order ${orderId} has been cancelled.`,
-      };
-    default:
-      throw new AppError('event.unknown_type', `No notification for event type ${event.eventType}`);
+function lineText(line: OrderCreated['items'][number], currency: string): string {
+  return `- ${line.quantity} x ${line.productId} at ${formatMoney(line.unitPriceMinor, currency)} = ${formatMoney(line.lineTotalMinor, currency)}`;
+}
+
+/** Renders the customer notification for a validated order event (pure; no I/O). */
+export function renderNotification(event: ValidOrderEvent): Notification {
+  const { payload } = event;
+  const total = formatMoney(payload.totalMinor, payload.currency);
+  if (event.type === 'OrderCreated') {
+    const items = event.payload.items;
+    return {
+      kind: 'order_confirmation',
+      customerId: payload.customerId,
+      orderId: payload.orderId,
+      currency: payload.currency,
+      totalMinor: payload.totalMinor,
+      items: items.map(({ productId, quantity, unitPriceMinor, lineTotalMinor }) => ({ productId, quantity, unitPriceMinor, lineTotalMinor })),
+      subject: `Order ${payload.orderId} confirmed`,
+      body: [
+        `Hello ${payload.customerId},`,
+        `thank you for your order ${payload.orderId} of ${items.length} item(s):`,
+        ...items.map((line) => lineText(line, payload.currency)),
+        `Total: ${total}`,
+      ].join('\n'),
+    };
   }
+  const reason = event.payload.reason ? ` Reason: ${event.payload.reason}.` : '';
+  return {
+    kind: 'order_cancellation',
+    customerId: payload.customerId,
+    orderId: payload.orderId,
+    currency: payload.currency,
+    totalMinor: payload.totalMinor,
+    subject: `Order ${payload.orderId} cancelled`,
+    body: [`Hello ${payload.customerId},`, `your order ${payload.orderId} (total ${total}) has been cancelled.${reason}`].join('\n'),
+  };
 }
