@@ -36,3 +36,4 @@ export { createOpsServer } from './http/createOpsServer';
 export type { OpsServerOptions } from './http/createOpsServer';
 export { waitFor } from './testing/waitFor';
 export type { WaitForOptions } from './testing/waitFor';
+export type { OrderCancelledPayload } from './events/OrderCancelledPayload';

@@ -14,6 +14,7 @@ import type { OrderApiConfig } from './config';
 import { createApp } from './http/createApp';
 import { createApiMetrics } from './http/apiMetrics';
 import { OrderRepository } from './data/OrderRepository';
+import { createJwtAuthenticator } from './auth/createJwtAuthenticator';
 
 /** A running order-api. */
 export interface OrderApiHandle {
@@ -28,7 +29,11 @@ export interface OrderApiHandle {
 export async function start(config: OrderApiConfig): Promise<OrderApiHandle> {
   const logger = createLogger({ service: config.service, level: config.logLevel });
   const registry = createMetricsRegistry({ service: config.service });
-  const { client, doc } = createDynamoDbClients({ region: config.aws.region, endpoint: config.aws.dynamodbEndpoint });
+  const { client, doc } = createDynamoDbClients({
+    region: config.aws.region,
+    endpoint: config.aws.dynamodbEndpoint,
+    maxAttempts: config.aws.maxAttempts,
+  });
   const repository = new OrderRepository({
     doc,
     ordersTable: config.tables.orders,
@@ -39,10 +44,13 @@ export async function start(config: OrderApiConfig): Promise<OrderApiHandle> {
   const isReady = async () => {
     if (stopping) return false;
     await Promise.all(
-      [config.tables.orders, config.tables.outbox].map((TableName) => client.send(new DescribeTableCommand({ TableName }))),
+      [config.tables.orders, config.tables.outbox].map((TableName) =>
+        client.send(new DescribeTableCommand({ TableName })),
+      ),
     );
     return true;
   };
+  const authenticate = config.auth.mode === 'jwt' ? await createJwtAuthenticator(config.auth) : undefined;
   const app = createApp({
     repository,
     registry,
@@ -50,11 +58,14 @@ export async function start(config: OrderApiConfig): Promise<OrderApiHandle> {
     logger,
     currency: config.currency,
     maxBodyBytes: config.maxBodyBytes,
+    idempotencyTtlSeconds: config.idempotencyTtlSeconds,
+    retryAfterSeconds: config.retryAfterSeconds,
+    authenticate,
     isReady,
   });
   const server = createServer(app);
   const port = await listen(server, config.port);
-  logger.info({ port }, 'order-api listening');
+  logger.info({ port, auth: config.auth.mode }, 'order-api listening');
 
   const stop = sharedPromise(async () => {
     stopping = true;

@@ -1,7 +1,14 @@
-import { QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { OrderEventEnvelope } from '@outbox/shared';
+import {
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  type DynamoDBDocumentClient,
+  type TransactWriteCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import type { OrderCancelledPayload, OrderCreatedPayload, OrderEventEnvelope } from '@outbox/shared';
 import type { Order, OrderLine, OrderStatus } from '../domain/Order';
-import { storeUnavailable } from '../domain/errors';
+import { WriteConflictError, storeUnavailable, type WriteConflictReason } from '../domain/errors';
+import type { IdempotencyRecord } from './IdempotencyRecord';
 
 /** Options for {@link OrderRepository}. */
 export interface OrderRepositoryOptions {
@@ -10,14 +17,37 @@ export interface OrderRepositoryOptions {
   outboxTable: string;
   /** Days an outbox item lives before TTL removes it. */
   outboxRetentionDays: number;
+  /** The clock for idempotency expiry checks; `Date.now` by default. */
+  nowMs?: () => number;
 }
 
-const orderPk = (orderId: string) => `ORDER#${orderId}`;
+/** The key of an order record in the `byCustomer` index, as a page of a listing ends on it. */
+export interface CustomerIndexKey {
+  pk: string;
+  sk: string;
+  gsi1pk: string;
+  gsi1sk: string;
+}
+
+/** One page of a customer's orders, newest first. */
+export interface OrderPage {
+  orders: Order[];
+  /** Where the next page starts; absent on the last page. */
+  nextKey?: CustomerIndexKey;
+}
+
+/** Name of the global secondary index over `gsi1pk`/`gsi1sk` (see the Copilot addon template). */
+export const CUSTOMER_INDEX = 'byCustomer';
+
+export const orderPk = (orderId: string) => `ORDER#${orderId}`;
+export const customerPk = (customerId: string) => `CUSTOMER#${customerId}`;
 const itemSk = (lineNo: number) => `ITEM#${String(lineNo).padStart(3, '0')}`;
+const idempotencyPk = (key: string) => `IDEMPOTENCY#${key}`;
 
 /**
- * The one place that writes the Orders and OrderOutbox tables: every change of an order and its
- * outbox event commit together in one `TransactWriteItems`, or not at all.
+ * The one place that writes the Orders and OrderOutbox tables: every change of an order, its
+ * outbox event and (when the request had a key) its idempotency record commit together in one
+ * `TransactWriteItems`, or not at all.
  */
 export class OrderRepository {
   private readonly options: OrderRepositoryOptions;
@@ -26,49 +56,74 @@ export class OrderRepository {
     this.options = options;
   }
 
-  /** Writes a new order, its items and its first outbox event atomically. */
-  async saveNewOrder(order: Order, event: OrderEventEnvelope<object>): Promise<void> {
-    const { ordersTable, outboxTable } = this.options;
+  /** Writes a new order, its items, its first outbox event and the idempotency record atomically. */
+  async saveNewOrder(
+    order: Order,
+    event: OrderEventEnvelope<OrderCreatedPayload>,
+    idempotency?: IdempotencyRecord,
+  ): Promise<void> {
+    const { ordersTable } = this.options;
     const pk = orderPk(order.orderId);
-    try {
-      await this.options.doc.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: ordersTable,
-                Item: {
-                  pk,
-                  sk: 'META',
-                  orderId: order.orderId,
-                  customerId: order.customerId,
-                  status: order.status,
-                  currency: order.currency,
-                  totalMinor: order.totalMinor,
-                  itemCount: order.items.length,
-                  version: order.version,
-                  createdAt: order.createdAt,
-                  updatedAt: order.updatedAt,
-                  gsi1pk: `CUSTOMER#${order.customerId}`,
-                  gsi1sk: `${order.createdAt}#${order.orderId}`,
-                },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
-            },
-            ...order.items.map((line) => ({
-              Put: {
-                TableName: ordersTable,
-                Item: { pk, sk: itemSk(line.lineNo), ...line },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
-            })),
-            { Put: { TableName: outboxTable, Item: this.outboxItem(event), ConditionExpression: 'attribute_not_exists(aggregateId)' } },
-          ],
-        }),
-      );
-    } catch (error) {
-      throw storeUnavailable(error);
+    const actions: NonNullable<TransactWriteCommandInput['TransactItems']> = [
+      {
+        Put: {
+          TableName: ordersTable,
+          Item: { pk, sk: 'META', ...this.metaAttributes(order) },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+      ...order.items.map((line) => ({
+        Put: {
+          TableName: ordersTable,
+          Item: { pk, sk: itemSk(line.lineNo), ...line },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      })),
+      this.outboxPut(event),
+    ];
+    await this.transact(actions, idempotency);
+  }
+
+  /**
+   * Writes a cancelled order over `previous`, conditioned on the stored version and status
+   * still being the ones read, plus its `OrderCancelled` event (seq = new version) atomically.
+   * Throws {@link WriteConflictError} (`order_changed`) when another writer got there first.
+   */
+  async saveCancellation(
+    previous: Order,
+    next: Order,
+    event: OrderEventEnvelope<OrderCancelledPayload>,
+    idempotency?: IdempotencyRecord,
+  ): Promise<void> {
+    const sets = ['#status = :status', '#version = :version', 'updatedAt = :updatedAt', 'cancelledAt = :cancelledAt'];
+    const values: Record<string, unknown> = {
+      ':status': next.status,
+      ':version': next.version,
+      ':updatedAt': next.updatedAt,
+      ':cancelledAt': next.cancelledAt,
+      ':expectedVersion': previous.version,
+      ':expectedStatus': previous.status,
+    };
+    if (next.cancelReason !== undefined) {
+      sets.push('cancelReason = :cancelReason');
+      values[':cancelReason'] = next.cancelReason;
     }
+    await this.transact(
+      [
+        {
+          Update: {
+            TableName: this.options.ordersTable,
+            Key: { pk: orderPk(previous.orderId), sk: 'META' },
+            UpdateExpression: `SET ${sets.join(', ')}`,
+            ConditionExpression: '#version = :expectedVersion AND #status = :expectedStatus',
+            ExpressionAttributeNames: { '#status': 'status', '#version': 'version' },
+            ExpressionAttributeValues: values,
+          },
+        },
+        this.outboxPut(event),
+      ],
+      idempotency,
+    );
   }
 
   /** Reads an order with its items, or `undefined` when it does not exist. */
@@ -106,21 +161,160 @@ export class OrderRepository {
         }),
       )
       .sort((a, b) => a.lineNo - b.lineNo);
+    return { ...this.orderFromMeta(meta), items: lines };
+  }
+
+  /**
+   * A customer's orders, newest first, through the `byCustomer` index (order records only; the
+   * lines are not read). Reads one record more than asked to know whether a next page exists.
+   */
+  async listOrdersByCustomer(customerId: string, limit: number, startKey?: CustomerIndexKey): Promise<OrderPage> {
+    let page;
+    try {
+      page = await this.options.doc.send(
+        new QueryCommand({
+          TableName: this.options.ordersTable,
+          IndexName: CUSTOMER_INDEX,
+          KeyConditionExpression: 'gsi1pk = :pk',
+          ExpressionAttributeValues: { ':pk': customerPk(customerId) },
+          ScanIndexForward: false,
+          Limit: limit + 1,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+    } catch (error) {
+      throw storeUnavailable(error);
+    }
+    const records = page.Items ?? [];
+    const shown = records.slice(0, limit);
+    const last = shown[shown.length - 1];
+    const nextKey =
+      records.length > limit && last
+        ? { pk: String(last.pk), sk: String(last.sk), gsi1pk: String(last.gsi1pk), gsi1sk: String(last.gsi1sk) }
+        : undefined;
+    return { orders: shown.map((meta) => ({ ...this.orderFromMeta(meta), items: [] })), nextKey };
+  }
+
+  /** The live idempotency record for `key` (strongly consistent), or `undefined`. */
+  async findIdempotencyRecord(key: string): Promise<IdempotencyRecord | undefined> {
+    let item;
+    try {
+      ({ Item: item } = await this.options.doc.send(
+        new GetCommand({ TableName: this.options.ordersTable, Key: { pk: idempotencyPk(key), sk: 'IDEMPOTENCY' }, ConsistentRead: true }),
+      ));
+    } catch (error) {
+      throw storeUnavailable(error);
+    }
+    // TTL deletes lazily (up to days later): an expired record counts as gone.
+    if (!item || Number(item.expiresAt) <= this.nowSeconds()) return undefined;
+    return {
+      key,
+      requestHash: String(item.requestHash),
+      status: Number(item.status),
+      body: String(item.body),
+      headers: (item.headers ?? {}) as Record<string, string>,
+      createdAt: String(item.createdAt),
+      expiresAt: Number(item.expiresAt),
+    };
+  }
+
+  private async transact(
+    actions: NonNullable<TransactWriteCommandInput['TransactItems']>,
+    idempotency: IdempotencyRecord | undefined,
+  ): Promise<void> {
+    const all = idempotency ? [...actions, this.idempotencyPut(idempotency)] : actions;
+    try {
+      await this.options.doc.send(new TransactWriteCommand({ TransactItems: all }));
+    } catch (error) {
+      const reason = conflictReason(error, idempotency ? all.length - 1 : -1);
+      if (!reason) throw storeUnavailable(error);
+      throw new WriteConflictError(reason, error);
+    }
+  }
+
+  private idempotencyPut(record: IdempotencyRecord) {
+    return {
+      Put: {
+        TableName: this.options.ordersTable,
+        Item: {
+          pk: idempotencyPk(record.key),
+          sk: 'IDEMPOTENCY',
+          requestHash: record.requestHash,
+          status: record.status,
+          body: record.body,
+          headers: record.headers,
+          createdAt: record.createdAt,
+          expiresAt: record.expiresAt,
+        },
+        // A record that expired but TTL has not yet removed may be taken over.
+        ConditionExpression: 'attribute_not_exists(pk) OR expiresAt <= :now',
+        ExpressionAttributeValues: { ':now': this.nowSeconds() },
+      },
+    };
+  }
+
+  private outboxPut(event: OrderEventEnvelope<object>) {
+    const expiresAt = Math.floor(Date.parse(event.occurredAt) / 1000) + this.options.outboxRetentionDays * 86400;
+    return {
+      Put: {
+        TableName: this.options.outboxTable,
+        Item: { ...event, expiresAt },
+        // seq is the version: a second event with one seq would be a bug, never an overwrite.
+        ConditionExpression: 'attribute_not_exists(aggregateId)',
+      },
+    };
+  }
+
+  private metaAttributes(order: Order): Record<string, unknown> {
+    return {
+      orderId: order.orderId,
+      customerId: order.customerId,
+      status: order.status,
+      currency: order.currency,
+      totalMinor: order.totalMinor,
+      itemCount: order.itemCount,
+      version: order.version,
+      createdAt: order.createdAt,
+      updatedAt: order.updatedAt,
+      cancelledAt: order.cancelledAt,
+      cancelReason: order.cancelReason,
+      gsi1pk: customerPk(order.customerId),
+      gsi1sk: `${order.createdAt}#${order.orderId}`,
+    };
+  }
+
+  private orderFromMeta(meta: Record<string, unknown>): Omit<Order, 'items'> {
     return {
       orderId: String(meta.orderId),
       customerId: String(meta.customerId),
       status: meta.status as OrderStatus,
       currency: String(meta.currency),
       totalMinor: Number(meta.totalMinor),
+      itemCount: Number(meta.itemCount),
       version: Number(meta.version),
       createdAt: String(meta.createdAt),
       updatedAt: String(meta.updatedAt),
-      items: lines,
+      ...(meta.cancelledAt === undefined ? {} : { cancelledAt: String(meta.cancelledAt) }),
+      ...(meta.cancelReason === undefined ? {} : { cancelReason: String(meta.cancelReason) }),
     };
   }
 
-  private outboxItem(event: OrderEventEnvelope<object>): Record<string, unknown> {
-    const expiresAt = Math.floor(Date.parse(event.occurredAt) / 1000) + this.options.outboxRetentionDays * 86400;
-    return { ...event, expiresAt };
+  private nowSeconds(): number {
+    return Math.floor((this.options.nowMs ?? Date.now)() / 1000);
   }
+}
+
+/**
+ * Reads why a transaction was cancelled. The idempotency record's condition wins over the
+ * others: a request that lost its key to a twin must replay the twin's answer.
+ */
+function conflictReason(error: unknown, idempotencyIndex: number): WriteConflictReason | undefined {
+  const e = error as { name?: string; CancellationReasons?: { Code?: string }[] };
+  if (e?.name === 'TransactionConflictException') return 'transaction_conflict';
+  if (e?.name !== 'TransactionCanceledException') return undefined;
+  const codes = (e.CancellationReasons ?? []).map((reason) => reason.Code ?? 'None');
+  if (idempotencyIndex >= 0 && codes[idempotencyIndex] === 'ConditionalCheckFailed') return 'idempotency_key_taken';
+  if (codes.includes('ConditionalCheckFailed')) return 'order_changed';
+  if (codes.includes('TransactionConflict')) return 'transaction_conflict';
+  return undefined;
 }

@@ -1,6 +1,9 @@
 /** Order lifecycle states. */
 export type OrderStatus = 'CREATED' | 'CANCELLED';
 
+/** The states an order may be cancelled from. */
+export const CANCELLABLE_STATUSES: readonly OrderStatus[] = ['CREATED'];
+
 /** One order line; money in integer minor units. */
 export interface OrderLine {
   lineNo: number;
@@ -17,8 +20,13 @@ export interface Order {
   status: OrderStatus;
   currency: string;
   totalMinor: number;
+  /** Number of lines (kept on the order so listings need not read the lines). */
+  itemCount: number;
   version: number;
   createdAt: string;
   updatedAt: string;
+  cancelledAt?: string;
+  cancelReason?: string;
+  /** The lines; empty in listings, which read only the order record. */
   items: OrderLine[];
 }

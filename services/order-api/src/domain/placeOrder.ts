@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { AppError, ENVELOPE_SCHEMA_VERSION, type OrderCreatedPayload, type OrderEventEnvelope } from '@outbox/shared';
-import type { Order } from './Order';
-import { ValidationError } from './errors';
+import { ENVELOPE_SCHEMA_VERSION, type OrderCreatedPayload, type OrderEventEnvelope } from '@outbox/shared';
+import type { Order, OrderLine } from './Order';
+import { ValidationError, tooManyItems, totalMismatch, totalTooLarge } from './errors';
 import { MAX_ITEMS_PER_ORDER, placeOrderInput } from './placeOrderInput';
 import { toMinorUnits } from './money';
+import { fieldErrorsOf } from './fieldErrorsOf';
 
 /** What placing an order needs from outside: a store, the clock, ids, and settings. */
 export interface PlaceOrderDeps {
@@ -23,23 +24,13 @@ export interface PlaceOrderContext {
  * with its `OrderCreated` event (seq 1) in one transaction.
  */
 export async function placeOrder(body: unknown, deps: PlaceOrderDeps, context: PlaceOrderContext = {}): Promise<Order> {
+  // Checked first, so a huge order gets the one clear answer rather than a field error per line.
   const items = (body as { items?: unknown } | null)?.items;
-  if (Array.isArray(items) && items.length > MAX_ITEMS_PER_ORDER) {
-    throw new AppError(
-      'order.too_many_items',
-      `An order can hold at most ${MAX_ITEMS_PER_ORDER} items; this one has ${items.length}`,
-      { httpStatus: 422, details: { maxItems: MAX_ITEMS_PER_ORDER, itemCount: items.length } },
-    );
-  }
+  if (Array.isArray(items) && items.length > MAX_ITEMS_PER_ORDER) throw tooManyItems(items.length, MAX_ITEMS_PER_ORDER);
   const parsed = placeOrderInput.safeParse(body);
-  if (!parsed.success) {
-    throw new ValidationError(
-      parsed.error.issues.map((issue) => ({ field: issue.path.join('.') || '(body)', message: issue.message })),
-    );
-  }
-  const now = (deps.now ?? (() => new Date()))().toISOString();
-  const newId = deps.newId ?? randomUUID;
-  const lines = parsed.data.items.map((item, index) => {
+  if (!parsed.success) throw new ValidationError(fieldErrorsOf(parsed.error), 'The request body is not a valid order');
+
+  const lines: OrderLine[] = parsed.data.items.map((item, index) => {
     const unitPriceMinor = toMinorUnits(item.price) as number;
     return {
       lineNo: index + 1,
@@ -49,12 +40,26 @@ export async function placeOrder(body: unknown, deps: PlaceOrderDeps, context: P
       lineTotalMinor: unitPriceMinor * item.quantity,
     };
   });
+  // Integers only; any step beyond 2^53 would stop being exact, so it is refused instead.
+  let totalMinor = 0;
+  for (const line of lines) {
+    totalMinor += line.lineTotalMinor;
+    if (!Number.isSafeInteger(line.lineTotalMinor) || !Number.isSafeInteger(totalMinor)) throw totalTooLarge();
+  }
+  if (parsed.data.total !== undefined) {
+    const submittedMinor = toMinorUnits(parsed.data.total) as number;
+    if (submittedMinor !== totalMinor) throw totalMismatch(submittedMinor, totalMinor);
+  }
+
+  const now = (deps.now ?? (() => new Date()))().toISOString();
+  const newId = deps.newId ?? randomUUID;
   const order: Order = {
     orderId: newId(),
     customerId: parsed.data.customerId,
     status: 'CREATED',
     currency: deps.currency,
-    totalMinor: lines.reduce((sum, line) => sum + line.lineTotalMinor, 0),
+    totalMinor,
+    itemCount: lines.length,
     version: 1,
     createdAt: now,
     updatedAt: now,

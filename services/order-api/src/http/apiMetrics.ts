@@ -4,7 +4,11 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 export interface ApiMetrics {
   httpDuration: Histogram<'route' | 'method' | 'status'>;
   ordersCreated: Counter;
+  ordersCancelled: Counter;
+  /** Transactions cancelled by a concurrent writer, by operation and reason. */
+  transactionConflicts: Counter<'operation' | 'reason'>;
   outboxEventsWritten: Counter<'event_type'>;
+  idempotentReplays: Counter;
 }
 
 /** Registers the order-api metrics on `registry`. */
@@ -22,10 +26,26 @@ export function createApiMetrics(registry: Registry): ApiMetrics {
       help: 'Orders created',
       registers: [registry],
     }),
+    ordersCancelled: new Counter({
+      name: 'orders_cancelled_total',
+      help: 'Orders cancelled',
+      registers: [registry],
+    }),
+    transactionConflicts: new Counter({
+      name: 'order_transaction_conflicts_total',
+      help: 'DynamoDB transactions lost to a concurrent writer, by operation (create, cancel) and reason',
+      labelNames: ['operation', 'reason'],
+      registers: [registry],
+    }),
     outboxEventsWritten: new Counter({
       name: 'outbox_events_written_total',
       help: 'Outbox events written, by event type',
       labelNames: ['event_type'],
+      registers: [registry],
+    }),
+    idempotentReplays: new Counter({
+      name: 'idempotent_replays_total',
+      help: 'Requests answered from a stored Idempotency-Key response',
       registers: [registry],
     }),
   };

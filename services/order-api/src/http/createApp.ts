@@ -3,6 +3,10 @@ import type { Registry } from 'prom-client';
 import { AppError, type Logger } from '@outbox/shared';
 import type { OrderRepository } from '../data/OrderRepository';
 import type { ApiMetrics } from './apiMetrics';
+import type { Authenticator } from './authentication';
+import { requireBearerToken } from './authentication';
+import { observeRequests, routeName } from './observeRequests';
+import { openApiDocument } from './openApiDocument';
 import { ordersRouter } from './ordersRouter';
 import { problemHandler } from './problem';
 
@@ -16,6 +20,12 @@ export interface CreateAppOptions {
   maxBodyBytes: number;
   /** True while DynamoDB answers; drives `/readyz`. */
   isReady: () => Promise<boolean>;
+  /** Seconds an `Idempotency-Key` is remembered; 24 h by default. */
+  idempotencyTtlSeconds?: number;
+  /** Seconds a retriable 503/409 asks clients to wait; 1 by default. */
+  retryAfterSeconds?: number;
+  /** When set, every `/orders` request needs a bearer token this accepts (401 otherwise). */
+  authenticate?: Authenticator;
   now?: () => Date;
 }
 
@@ -24,36 +34,41 @@ export function createApp(options: CreateAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.set('query parser', 'simple');
 
-  app.use((req, res, next) => {
-    const end = options.metrics.httpDuration.startTimer({ method: req.method });
-    res.on('finish', () => {
-      // The route template, not the raw path, so ids do not explode label cardinality.
-      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
-      end({ route, status: String(res.statusCode) });
-    });
-    next();
-  });
+  app.use(observeRequests({ logger: options.logger, metrics: options.metrics }));
 
-  app.get('/healthz', (_req, res) => {
+  app.get('/healthz', routeName('/healthz'), (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/readyz', async (_req, res) => {
+  app.get('/readyz', routeName('/readyz'), async (_req, res) => {
     const ready = await options.isReady().catch(() => false);
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready' });
   });
-  app.get('/metrics', async (_req, res) => {
+  app.get('/metrics', routeName('/metrics'), async (_req, res) => {
     res.type(options.registry.contentType).send(await options.registry.metrics());
   });
+  const document = openApiDocument({ authEnabled: options.authenticate !== undefined, maxBodyBytes: options.maxBodyBytes });
+  app.get('/openapi.json', routeName('/openapi.json'), (_req, res) => {
+    res.json(document);
+  });
 
-  app.use(express.json({ limit: options.maxBodyBytes, type: 'application/json' }));
+  // Authentication runs before any body is read: an unauthenticated request costs no parsing.
+  if (options.authenticate) app.use('/orders', requireBearerToken(options.authenticate));
   app.use(
     '/orders',
-    ordersRouter({ repository: options.repository, metrics: options.metrics, currency: options.currency, now: options.now }),
+    ordersRouter({
+      repository: options.repository,
+      metrics: options.metrics,
+      currency: options.currency,
+      maxBodyBytes: options.maxBodyBytes,
+      idempotencyTtlSeconds: options.idempotencyTtlSeconds ?? 24 * 3600,
+      now: options.now,
+    }),
   );
   app.use((req, _res, next) => {
     next(new AppError('route.not_found', `No route for ${req.method} ${req.path}`, { httpStatus: 404 }));
   });
-  app.use(problemHandler(options.logger));
+  app.use(problemHandler(options.logger, { retryAfterSeconds: options.retryAfterSeconds }));
   return app;
 }

@@ -1,57 +1,122 @@
-import { Router, type Request } from 'express';
+import express, { Router, type Request, type RequestHandler } from 'express';
 import { AppError } from '@outbox/shared';
 import { placeOrder } from '../domain/placeOrder';
-import { orderNotFound } from '../domain/errors';
+import { cancelOrder } from '../domain/cancelOrder';
+import { WriteConflictError, orderNotFound } from '../domain/errors';
 import type { OrderRepository } from '../data/OrderRepository';
 import type { ApiMetrics } from './apiMetrics';
-import { orderView } from './orderView';
+import { orderSummaryView, orderView } from './orderView';
 import { currentTraceparent } from './currentTraceparent';
+import { respondIdempotently, type HttpResult, type IdempotencyOptions } from './idempotency';
+import { encodeCursor, parseListOrdersQuery } from './listOrdersQuery';
+import { routeName } from './observeRequests';
 
 /** Options for {@link ordersRouter}. */
 export interface OrdersRouterOptions {
   repository: OrderRepository;
   metrics: ApiMetrics;
   currency: string;
+  maxBodyBytes: number;
+  /** Seconds an `Idempotency-Key` is remembered. */
+  idempotencyTtlSeconds: number;
   now?: () => Date;
 }
 
 const ORDER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-function requireJson(req: Request): void {
-  if (!req.is('application/json')) {
-    throw new AppError('request.unsupported_media_type', 'Send the order as application/json', {
+/** 415 unless the body is JSON; a request without a body passes when `optional`. */
+function requireJson(optional: boolean): RequestHandler {
+  return (req, _res, next) => {
+    const hasBody = req.get('content-type') !== undefined || Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined;
+    if ((optional && !hasBody) || req.is('application/json')) return next();
+    throw new AppError('request.unsupported_media_type', 'Send the request body as application/json', {
       httpStatus: 415,
       details: { contentType: req.get('content-type') ?? null },
     });
-  }
+  };
 }
 
-/** `/orders` routes: place an order, read one. */
+/** Counts transactions lost to concurrent writers, then lets the error go on. */
+function countingConflicts<T>(metrics: ApiMetrics, operation: 'create' | 'cancel', write: Promise<T>): Promise<T> {
+  return write.catch((error: unknown) => {
+    if (error instanceof WriteConflictError) metrics.transactionConflicts.inc({ operation, reason: error.reason });
+    throw error;
+  });
+}
+
+/** `/orders` routes: place, list, read and cancel orders. */
 export function ordersRouter(options: OrdersRouterOptions): Router {
   const router = Router();
+  const { repository, metrics } = options;
+  const now = options.now ?? (() => new Date());
+  const jsonBody = express.json({ limit: options.maxBodyBytes, type: 'application/json' });
+  const idempotency: IdempotencyOptions = {
+    findRecord: (key) => repository.findIdempotencyRecord(key),
+    ttlSeconds: options.idempotencyTtlSeconds,
+    now,
+    onReplay: () => metrics.idempotentReplays.inc(),
+  };
+  const orderIdOf = (req: Request) => {
+    const orderId = String(req.params.orderId);
+    if (!ORDER_ID.test(orderId)) throw orderNotFound(orderId);
+    return orderId.toLowerCase();
+  };
 
-  router.post('/', async (req, res) => {
-    requireJson(req);
-    const order = await placeOrder(
-      req.body,
-      {
-        saveNewOrder: (o, e) => options.repository.saveNewOrder(o, e),
-        currency: options.currency,
-        now: options.now,
-      },
-      { traceparent: currentTraceparent(req) },
-    );
-    options.metrics.ordersCreated.inc();
-    options.metrics.outboxEventsWritten.inc({ event_type: 'OrderCreated' });
-    res.status(201).location(`${req.baseUrl}/${order.orderId}`).json(orderView(order));
+  router.post('/', routeName('/orders'), requireJson(false), jsonBody, async (req, res) => {
+    await respondIdempotently(req, res, idempotency, async (remember) => {
+      let result: HttpResult | undefined;
+      const order = await placeOrder(
+        req.body,
+        {
+          saveNewOrder: (o, event) => {
+            result = { status: 201, body: orderView(o), headers: { location: `${req.baseUrl}/${o.orderId}` } };
+            return countingConflicts(metrics, 'create', repository.saveNewOrder(o, event, remember?.(result)));
+          },
+          currency: options.currency,
+          now,
+        },
+        { traceparent: currentTraceparent(req) },
+      );
+      metrics.ordersCreated.inc();
+      metrics.outboxEventsWritten.inc({ event_type: 'OrderCreated' });
+      return result ?? { status: 201, body: orderView(order), headers: { location: `${req.baseUrl}/${order.orderId}` } };
+    });
   });
 
-  router.get('/:orderId', async (req, res) => {
-    const { orderId } = req.params;
-    if (!ORDER_ID.test(orderId)) throw orderNotFound(orderId);
-    const order = await options.repository.findOrder(orderId);
+  router.get('/', routeName('/orders'), async (req, res) => {
+    const query = parseListOrdersQuery(req.query);
+    const page = await repository.listOrdersByCustomer(query.customerId, query.limit, query.startKey);
+    res.json({
+      orders: page.orders.map(orderSummaryView),
+      ...(page.nextKey ? { nextCursor: encodeCursor(page.nextKey) } : {}),
+    });
+  });
+
+  router.get('/:orderId', routeName('/orders/:orderId'), async (req, res) => {
+    const orderId = orderIdOf(req);
+    const order = await repository.findOrder(orderId);
     if (!order) throw orderNotFound(orderId);
     res.json(orderView(order));
+  });
+
+  router.post('/:orderId/cancel', routeName('/orders/:orderId/cancel'), requireJson(true), jsonBody, async (req, res) => {
+    const orderId = orderIdOf(req);
+    await respondIdempotently(req, res, idempotency, async (remember) => {
+      const order = await cancelOrder(
+        orderId,
+        req.body,
+        {
+          findOrder: (id) => repository.findOrder(id),
+          saveCancellation: (previous, next, event) =>
+            countingConflicts(metrics, 'cancel', repository.saveCancellation(previous, next, event, remember?.({ status: 200, body: orderView(next) }))),
+          now,
+        },
+        { traceparent: currentTraceparent(req) },
+      );
+      metrics.ordersCancelled.inc();
+      metrics.outboxEventsWritten.inc({ event_type: 'OrderCancelled' });
+      return { status: 200, body: orderView(order) };
+    });
   });
 
   return router;

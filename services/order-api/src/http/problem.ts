@@ -4,21 +4,34 @@ import { AppError, toAppError, type Logger } from '@outbox/shared';
 /** Base URI of the problem `type`s; each error code gets its own stable type URI. */
 export const PROBLEM_TYPE_BASE = 'https://outbox.example.com/problems/';
 
+/** The problem `type` URI of an error code (`order.not_found` → `.../order-not-found`). */
+export function problemType(code: string): string {
+  return `${PROBLEM_TYPE_BASE}${code.replace(/[._]/g, '-')}`;
+}
+
+/** Options for {@link sendProblem} and {@link problemHandler}. */
+export interface ProblemOptions {
+  /** Seconds a retriable 503 or 409 asks the client to wait (`Retry-After`). */
+  retryAfterSeconds?: number;
+}
+
 /** Sends an RFC 9457 problem document for an {@link AppError}. */
-export function sendProblem(res: Response, error: AppError, instance?: string): void {
+export function sendProblem(res: Response, error: AppError, instance?: string, options: ProblemOptions = {}): void {
   const status = error.httpStatus ?? 500;
-  if (error.retriable && status === 503) res.setHeader('Retry-After', '1');
+  if (error.retriable && (status === 503 || status === 409)) res.setHeader('Retry-After', String(options.retryAfterSeconds ?? 1));
+  if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
   res
     .status(status)
     .type('application/problem+json')
     .json({
-      type: `${PROBLEM_TYPE_BASE}${error.code.replace(/[._]/g, '-')}`,
+      ...(error.details ?? {}),
+      type: problemType(error.code),
       title: titleFor(status),
       status,
       detail: error.message,
       code: error.code,
       instance,
-      ...(error.details ?? {}),
+      requestId: res.locals.requestId,
     });
 }
 
@@ -33,12 +46,15 @@ function titleFor(status: number): string {
     422: 'Unprocessable Content',
     503: 'Service Unavailable',
   };
-  return titles[status] ?? 'Internal Server Error';
+  return titles[status] ?? (status < 500 ? 'Bad Request' : 'Internal Server Error');
 }
 
-/** Maps body-parser failures (they carry a `type` and `status`) to specific problems. */
-function fromBodyParser(error: unknown): AppError | undefined {
-  const e = error as { type?: string; status?: number; limit?: number } | undefined;
+/**
+ * Maps errors Express and body-parser raise for bad input (they carry a `type` or a 4xx
+ * `status`) to specific problems, so client input never becomes a 500.
+ */
+function fromHttpLayer(error: unknown): AppError | undefined {
+  const e = error as { type?: string; status?: number; statusCode?: number; limit?: number; expose?: boolean } | undefined;
   switch (e?.type) {
     case 'entity.parse.failed':
       return new AppError('request.malformed_json', 'The request body is not valid JSON', { httpStatus: 400, cause: error });
@@ -50,24 +66,32 @@ function fromBodyParser(error: unknown): AppError | undefined {
       });
     case 'encoding.unsupported':
     case 'charset.unsupported':
-      return new AppError('request.unsupported_encoding', 'The request body encoding is not supported', {
+      return new AppError('request.unsupported_encoding', 'The request body encoding or charset is not supported', {
         httpStatus: 415,
         cause: error,
       });
     default:
-      return undefined;
+      break;
   }
+  const status = e?.status ?? e?.statusCode;
+  if (!(error instanceof AppError) && typeof status === 'number' && status >= 400 && status < 500) {
+    return new AppError('request.invalid', 'The request is not valid', { httpStatus: status === 400 || status === 413 || status === 415 ? status : 400, cause: error });
+  }
+  return undefined;
 }
 
 /** The last Express middleware: every error becomes problem+json; only faults of ours are 500. */
-export function problemHandler(logger: Logger): ErrorRequestHandler {
+export function problemHandler(logger: Logger, options: ProblemOptions = {}): ErrorRequestHandler {
   return (error, req, res, _next) => {
-    let appError = fromBodyParser(error) ?? toAppError(error);
+    let appError = fromHttpLayer(error) ?? toAppError(error);
     const status = appError.httpStatus ?? 500;
-    if (status >= 500) logger.error({ err: error, code: appError.code, path: req.path }, 'request failed');
+    const log = (res.locals.log as Logger | undefined) ?? logger;
+    // The route template, never the raw URL: paths and queries can carry ids of customers.
+    if (status >= 500) log.error({ err: error, code: appError.code, route: res.locals.route }, 'request failed');
+    else log.debug({ code: appError.code, route: res.locals.route }, 'request rejected');
     if (res.headersSent) return;
     // Our own faults say nothing of their internals to the client.
     if (status === 500) appError = new AppError('internal', 'An unexpected error occurred', { httpStatus: 500 });
-    sendProblem(res, appError, req.originalUrl);
+    sendProblem(res, appError, req.originalUrl, options);
   };
 }
