@@ -41,7 +41,13 @@ export async function start(config: RelayConfig): Promise<RelayHandle> {
   const metrics = createRelayMetrics(registry);
   const { client, doc } = createDynamoDbClients({ region: config.aws.region, endpoint: config.aws.dynamodbEndpoint });
   const streams = createDynamoDbStreamsClient({ region: config.aws.region, endpoint: config.aws.streamsEndpoint });
-  const kafka = createKafka({ clientId: config.kafka.clientId, brokers: config.kafka.brokers, logger });
+  // kafkajs' own retries stay within the relay's backoff cap; the relay loop retries beyond that.
+  const kafka = createKafka({
+    clientId: config.kafka.clientId,
+    brokers: config.kafka.brokers,
+    logger,
+    retry: { initialRetryTime: config.publishRetry.initialMs, maxRetryTime: config.publishRetry.maxMs, retries: 5 },
+  });
   const publisher = new KafkaPublisher({ kafka, topic: config.kafka.topic, transactionalId: config.kafka.transactionalId });
 
   const streamArn = await DynamoDbStreamSource.latestStreamArn(client, config.tables.outbox);

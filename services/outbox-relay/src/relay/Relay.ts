@@ -5,16 +5,11 @@ import type { ChangeSource, SourceRecord, StreamShard } from '../source/StreamSh
 import type { DeadLetter, OutgoingEvent } from '../publish/KafkaPublisher';
 import type { RelayMetrics } from './relayMetrics';
 import { toOutgoing } from './toOutgoing';
+import { nextFailureDelay, nextIdleDelay, type BackoffOptions } from './backoff';
 
 /** What the relay needs from a publisher: resolve only once Kafka acknowledged everything. */
 export interface BatchPublisher {
   publishBatch(events: OutgoingEvent[], letters: DeadLetter[]): Promise<void>;
-}
-
-/** Capped exponential backoff settings. */
-export interface BackoffOptions {
-  initialMs: number;
-  maxMs: number;
 }
 
 /** Options for {@link Relay}. */
@@ -106,7 +101,7 @@ export class Relay {
           this.forgetShards();
           continue;
         }
-        failureDelay = Math.min(backoff.maxMs, Math.max(backoff.initialMs, failureDelay * 2));
+        failureDelay = nextFailureDelay(failureDelay, backoff);
         logger.warn({ err: error, retryInMs: failureDelay }, 'round failed; retrying from the last checkpoint');
         if (toAppError(error).code === 'publish.failed') metrics.publishFailures.inc();
         for (const state of this.shards.values()) state.iterator = undefined;
@@ -114,7 +109,7 @@ export class Relay {
         continue;
       }
       // Re-poll at once while records flow; back off to a bounded pause when idle.
-      idleDelay = progressed ? 0 : Math.min(this.options.pollIdleMaxMs, Math.max(10, idleDelay * 2));
+      idleDelay = nextIdleDelay(idleDelay, progressed, this.options.pollIdleMaxMs);
       if (idleDelay > 0) await this.pause(idleDelay);
     }
   }

@@ -1,0 +1,51 @@
+import { randomUUID } from 'node:crypto';
+import { createKafka, createLogger } from '@outbox/shared';
+import { createTestTopic, testEndpoints, uniqueName } from '../../../test/support/testStack';
+import { readTopic } from '../../../test/support/topicReader';
+import { KafkaPublisher, type OutgoingEvent } from '../src/publish/KafkaPublisher';
+
+function event(aggregateId: string, seq: number): OutgoingEvent {
+  return {
+    envelope: {
+      eventId: randomUUID(),
+      eventType: 'OrderCreated',
+      schemaVersion: 1,
+      aggregateType: 'Order',
+      aggregateId,
+      seq,
+      occurredAt: new Date().toISOString(),
+      payload: { orderId: aggregateId },
+    },
+    shardId: 'shardId-test',
+    sequenceNumber: String(seq),
+  };
+}
+
+describe('transactional publishing', () => {
+  test('When a second relay publishes with the same transactional id, then Kafka fences the first one and a read_committed reader sees only committed batches', async () => {
+    const topic = await createTestTopic();
+    const logger = createLogger({ service: 'test', level: 'silent' });
+    const kafka = createKafka({ clientId: 'relay-test', brokers: testEndpoints().kafkaBrokers, logger, retry: { retries: 2 } });
+    const transactionalId = uniqueName('outbox-relay-tx');
+    const deposed = new KafkaPublisher({ kafka, topic, transactionalId });
+    const successor = new KafkaPublisher({ kafka, topic, transactionalId });
+    const reader = await readTopic(topic);
+    try {
+      const aggregateId = randomUUID();
+      await deposed.publishBatch([event(aggregateId, 1)], []);
+      // The successor's first transaction initialises the id and bumps the producer epoch.
+      await successor.publishBatch([event(aggregateId, 2)], []);
+      await expect(deposed.publishBatch([event(aggregateId, 99)], [])).rejects.toMatchObject({ code: 'publish.failed', retriable: true });
+
+      // Same key, same partition: anything the deposed producer got through would come before 3.
+      await successor.publishBatch([event(aggregateId, 3)], []);
+      const records = await reader.waitForCount(3);
+      expect(records.map((r) => JSON.parse(r.value ?? '{}').seq)).toEqual([1, 2, 3]);
+      expect(records.every((r) => r.key === aggregateId)).toBe(true);
+    } finally {
+      await reader.stop();
+      await deposed.disconnect().catch(() => undefined);
+      await successor.disconnect();
+    }
+  });
+});
