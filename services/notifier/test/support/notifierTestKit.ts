@@ -1,0 +1,165 @@
+import { randomUUID } from 'node:crypto';
+import { Partitioners, type IHeaders, type Producer } from 'kafkajs';
+import type { Registry } from 'prom-client';
+import { createKafka, createLogger, deadLetterTopicFor, EVENT_HEADERS, waitFor, type OrderEventEnvelope } from '@outbox/shared';
+import { scanAll, testEndpoints } from '../../../../test/support/testStack';
+import { loadConfig } from '../../src/config';
+import { start, type NotifierHandle } from '../../src/start';
+
+const silent = createLogger({ service: 'notifier-test', level: 'silent' });
+
+/** A kafkajs client for test producers and admin calls against the shared broker. */
+export function testKafka() {
+  return createKafka({ clientId: 'notifier-test', brokers: testEndpoints().kafkaBrokers, logger: silent });
+}
+
+/** An `OrderCreated` envelope (seq 1 unless told otherwise), as the relay publishes it. */
+export function orderCreated(orderId: string = randomUUID(), overrides: Partial<OrderEventEnvelope> = {}): OrderEventEnvelope {
+  const now = new Date().toISOString();
+  return {
+    eventId: randomUUID(),
+    eventType: 'OrderCreated',
+    schemaVersion: 1,
+    aggregateType: 'Order',
+    aggregateId: orderId,
+    seq: 1,
+    occurredAt: now,
+    payload: {
+      orderId,
+      customerId: 'customer-1',
+      status: 'CREATED',
+      currency: 'USD',
+      totalMinor: 2500,
+      items: [{ productId: 'sku-1', quantity: 2, unitPriceMinor: 1250, lineTotalMinor: 2500 }],
+      createdAt: now,
+    },
+    ...overrides,
+  };
+}
+
+/** An `OrderCancelled` envelope with the given seq. */
+export function orderCancelled(orderId: string, seq: number, overrides: Partial<OrderEventEnvelope> = {}): OrderEventEnvelope {
+  const now = new Date().toISOString();
+  return {
+    eventId: randomUUID(),
+    eventType: 'OrderCancelled',
+    schemaVersion: 1,
+    aggregateType: 'Order',
+    aggregateId: orderId,
+    seq,
+    occurredAt: now,
+    payload: { orderId, customerId: 'customer-1', status: 'CANCELLED', currency: 'USD', totalMinor: 2500, cancelledAt: now, reason: 'changed my mind' },
+    ...overrides,
+  };
+}
+
+/** A Kafka record exactly as the relay would publish the envelope. */
+export function recordOf(event: OrderEventEnvelope) {
+  const headers: IHeaders = {
+    [EVENT_HEADERS.eventId]: event.eventId,
+    [EVENT_HEADERS.eventType]: event.eventType,
+    [EVENT_HEADERS.seq]: String(event.seq),
+    [EVENT_HEADERS.schemaVersion]: String(event.schemaVersion),
+    [EVENT_HEADERS.sourceShard]: 'shardId-test',
+    [EVENT_HEADERS.sourceSequenceNumber]: '1',
+  };
+  return { key: event.aggregateId, value: JSON.stringify(event), headers };
+}
+
+/** A test producer that sends records one by one, in order. */
+export async function testProducer(): Promise<Producer & { sendTo(topic: string, ...records: { key: string; value: string | Buffer; headers?: IHeaders }[]): Promise<void> }> {
+  const producer = testKafka().producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  await producer.connect();
+  return Object.assign(producer, {
+    async sendTo(topic: string, ...records: { key: string; value: string | Buffer; headers?: IHeaders }[]) {
+      await producer.send({ topic, acks: -1, messages: records });
+    },
+  });
+}
+
+/** The partition kafkajs's default partitioner (the relay's) picks for a key, on a 3-partition topic. */
+export function partitionOf(key: string, partitions = 3): number {
+  const partitioner = Partitioners.DefaultPartitioner();
+  return partitioner({
+    topic: 'any',
+    partitionMetadata: Array.from({ length: partitions }, (_, id) => ({ partitionId: id, leader: 1, partitionErrorCode: 0, replicas: [1], isr: [1] })),
+    message: { key, value: null },
+  });
+}
+
+/** Starts an in-process notifier on a test's own table, topic and group. */
+export async function startTestNotifier(options: { table: string; topic: string; groupId: string; env?: Record<string, string> }): Promise<NotifierHandle> {
+  const { dynamodb, kafkaBrokers } = testEndpoints();
+  const config = loadConfig({
+    DYNAMODB_ENDPOINT: dynamodb,
+    KAFKA_BROKERS: kafkaBrokers.join(','),
+    NOTIFICATIONS_TABLE: options.table,
+    ORDER_EVENTS_TOPIC: options.topic,
+    NOTIFIER_GROUP_ID: options.groupId,
+    PORT: '0',
+    LOG_LEVEL: 'silent',
+    NOTIFIER_GAP_RECHECK_MS: '100',
+    NOTIFIER_RETRY_INITIAL_MS: '50',
+    NOTIFIER_RETRY_MAX_MS: '400',
+    KAFKA_SESSION_TIMEOUT_MS: '10000',
+    KAFKA_HEARTBEAT_INTERVAL_MS: '1000',
+    ...options.env,
+  });
+  return start(config);
+}
+
+/** The value of a metric series, 0 when absent. */
+export async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const metric = registry.getSingleMetric(name);
+  if (!metric) return 0;
+  const { values } = await metric.get();
+  return values
+    .filter((v) => Object.entries(labels).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want))
+    .filter((v) => !('metricName' in v) || v.metricName === name || v.metricName === `${name}_count`)
+    .reduce((sum, v) => sum + v.value, 0);
+}
+
+/** The notification items of one aggregate, by seq. */
+export async function notificationsOf(table: string, aggregateId: string) {
+  const items = await scanAll(table);
+  return items
+    .filter((item) => item.pk === `AGGREGATE#${aggregateId}` && String(item.sk).startsWith('NOTIFICATION#'))
+    .sort((a, b) => Number(a.seq) - Number(b.seq));
+}
+
+/** The aggregate's cursor item. */
+export async function cursorOf(table: string, aggregateId: string) {
+  return (await scanAll(table)).find((item) => item.pk === `AGGREGATE#${aggregateId}` && item.sk === 'CURSOR');
+}
+
+/** Waits until the group committed every partition of `topic` up to its end. */
+export async function waitForCommittedToEnd(topic: string, groupId: string, timeoutMs = 30000): Promise<void> {
+  const admin = testKafka().admin();
+  await admin.connect();
+  try {
+    await waitFor(
+      async () => {
+        const [ends, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
+        const at = new Map(committed[0].partitions.map((p) => [p.partition, p.offset]));
+        return ends.every((end) => Number(end.high) === 0 || at.get(end.partition) === end.high);
+      },
+      { timeoutMs, what: `${groupId} to commit ${topic} to its end` },
+    );
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Committed offsets of a group on a topic, by partition (-1 when none). */
+export async function committedOffsets(topic: string, groupId: string): Promise<Record<number, string>> {
+  const admin = testKafka().admin();
+  await admin.connect();
+  try {
+    const committed = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return Object.fromEntries(committed[0].partitions.map((p) => [p.partition, p.offset]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export { deadLetterTopicFor };
