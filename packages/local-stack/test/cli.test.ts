@@ -1,6 +1,6 @@
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { Kafka, logLevel } from 'kafkajs';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { localDynamoDbClient } from '../src/localDynamoDbClient';
@@ -10,6 +10,7 @@ import { listProcesses } from './processes';
 
 const CLI = path.resolve(__dirname, '..', 'dist', 'cli.js');
 const PORTS = { DYNAMODB_PORT: '28000', KAFKA_PORT: '29092', KAFKA_CONTROLLER_PORT: '29093', KINESIS_PORT: '24567' };
+const SERVICE_PORTS = { ORDER_API_PORT: '28080', RELAY_PORT: '29101', NOTIFIER_PORT: '29102' };
 
 interface RunningCli {
   child: ChildProcess;
@@ -47,8 +48,8 @@ describe('local-stack cli', () => {
     expect(cli.output()).toContain('Usage: node packages/local-stack/dist/cli.js up [--with-services]');
   });
 
-  test('When `up` runs, then tables and topics exist, and SIGTERM stops everything and exits 0', async () => {
-    cli = runCli(['up'], PORTS);
+  test('When `up --with-services` runs, then tables and topics exist, the printed curl places an order, and Ctrl-C stops everything and exits 0', async () => {
+    cli = runCli(['up', '--with-services'], { ...PORTS, ...SERVICE_PORTS });
     const running = cli;
     await waitFor(async () => running.output().includes('Local stack is ready'), {
       what: 'the cli to report the stack ready',
@@ -76,10 +77,22 @@ describe('local-stack cli', () => {
       await admin.disconnect();
     }
 
-    cli.child.kill('SIGTERM');
+    const curl = cli
+      .output()
+      .split('\n')
+      .map((line) => line.trim())
+      .find((line) => line.startsWith('curl '));
+    expect(curl).toContain(`http://127.0.0.1:${SERVICE_PORTS.ORDER_API_PORT}/orders`);
+    // Run the printed command as a user would paste it, and add the status code on a last line.
+    const answer = execSync(`${curl as string} -w '\\n%{http_code}'`).toString();
+    const status = answer.slice(answer.lastIndexOf('\n') + 1);
+    expect(status).toBe('201');
+    expect(JSON.parse(answer.slice(0, answer.lastIndexOf('\n')))).toMatchObject({ status: 'CREATED' });
+
+    cli.child.kill('SIGINT');
 
     expect(await cli.exit).toEqual({ code: 0, signal: null });
-    for (const port of Object.values(PORTS)) {
+    for (const port of [...Object.values(PORTS), ...Object.values(SERVICE_PORTS)]) {
       expect(await portIsOpen(Number(port))).toBe(false);
     }
     const leftovers = listProcesses().filter((info) =>
