@@ -34,6 +34,8 @@ const schema = z
     KAFKA_SESSION_TIMEOUT_MS: millis(30_000, 1000),
     /** Kafka consumer heartbeat interval; must be below the session timeout. */
     KAFKA_HEARTBEAT_INTERVAL_MS: millis(3_000, 100),
+    /** Longest a fetch waits on the broker for new records; also bounds how soon a resumed partition is fetched again. */
+    KAFKA_FETCH_MAX_WAIT_MS: millis(1_000, 10),
     /** Optional webhook channel: every notification is POSTed here. */
     WEBHOOK_URL: optional(z.url()),
     /** HMAC-SHA256 key for the `x-webhook-signature` header; required with WEBHOOK_URL. */
@@ -67,6 +69,7 @@ const schema = z
       groupId: env.NOTIFIER_GROUP_ID,
       sessionTimeoutMs: env.KAFKA_SESSION_TIMEOUT_MS,
       heartbeatIntervalMs: env.KAFKA_HEARTBEAT_INTERVAL_MS,
+      fetchMaxWaitMs: env.KAFKA_FETCH_MAX_WAIT_MS,
     },
     consumer: {
       partitionConcurrency: env.NOTIFIER_PARTITION_CONCURRENCY,

@@ -46,6 +46,7 @@ export async function start(config: NotifierConfig): Promise<NotifierHandle> {
     allowAutoTopicCreation: false,
     sessionTimeout: config.kafka.sessionTimeoutMs,
     heartbeatInterval: config.kafka.heartbeatIntervalMs,
+    maxWaitTimeInMs: config.kafka.fetchMaxWaitMs,
   });
   let joined = false;
   consumer.on(consumer.events.GROUP_JOIN, () => {

@@ -103,6 +103,7 @@ export async function startTestNotifier(options: { table: string; topic: string;
     NOTIFIER_RETRY_MAX_MS: '400',
     KAFKA_SESSION_TIMEOUT_MS: '10000',
     KAFKA_HEARTBEAT_INTERVAL_MS: '1000',
+    KAFKA_FETCH_MAX_WAIT_MS: '250',
     ...options.env,
   });
   return start(config);

@@ -1,0 +1,52 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { closeServer, listen } from '@outbox/shared';
+
+/** One request the receiver saw. */
+export interface ReceivedRequest {
+  idempotencyKey: string;
+  signatureValid: boolean;
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/** Decides the status for a request; the receiver itself accepts each idempotency key once. */
+export type Responder = (request: { idempotencyKey: string; body: Record<string, unknown>; attempt: number }) => number;
+
+/**
+ * A real HTTP webhook receiver (node:http) like a customer would run: it checks the HMAC
+ * signature, answers what `respond` says, and de-duplicates by idempotency key, so `accepted`
+ * counts each key's 2xx once and `acceptedTwice` lists keys that got a second 2xx.
+ */
+export async function startWebhookReceiver(secret: string, respond: Responder) {
+  const requests: ReceivedRequest[] = [];
+  const attempts = new Map<string, number>();
+  const accepted = new Map<string, number>();
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString();
+      const key = String(req.headers['idempotency-key'] ?? '');
+      const timestamp = String(req.headers['x-webhook-timestamp'] ?? '');
+      const expected = Buffer.from(`sha256=${createHmac('sha256', secret).update(`${timestamp}.${raw}`).digest('hex')}`);
+      const given = Buffer.from(String(req.headers['x-webhook-signature'] ?? ''));
+      const signatureValid = given.length === expected.length && timingSafeEqual(given, expected);
+      const attempt = (attempts.get(key) ?? 0) + 1;
+      attempts.set(key, attempt);
+      const body = JSON.parse(raw) as Record<string, unknown>;
+      const status = signatureValid ? respond({ idempotencyKey: key, body, attempt }) : 401;
+      if (status >= 200 && status < 300) accepted.set(key, (accepted.get(key) ?? 0) + 1);
+      requests.push({ idempotencyKey: key, signatureValid, status, body });
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end('{}');
+    });
+  });
+  const port = await listen(server, 0, '127.0.0.1');
+  return {
+    url: `http://127.0.0.1:${port}/hooks/orders`,
+    requests,
+    accepted,
+    stop: () => closeServer(server),
+  };
+}
