@@ -1,0 +1,106 @@
+import { AppError, parseEnvelope } from '@outbox/shared';
+import { loadConfig } from '../src/config';
+import { exponentialBackoff } from '../src/consume/exponentialBackoff';
+import { PartitionProgress } from '../src/consume/PartitionProgress';
+import { reasonFor } from '../src/deadLetter/DeadLetterPublisher';
+import { renderNotification } from '../src/notify/renderNotification';
+import { validateOrderEvent } from '../src/notify/validateOrderEvent';
+import { signWebhook } from '../src/notify/WebhookChannel';
+import { orderCancelled, orderCreated } from './support/notifierTestKit';
+
+describe('pure notifier logic', () => {
+  test('When retries repeat, then the backoff doubles from the initial delay up to the cap and jitter only shortens it', () => {
+    const noJitter = exponentialBackoff({ initialMs: 100, maxMs: 1000, jitter: 0 });
+    expect([1, 2, 3, 4, 5, 50].map(noJitter)).toEqual([100, 200, 400, 800, 1000, 1000]);
+    const fullRandom = exponentialBackoff({ initialMs: 100, maxMs: 1000, jitter: 0.5, random: () => 0.999 });
+    expect(fullRandom(10)).toBeGreaterThanOrEqual(500);
+    expect(fullRandom(10)).toBeLessThanOrEqual(1000);
+  });
+
+  test('When a message is held, then the commit point stays at it while later offsets are handled, and moves past all once it is released', () => {
+    const progress = new PartitionProgress();
+    expect(progress.pendingCommit()).toBeUndefined();
+    progress.seen('10');
+    progress.seen('11', true);
+    progress.seen('12');
+    progress.seen('13');
+    expect(progress.pendingCommit()).toBe('11');
+    progress.markCommitted('11');
+    expect(progress.pendingCommit()).toBeUndefined();
+    // A rebalance redelivers the held offset: it stays held, not handled twice.
+    expect(progress.isHeld('11')).toBe(true);
+    progress.release('11');
+    expect(progress.pendingCommit()).toBe('14');
+  });
+
+  test('When an OrderCreated event is rendered, then the confirmation names the customer, every line and the total', () => {
+    const event = orderCreated('order-1');
+    event.payload = {
+      ...event.payload,
+      totalMinor: 2599,
+      items: [
+        { productId: 'sku-1', quantity: 2, unitPriceMinor: 1250, lineTotalMinor: 2500 },
+        { productId: 'sku-2', quantity: 1, unitPriceMinor: 99, lineTotalMinor: 99 },
+      ],
+    };
+    const notification = renderNotification(validateOrderEvent(parseEnvelope(JSON.stringify(event))));
+    expect(notification).toMatchObject({ kind: 'order_confirmation', orderId: 'order-1', customerId: 'customer-1', totalMinor: 2599 });
+    expect(notification.body).toContain('customer-1');
+    expect(notification.body).toContain('- 2 x sku-1 at 12.50 USD = 25.00 USD');
+    expect(notification.body).toContain('- 1 x sku-2 at 0.99 USD = 0.99 USD');
+    expect(notification.body).toContain('Total: 25.99 USD');
+  });
+
+  test('When an OrderCancelled event is rendered, then the notice names the order, the total and the reason', () => {
+    const notification = renderNotification(validateOrderEvent(orderCancelled('order-2', 2)));
+    expect(notification).toMatchObject({ kind: 'order_cancellation', orderId: 'order-2', subject: 'Order order-2 cancelled' });
+    expect(notification.body).toContain('total 25.00 USD');
+    expect(notification.body).toContain('Reason: changed my mind.');
+  });
+
+  test('When an event has an unknown type, an unsupported version or a bad payload, then validation fails permanently with a code for each', () => {
+    const codeOf = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (error) {
+        return [(error as AppError).code, (error as AppError).retriable];
+      }
+      return undefined;
+    };
+    expect(codeOf(() => validateOrderEvent(orderCreated('o', { eventType: 'OrderShipped' })))).toEqual(['event.unknown_type', false]);
+    expect(codeOf(() => validateOrderEvent(orderCreated('o', { eventType: 'toString' })))).toEqual(['event.unknown_type', false]);
+    expect(codeOf(() => validateOrderEvent(orderCreated('o', { schemaVersion: 2 })))).toEqual(['event.unsupported_schema_version', false]);
+    const wrongOrder = orderCreated('o');
+    wrongOrder.payload = { ...wrongOrder.payload, orderId: 'other' };
+    expect(codeOf(() => validateOrderEvent(wrongOrder))).toEqual(['event.schema_violation', false]);
+    const badCancel = orderCancelled('o', 2);
+    badCancel.payload = { ...badCancel.payload, status: 'CREATED' };
+    expect(codeOf(() => validateOrderEvent(badCancel))).toEqual(['event.schema_violation', false]);
+  });
+
+  test('When errors are dead-lettered, then their codes become short reasons', () => {
+    expect(reasonFor(new AppError('event.invalid_json', 'x'))).toBe('invalid_json');
+    expect(reasonFor(new AppError('event.gap', 'x'))).toBe('gap');
+    expect(reasonFor(new AppError('webhook.rejected', 'x'))).toBe('webhook_rejected');
+    expect(reasonFor(new AppError('internal', 'x'))).toBe('internal');
+  });
+
+  test('When a webhook body is signed, then the signature is the HMAC-SHA256 of timestamp and body', () => {
+    expect(signWebhook('key', '1700000000', '{"a":1}')).toBe(signWebhook('key', '1700000000', '{"a":1}'));
+    expect(signWebhook('key', '1700000000', '{"a":1}')).not.toBe(signWebhook('key', '1700000001', '{"a":1}'));
+    expect(signWebhook('key', '1', 'b')).toMatch(/^sha256=[0-9a-f]{64}$/);
+  });
+
+  test('When the configuration is inconsistent, then loading it lists every problem', () => {
+    let problems: string[] = [];
+    try {
+      loadConfig({ WEBHOOK_URL: 'http://hooks.example.com/x', KAFKA_SESSION_TIMEOUT_MS: '6000', KAFKA_HEARTBEAT_INTERVAL_MS: '6000', NOTIFIER_RETRY_INITIAL_MS: '5000', NOTIFIER_RETRY_MAX_MS: '100' });
+    } catch (error) {
+      problems = (error as { problems: string[] }).problems;
+    }
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['KAFKA_HEARTBEAT_INTERVAL_MS', 'NOTIFIER_RETRY_INITIAL_MS', 'WEBHOOK_SECRET']);
+    const defaults = loadConfig({});
+    expect(defaults.webhook).toBeUndefined();
+    expect(defaults.consumer).toMatchObject({ partitionConcurrency: 3, commitIntervalMs: 0, gapTimeoutMs: 60000 });
+  });
+});
