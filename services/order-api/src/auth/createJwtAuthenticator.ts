@@ -33,8 +33,15 @@ export async function createJwtAuthenticator(options: JwtAuthenticatorOptions): 
       });
       return { subject: payload.sub ?? '' };
     } catch (error) {
-      // A key set we cannot fetch is our outage, not the caller's fault.
-      if (error instanceof jose.errors.JWKSTimeout || !(error instanceof jose.errors.JOSEError)) {
+      // A key set we cannot fetch or read is our outage, not the caller's fault: jose reports a
+      // failed fetch as a plain error, a timeout as JWKSTimeout, a non-200 or bad JSON as the
+      // generic JOSEError, and a malformed set as JWKSInvalid.
+      const outage =
+        !(error instanceof jose.errors.JOSEError) ||
+        error instanceof jose.errors.JWKSTimeout ||
+        error instanceof jose.errors.JWKSInvalid ||
+        error.code === 'ERR_JOSE_GENERIC';
+      if (outage) {
         throw new AppError('auth.unavailable', 'The token could not be verified right now; retry later', {
           httpStatus: 503,
           retriable: true,
