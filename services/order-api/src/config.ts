@@ -10,7 +10,10 @@ const schema = z
     /** HTTP port of the API. */
     PORT: portSetting(8080),
     /** ISO-4217 currency of every order (one currency per deployment). */
-    CURRENCY: z.string().regex(/^[A-Z]{3}$/, 'must be a 3-letter ISO-4217 code').default('USD'),
+    CURRENCY: z
+      .string()
+      .regex(/^[A-Z]{3}$/, 'must be a 3-letter ISO-4217 code')
+      .default('USD'),
     /** Days an outbox item stays in the table before TTL deletes it (backfill reads them). */
     OUTBOX_RETENTION_DAYS: z.coerce.number().int().min(2).max(365).default(7),
     /** Largest accepted request body, in bytes. */
@@ -33,8 +36,17 @@ const schema = z
     AUTH_JWT_ALGORITHMS: z
       .string()
       .default('RS256,ES256')
-      .transform((value) => value.split(',').map((alg) => alg.trim()).filter((alg) => alg.length > 0))
-      .pipe(z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])).min(1)),
+      .transform((value) =>
+        value
+          .split(',')
+          .map((alg) => alg.trim())
+          .filter((alg) => alg.length > 0),
+      )
+      .pipe(
+        z
+          .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']))
+          .min(1),
+      ),
   })
   .superRefine((env, ctx) => {
     if (env.AUTH_MODE !== 'jwt') return;

@@ -14,7 +14,11 @@ import { orderBody, tablesSnapshot } from './support/testApp';
 const issuer = 'https://issuer.test/';
 const audience = 'order-api';
 
-function signJwt(claims: Record<string, unknown>, key: KeyObject, header: Record<string, unknown> = { alg: 'RS256', kid: 'k1' }): string {
+function signJwt(
+  claims: Record<string, unknown>,
+  key: KeyObject,
+  header: Record<string, unknown> = { alg: 'RS256', kid: 'k1' },
+): string {
   const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
   const signingInput = `${encode({ typ: 'JWT', ...header })}.${encode(claims)}`;
   const signature = header.alg === 'none' ? '' : sign('sha256', Buffer.from(signingInput), key).toString('base64url');
@@ -39,7 +43,11 @@ describe('bearer-JWT authentication (AUTH_MODE=jwt), order-api as its own proces
         return;
       }
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ keys: [{ ...keys.publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'RS256', use: 'sig' }] }));
+      res.end(
+        JSON.stringify({
+          keys: [{ ...keys.publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'RS256', use: 'sig' }],
+        }),
+      );
     });
     const jwksPort = await listen(jwksServer, 0, '127.0.0.1');
     tables = await createTestTables();
@@ -102,12 +110,15 @@ describe('bearer-JWT authentication (AUTH_MODE=jwt), order-api as its own proces
 
   test('When the token is valid, then the order is placed and read; health and the OpenAPI document need no token', async () => {
     const token = signJwt(validClaims(), keys.privateKey);
-    const created = await request(url).post('/orders').set('Authorization', `Bearer ${token}`).send(orderBody()).expect(201);
+    const created = await request(url)
+      .post('/orders')
+      .set('Authorization', `Bearer ${token}`)
+      .send(orderBody())
+      .expect(201);
     await request(url).get(`/orders/${created.body.orderId}`).set('Authorization', `Bearer ${token}`).expect(200);
     expect((await scanAll(tables.outbox)).filter((item) => item.aggregateId === created.body.orderId)).toHaveLength(1);
     await request(url).get('/healthz').expect(200);
     const doc = await request(url).get('/openapi.json').expect(200);
     expect(doc.body.security).toEqual([{ bearer: [] }]);
   });
-
 });

@@ -23,15 +23,27 @@ describe('POST /orders/:id/cancel against DynamoDB Local', () => {
     built.destroy();
   });
 
-  const placeOrder = async () => (await request(built.app).post('/orders').send(orderBody(2)).expect(201)).body as { orderId: string };
+  const placeOrder = async () =>
+    (await request(built.app).post('/orders').send(orderBody(2)).expect(201)).body as { orderId: string };
   const eventsOf = async (orderId: string) =>
-    (await scanAll(tables.outbox)).filter((item) => item.aggregateId === orderId).sort((a, b) => Number(a.seq) - Number(b.seq));
+    (await scanAll(tables.outbox))
+      .filter((item) => item.aggregateId === orderId)
+      .sort((a, b) => Number(a.seq) - Number(b.seq));
 
   test('When a CREATED order is cancelled, then it answers 200 with version 2 and writes OrderCancelled with seq 2 in the same step', async () => {
     const { orderId } = await placeOrder();
-    const response = await request(built.app).post(`/orders/${orderId}/cancel`).send({ reason: 'found it cheaper' }).expect(200);
+    const response = await request(built.app)
+      .post(`/orders/${orderId}/cancel`)
+      .send({ reason: 'found it cheaper' })
+      .expect(200);
     const order = orderResponse.parse(response.body);
-    expect(order).toMatchObject({ orderId, status: 'CANCELLED', version: 2, cancelReason: 'found it cheaper', totalMinor: 220 });
+    expect(order).toMatchObject({
+      orderId,
+      status: 'CANCELLED',
+      version: 2,
+      cancelReason: 'found it cheaper',
+      totalMinor: 220,
+    });
     expect(order.items).toHaveLength(2);
 
     const events = await eventsOf(orderId);
@@ -40,7 +52,12 @@ describe('POST /orders/:id/cancel against DynamoDB Local', () => {
       [2, 'OrderCancelled'],
     ]);
     const cancelled = events[1] as Record<string, unknown>;
-    expect(cancelled).toMatchObject({ aggregateType: 'Order', aggregateId: orderId, schemaVersion: 1, occurredAt: order.cancelledAt });
+    expect(cancelled).toMatchObject({
+      aggregateType: 'Order',
+      aggregateId: orderId,
+      schemaVersion: 1,
+      occurredAt: order.cancelledAt,
+    });
     expect(cancelled.payload).toEqual({
       orderId,
       customerId,
@@ -81,7 +98,10 @@ describe('POST /orders/:id/cancel against DynamoDB Local', () => {
   test('When the client expects another version, then it answers 409 version conflict with the current state and changes nothing', async () => {
     const { orderId } = await placeOrder();
     const before = await tablesSnapshot(tables);
-    const response = await request(built.app).post(`/orders/${orderId}/cancel`).send({ expectedVersion: 7 }).expect(409);
+    const response = await request(built.app)
+      .post(`/orders/${orderId}/cancel`)
+      .send({ expectedVersion: 7 })
+      .expect(409);
     expect(response.body).toMatchObject({
       type: 'https://outbox.example.com/problems/order-version-conflict',
       current: { orderId, status: 'CREATED', version: 1 },
@@ -94,19 +114,39 @@ describe('POST /orders/:id/cancel against DynamoDB Local', () => {
   test('When the order does not exist or the body is invalid, then it answers 404 or 422/415 and changes nothing', async () => {
     const { orderId } = await placeOrder();
     const before = await tablesSnapshot(tables);
-    const missing = await request(built.app).post('/orders/00000000-0000-4000-8000-000000000000/cancel').send({}).expect(404);
+    const missing = await request(built.app)
+      .post('/orders/00000000-0000-4000-8000-000000000000/cancel')
+      .send({})
+      .expect(404);
     expect(missing.body.type).toMatch(/order-not-found$/);
-    const invalid = await request(built.app).post(`/orders/${orderId}/cancel`).send({ reason: '', expectedVersion: 0, why: 'x' }).expect(422);
-    expect(invalid.body.errors.map((e: { field: string }) => e.field)).toEqual(expect.arrayContaining(['reason', 'expectedVersion', '(body)']));
-    await request(built.app).post(`/orders/${orderId}/cancel`).set('content-type', 'text/plain').send('please').expect(415);
-    await request(built.app).post(`/orders/${orderId}/cancel`).set('content-type', 'application/json').send('{oops').expect(400);
+    const invalid = await request(built.app)
+      .post(`/orders/${orderId}/cancel`)
+      .send({ reason: '', expectedVersion: 0, why: 'x' })
+      .expect(422);
+    expect(invalid.body.errors.map((e: { field: string }) => e.field)).toEqual(
+      expect.arrayContaining(['reason', 'expectedVersion', '(body)']),
+    );
+    await request(built.app)
+      .post(`/orders/${orderId}/cancel`)
+      .set('content-type', 'text/plain')
+      .send('please')
+      .expect(415);
+    await request(built.app)
+      .post(`/orders/${orderId}/cancel`)
+      .set('content-type', 'application/json')
+      .send('{oops')
+      .expect(400);
     expect(await tablesSnapshot(tables)).toEqual(before);
   });
 
   test('When 20 cancels of one order arrive at once, then exactly one succeeds, the others get 409 with the current state, and the events are seq 1 and 2 only', async () => {
     const { orderId } = await placeOrder();
     const responses = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => request(baseUrl).post(`/orders/${orderId}/cancel`).send({ reason: `attempt ${i}` })),
+      Array.from({ length: 20 }, (_, i) =>
+        request(baseUrl)
+          .post(`/orders/${orderId}/cancel`)
+          .send({ reason: `attempt ${i}` }),
+      ),
     );
     const statuses = responses.map((r) => r.status).sort();
     expect(statuses).toEqual([200, ...Array(19).fill(409)]);
@@ -144,14 +184,18 @@ describe('POST /orders/:id/cancel against DynamoDB Local', () => {
     const racedServer = createServer(raced.app);
     const url = `http://127.0.0.1:${await listen(racedServer, 0, '127.0.0.1')}`;
     try {
-      const responses = await Promise.all(Array.from({ length: racers }, () => request(url).post(`/orders/${orderId}/cancel`).send({})));
+      const responses = await Promise.all(
+        Array.from({ length: racers }, () => request(url).post(`/orders/${orderId}/cancel`).send({})),
+      );
       expect(responses.map((r) => r.status).sort()).toEqual([200, ...Array(racers - 1).fill(409)]);
       for (const loser of responses.filter((r) => r.status === 409)) {
         expect(loser.body.current).toEqual({ orderId, status: 'CANCELLED', version: 2 });
       }
       expect((await eventsOf(orderId)).map((event) => event.seq)).toEqual([1, 2]);
       const metrics = await raced.registry.metrics();
-      expect(metrics).toContain(`order_transaction_conflicts_total{operation="cancel",reason="order_changed",service="order-api-test"} ${racers - 1}`);
+      expect(metrics).toContain(
+        `order_transaction_conflicts_total{operation="cancel",reason="order_changed",service="order-api-test"} ${racers - 1}`,
+      );
       expect(metrics).toMatch(/orders_cancelled_total\{[^}]*\} 1\n/);
       expect(metrics).toContain('outbox_events_written_total{event_type="OrderCancelled",service="order-api-test"} 1');
     } finally {

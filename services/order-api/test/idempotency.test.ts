@@ -2,7 +2,15 @@ import request from 'supertest';
 import { createServer, type Server } from 'node:http';
 import { listen, closeServer } from '@outbox/shared';
 import { OrderRepository } from '../src/data/OrderRepository';
-import { TestClock, buildTestApp, createTestTables, customerId, orderBody, scanAll, tablesSnapshot } from './support/testApp';
+import {
+  TestClock,
+  buildTestApp,
+  createTestTables,
+  customerId,
+  orderBody,
+  scanAll,
+  tablesSnapshot,
+} from './support/testApp';
 import type { TestTables } from '../../../test/support/testStack';
 
 describe('Idempotency-Key against DynamoDB Local', () => {
@@ -27,7 +35,8 @@ describe('Idempotency-Key against DynamoDB Local', () => {
 
   const ordersOf = async (orderIds: string[]) =>
     (await scanAll(tables.orders)).filter((item) => item.sk === 'META' && orderIds.includes(String(item.orderId)));
-  const eventsOf = async (orderId: string) => (await scanAll(tables.outbox)).filter((item) => item.aggregateId === orderId);
+  const eventsOf = async (orderId: string) =>
+    (await scanAll(tables.outbox)).filter((item) => item.aggregateId === orderId);
 
   test('When a request is retried with the same key and body, then it returns the original status and body with no second order or event', async () => {
     const body = orderBody(2);
@@ -45,30 +54,43 @@ describe('Idempotency-Key against DynamoDB Local', () => {
     expect(retry.headers['idempotent-replayed']).toBe('true');
     expect(await tablesSnapshot(tables)).toEqual(before);
     expect(await eventsOf(first.body.orderId)).toHaveLength(1);
-    expect(await built.registry.getSingleMetricAsString('idempotent_replays_total')).toMatch(/idempotent_replays_total\{[^}]*\} 1/);
+    expect(await built.registry.getSingleMetricAsString('idempotent_replays_total')).toMatch(
+      /idempotent_replays_total\{[^}]*\} 1/,
+    );
   });
 
   test('When the key is reused with another body, then it answers 422 and changes nothing', async () => {
     await request(built.app).post('/orders').set('Idempotency-Key', 'reuse-1').send(orderBody(1)).expect(201);
     const before = await tablesSnapshot(tables);
-    const response = await request(built.app).post('/orders').set('Idempotency-Key', 'reuse-1').send(orderBody(2)).expect(422);
+    const response = await request(built.app)
+      .post('/orders')
+      .set('Idempotency-Key', 'reuse-1')
+      .send(orderBody(2))
+      .expect(422);
     expect(response.body.type).toMatch(/idempotency-key-reused$/);
     expect(await tablesSnapshot(tables)).toEqual(before);
   });
 
   test('When the key is malformed, then it answers 400 and changes nothing', async () => {
     const before = await tablesSnapshot(tables);
-    const response = await request(built.app).post('/orders').set('Idempotency-Key', 'x'.repeat(256)).send(orderBody()).expect(400);
+    const response = await request(built.app)
+      .post('/orders')
+      .set('Idempotency-Key', 'x'.repeat(256))
+      .send(orderBody())
+      .expect(400);
     expect(response.body.type).toMatch(/idempotency-invalid-key$/);
     expect(await tablesSnapshot(tables)).toEqual(before);
   });
 
-  const replays = async () => (await built.registry.getSingleMetric('idempotent_replays_total')?.get())?.values[0]?.value ?? 0;
+  const replays = async () =>
+    (await built.registry.getSingleMetric('idempotent_replays_total')?.get())?.values[0]?.value ?? 0;
 
   test('When 10 requests with one key arrive at once, then exactly one order and one event exist and all get the same answer', async () => {
     const replaysBefore = await replays();
     const responses = await Promise.all(
-      Array.from({ length: 10 }, () => request(baseUrl).post('/orders').set('Idempotency-Key', 'concurrent-1').send(orderBody(3))),
+      Array.from({ length: 10 }, () =>
+        request(baseUrl).post('/orders').set('Idempotency-Key', 'concurrent-1').send(orderBody(3)),
+      ),
     );
     expect(responses.map((r) => r.status)).toEqual(Array(10).fill(201));
     const orderIds = new Set(responses.map((r) => r.body.orderId as string));
@@ -105,7 +127,9 @@ describe('Idempotency-Key against DynamoDB Local', () => {
     const url = `http://127.0.0.1:${await listen(racedServer, 0, '127.0.0.1')}`;
     try {
       const responses = await Promise.all(
-        Array.from({ length: racers }, () => request(url).post('/orders').set('Idempotency-Key', 'barrier-1').send(orderBody(2))),
+        Array.from({ length: racers }, () =>
+          request(url).post('/orders').set('Idempotency-Key', 'barrier-1').send(orderBody(2)),
+        ),
       );
       expect(responses.map((r) => r.status)).toEqual(Array(racers).fill(201));
       const orderIds = new Set(responses.map((r) => r.body.orderId as string));
@@ -114,7 +138,9 @@ describe('Idempotency-Key against DynamoDB Local', () => {
       expect(await ordersOf([...orderIds])).toHaveLength(1);
       expect(await eventsOf([...orderIds][0] as string)).toHaveLength(1);
       const conflicts = await raced.registry.getSingleMetric('order_transaction_conflicts_total')?.get();
-      const lost = (conflicts?.values ?? []).filter((v) => v.labels.operation === 'create').reduce((sum, v) => sum + v.value, 0);
+      const lost = (conflicts?.values ?? [])
+        .filter((v) => v.labels.operation === 'create')
+        .reduce((sum, v) => sum + v.value, 0);
       expect(lost).toBeGreaterThanOrEqual(racers - 1);
     } finally {
       await closeServer(racedServer);
@@ -123,7 +149,11 @@ describe('Idempotency-Key against DynamoDB Local', () => {
   });
 
   test('When a key is stored, then its record carries the request hash, the response and a TTL of the configured length', async () => {
-    const created = await request(built.app).post('/orders').set('Idempotency-Key', 'ttl-1').send(orderBody()).expect(201);
+    const created = await request(built.app)
+      .post('/orders')
+      .set('Idempotency-Key', 'ttl-1')
+      .send(orderBody())
+      .expect(201);
     const record = (await scanAll(tables.orders)).find((item) => item.pk === 'IDEMPOTENCY#ttl-1');
     expect(record).toMatchObject({ status: 201, headers: { location: `/orders/${created.body.orderId}` } });
     expect(String(record?.requestHash)).toMatch(/^[0-9a-f]{64}$/);
@@ -132,9 +162,17 @@ describe('Idempotency-Key against DynamoDB Local', () => {
   });
 
   test('When a key has expired (even before TTL removed it), then the same request creates a new order', async () => {
-    const first = await request(built.app).post('/orders').set('Idempotency-Key', 'expire-1').send(orderBody()).expect(201);
+    const first = await request(built.app)
+      .post('/orders')
+      .set('Idempotency-Key', 'expire-1')
+      .send(orderBody())
+      .expect(201);
     clock.advance(ttlSeconds * 1000 + 1000);
-    const second = await request(built.app).post('/orders').set('Idempotency-Key', 'expire-1').send(orderBody()).expect(201);
+    const second = await request(built.app)
+      .post('/orders')
+      .set('Idempotency-Key', 'expire-1')
+      .send(orderBody())
+      .expect(201);
     expect(second.headers['idempotent-replayed']).toBeUndefined();
     expect(second.body.orderId).not.toBe(first.body.orderId);
     expect(await ordersOf([first.body.orderId, second.body.orderId])).toHaveLength(2);
@@ -142,8 +180,16 @@ describe('Idempotency-Key against DynamoDB Local', () => {
 
   test('When a cancel is retried with its key, then the first answer is replayed and only one OrderCancelled event exists', async () => {
     const created = await request(built.app).post('/orders').send(orderBody()).expect(201);
-    const first = await request(built.app).post(`/orders/${created.body.orderId}/cancel`).set('Idempotency-Key', 'cancel-1').send({ reason: 'changed mind' }).expect(200);
-    const retry = await request(built.app).post(`/orders/${created.body.orderId}/cancel`).set('Idempotency-Key', 'cancel-1').send({ reason: 'changed mind' }).expect(200);
+    const first = await request(built.app)
+      .post(`/orders/${created.body.orderId}/cancel`)
+      .set('Idempotency-Key', 'cancel-1')
+      .send({ reason: 'changed mind' })
+      .expect(200);
+    const retry = await request(built.app)
+      .post(`/orders/${created.body.orderId}/cancel`)
+      .set('Idempotency-Key', 'cancel-1')
+      .send({ reason: 'changed mind' })
+      .expect(200);
     expect(retry.body).toEqual(first.body);
     expect(retry.headers['idempotent-replayed']).toBe('true');
     expect((await eventsOf(created.body.orderId)).map((event) => event.seq)).toEqual([1, 2]);

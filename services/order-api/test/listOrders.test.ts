@@ -18,7 +18,14 @@ describe('GET /orders by customer against DynamoDB Local', () => {
     built = buildTestApp({ tables, clock });
     for (let i = 0; i < 5; i++) {
       clock.advance(1000);
-      placed.push((await request(built.app).post('/orders').send(orderBody(i + 1, customer)).expect(201)).body.orderId);
+      placed.push(
+        (
+          await request(built.app)
+            .post('/orders')
+            .send(orderBody(i + 1, customer))
+            .expect(201)
+        ).body.orderId,
+      );
     }
     await request(built.app).post('/orders').send(orderBody(1, other)).expect(201);
     await request(built.app).post(`/orders/${placed[1]}/cancel`).send({}).expect(200);
@@ -62,21 +69,36 @@ describe('GET /orders by customer against DynamoDB Local', () => {
 
   test('When the query is invalid, then it answers 422 naming every failing parameter and changes nothing', async () => {
     const before = await tablesSnapshot(tables);
-    const response = await request(built.app).get('/orders').query({ customerId: 'nope', limit: '0', sort: 'asc' }).expect(422);
+    const response = await request(built.app)
+      .get('/orders')
+      .query({ customerId: 'nope', limit: '0', sort: 'asc' })
+      .expect(422);
     expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
-    expect(response.body.errors.map((e: { field: string }) => e.field)).toEqual(expect.arrayContaining(['customerId', 'limit', '(query)']));
+    expect(response.body.errors.map((e: { field: string }) => e.field)).toEqual(
+      expect.arrayContaining(['customerId', 'limit', '(query)']),
+    );
     await request(built.app).get('/orders').query({ customerId: customer, limit: '101' }).expect(422);
-    await request(built.app).get('/orders?customerId=' + customer + '&limit=1&limit=2').expect(422);
+    await request(built.app)
+      .get('/orders?customerId=' + customer + '&limit=1&limit=2')
+      .expect(422);
     await request(built.app).get('/orders').expect(422);
     expect(await tablesSnapshot(tables)).toEqual(before);
   });
 
   test("When a cursor is forged or belongs to another customer, then it answers 422, never another customer's orders", async () => {
     const first = await request(built.app).get('/orders').query({ customerId: customer, limit: '1' }).expect(200);
-    const foreign = await request(built.app).get('/orders').query({ customerId: other, cursor: first.body.nextCursor }).expect(422);
+    const foreign = await request(built.app)
+      .get('/orders')
+      .query({ customerId: other, cursor: first.body.nextCursor })
+      .expect(422);
     expect(foreign.body.errors).toEqual([{ field: 'cursor', message: 'is not a valid cursor for this customer' }]);
     await request(built.app).get('/orders').query({ customerId: customer, cursor: 'not-a-cursor' }).expect(422);
-    const tampered = encodeCursor({ pk: 'IDEMPOTENCY#x', sk: 'IDEMPOTENCY', gsi1pk: `CUSTOMER#${customer}`, gsi1sk: 'x' });
+    const tampered = encodeCursor({
+      pk: 'IDEMPOTENCY#x',
+      sk: 'IDEMPOTENCY',
+      gsi1pk: `CUSTOMER#${customer}`,
+      gsi1sk: 'x',
+    });
     await request(built.app).get('/orders').query({ customerId: customer, cursor: tampered }).expect(422);
   });
 });

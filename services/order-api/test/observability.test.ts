@@ -12,7 +12,10 @@ describe('order-api request ids, logs and metrics', () => {
   });
   afterAll(() => built.destroy());
 
-  const logsOf = (requestId: string) => built.logLines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.requestId === requestId);
+  const logsOf = (requestId: string) =>
+    built.logLines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line.requestId === requestId);
 
   test('When a request brings an X-Request-Id, then the response returns it and the log line carries it, with no body or customer data', async () => {
     const response = await request(built.app)
@@ -22,7 +25,15 @@ describe('order-api request ids, logs and metrics', () => {
       .expect(201);
     expect(response.headers['x-request-id']).toBe('req-abc.123');
     const lines = logsOf('req-abc.123');
-    expect(lines).toEqual([expect.objectContaining({ level: 'info', method: 'POST', route: '/orders', status: 201, service: 'order-api-test' })]);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 'info',
+        method: 'POST',
+        route: '/orders',
+        status: 201,
+        service: 'order-api-test',
+      }),
+    ]);
     const text = JSON.stringify(lines);
     for (const secret of [customerId, 'secret-sku', '4.2', response.body.orderId]) expect(text).not.toContain(secret);
   });
@@ -49,10 +60,18 @@ describe('order-api request ids, logs and metrics', () => {
     await request(built.app).post(`/orders/${created.body.orderId}/cancel`).send({}).expect(409);
     await request(built.app).get(`/orders/${created.body.orderId}`).expect(200);
     const text = (await request(built.app).get('/metrics').expect(200)).text;
-    expect(text).toMatch(/http_request_duration_seconds_count\{service="order-api-test",route="\/orders",method="POST",status="201"\} [1-9]/);
-    expect(text).toMatch(/http_request_duration_seconds_count\{service="order-api-test",route="\/orders\/:orderId\/cancel",method="POST",status="200"\} 1/);
-    expect(text).toMatch(/http_request_duration_seconds_count\{service="order-api-test",route="\/orders\/:orderId\/cancel",method="POST",status="409"\} 1/);
-    expect(text).toMatch(/http_request_duration_seconds_count\{service="order-api-test",route="\/orders\/:orderId",method="GET",status="200"\} 1/);
+    expect(text).toMatch(
+      /http_request_duration_seconds_count\{service="order-api-test",route="\/orders",method="POST",status="201"\} [1-9]/,
+    );
+    expect(text).toMatch(
+      /http_request_duration_seconds_count\{service="order-api-test",route="\/orders\/:orderId\/cancel",method="POST",status="200"\} 1/,
+    );
+    expect(text).toMatch(
+      /http_request_duration_seconds_count\{service="order-api-test",route="\/orders\/:orderId\/cancel",method="POST",status="409"\} 1/,
+    );
+    expect(text).toMatch(
+      /http_request_duration_seconds_count\{service="order-api-test",route="\/orders\/:orderId",method="GET",status="200"\} 1/,
+    );
     expect(text).toMatch(/orders_created_total\{service="order-api-test"\} [1-9]/);
     expect(text).toMatch(/orders_cancelled_total\{service="order-api-test"\} 1/);
     expect(text).toMatch(/outbox_events_written_total\{event_type="OrderCreated",service="order-api-test"\} [1-9]/);

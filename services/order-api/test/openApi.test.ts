@@ -5,7 +5,11 @@ import { openApiDocument } from '../src/http/openApiDocument';
 import { buildTestApp, createTestTables, customerId, orderBody } from './support/testApp';
 import type { TestTables } from '../../../test/support/testStack';
 
-type Doc = { openapi: string; paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, Record<string, unknown>> } };
+type Doc = {
+  openapi: string;
+  paths: Record<string, Record<string, unknown>>;
+  components: { schemas: Record<string, Record<string, unknown>> };
+};
 
 describe('GET /openapi.json', () => {
   let tables: TestTables;
@@ -15,7 +19,11 @@ describe('GET /openapi.json', () => {
   const validatorFor = (name: string) => {
     // zod resolves only `#/$defs/...`: point the component references there.
     const schemas = JSON.parse(JSON.stringify(doc.components.schemas).replaceAll('#/components/schemas/', '#/$defs/'));
-    return z.fromJSONSchema({ $schema: 'https://json-schema.org/draft/2020-12/schema', ...schemas[name], $defs: schemas });
+    return z.fromJSONSchema({
+      $schema: 'https://json-schema.org/draft/2020-12/schema',
+      ...schemas[name],
+      $defs: schemas,
+    });
   };
 
   beforeAll(async () => {
@@ -63,8 +71,13 @@ describe('GET /openapi.json', () => {
     ];
     const placeOrder = validatorFor('PlaceOrderRequest');
     for (const body of samples) {
-      const response = await request(built.app).post('/orders').send(body as object);
-      expect({ body, accepted: response.status === 201 }).toEqual({ body, accepted: placeOrder.safeParse(body).success });
+      const response = await request(built.app)
+        .post('/orders')
+        .send(body as object);
+      expect({ body, accepted: response.status === 201 }).toEqual({
+        body,
+        accepted: placeOrder.safeParse(body).success,
+      });
     }
   });
 
@@ -73,15 +86,25 @@ describe('GET /openapi.json', () => {
     expect(validatorFor('Order').safeParse(created.body).error).toBeUndefined();
     const listed = await request(built.app).get('/orders').query({ customerId, limit: '1' }).expect(200);
     expect(validatorFor('OrderList').safeParse(listed.body).error).toBeUndefined();
-    const cancelled = await request(built.app).post(`/orders/${created.body.orderId}/cancel`).send({ reason: 'r' }).expect(200);
+    const cancelled = await request(built.app)
+      .post(`/orders/${created.body.orderId}/cancel`)
+      .send({ reason: 'r' })
+      .expect(200);
     expect(validatorFor('Order').safeParse(cancelled.body).error).toBeUndefined();
-    expect(validatorFor('CancelOrderRequest').safeParse({ reason: 'r', expectedVersion: 1, other: 1 }).success).toBe(false);
+    expect(validatorFor('CancelOrderRequest').safeParse({ reason: 'r', expectedVersion: 1, other: 1 }).success).toBe(
+      false,
+    );
   });
 
   test('When authentication is on, then the document declares the bearer scheme and the 401 answers', () => {
-    const secured = openApiDocument({ authEnabled: true, maxBodyBytes: 65536 }) as Doc & { security: unknown; components: { securitySchemes: unknown } };
+    const secured = openApiDocument({ authEnabled: true, maxBodyBytes: 65536 }) as Doc & {
+      security: unknown;
+      components: { securitySchemes: unknown };
+    };
     expect(secured.security).toEqual([{ bearer: [] }]);
-    expect(secured.components.securitySchemes).toEqual({ bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } });
+    expect(secured.components.securitySchemes).toEqual({
+      bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+    });
     expect(Object.keys((secured.paths['/orders']?.post as { responses: object }).responses)).toContain('401');
   });
 });

@@ -20,7 +20,12 @@ describe('order-api against DynamoDB Local', () => {
     destroy = () => client.destroy();
     registry = createMetricsRegistry({ service: 'order-api-test', defaultMetrics: false });
     app = createApp({
-      repository: new OrderRepository({ doc, ordersTable: tables.orders, outboxTable: tables.outbox, outboxRetentionDays: 7 }),
+      repository: new OrderRepository({
+        doc,
+        ordersTable: tables.orders,
+        outboxTable: tables.outbox,
+        outboxRetentionDays: 7,
+      }),
       registry,
       metrics: createApiMetrics(registry),
       logger: createLogger({ service: 'order-api-test', level: 'silent' }),
@@ -31,17 +36,33 @@ describe('order-api against DynamoDB Local', () => {
   });
   afterAll(() => destroy());
 
-  const tableSizes = async () => ({ orders: (await scanAll(tables.orders)).length, outbox: (await scanAll(tables.outbox)).length });
+  const tableSizes = async () => ({
+    orders: (await scanAll(tables.orders)).length,
+    outbox: (await scanAll(tables.outbox)).length,
+  });
 
   test('When an order is posted, then it answers 201 with Location and stores the order, its items and one OrderCreated event', async () => {
     const response = await request(app)
       .post('/orders')
-      .send({ customerId, items: [{ productId: 'sku-1', quantity: 3, price: 0.1 }, { productId: 'sku-2', quantity: 1, price: 19.99 }] })
+      .send({
+        customerId,
+        items: [
+          { productId: 'sku-1', quantity: 3, price: 0.1 },
+          { productId: 'sku-2', quantity: 1, price: 19.99 },
+        ],
+      })
       .expect(201);
 
     const { orderId } = response.body;
     expect(response.headers.location).toBe(`/orders/${orderId}`);
-    expect(response.body).toMatchObject({ customerId, status: 'CREATED', currency: 'EUR', total: 20.29, totalMinor: 2029, version: 1 });
+    expect(response.body).toMatchObject({
+      customerId,
+      status: 'CREATED',
+      currency: 'EUR',
+      total: 20.29,
+      totalMinor: 2029,
+      version: 1,
+    });
     const orderItems = (await scanAll(tables.orders)).filter((item) => item.pk === `ORDER#${orderId}`);
     expect(orderItems.map((item) => item.sk).sort()).toEqual(['ITEM#001', 'ITEM#002', 'META']);
     const events = (await scanAll(tables.outbox)).filter((item) => item.aggregateId === orderId);
@@ -73,13 +94,19 @@ describe('order-api against DynamoDB Local', () => {
       .expect(422);
     expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
     const fields = response.body.errors.map((e: { field: string }) => e.field);
-    expect(fields).toEqual(expect.arrayContaining(['customerId', 'items.0.productId', 'items.0.quantity', 'items.0.price', '(body)']));
+    expect(fields).toEqual(
+      expect.arrayContaining(['customerId', 'items.0.productId', 'items.0.quantity', 'items.0.price', '(body)']),
+    );
     expect(await tableSizes()).toEqual(before);
   });
 
   test('When the body is not JSON, then it answers 400 or 415 problem+json and stores nothing', async () => {
     const before = await tableSizes();
-    const malformed = await request(app).post('/orders').set('content-type', 'application/json').send('{"customerId":').expect(400);
+    const malformed = await request(app)
+      .post('/orders')
+      .set('content-type', 'application/json')
+      .send('{"customerId":')
+      .expect(400);
     expect(malformed.body.type).toMatch(/request-malformed-json$/);
     const wrongType = await request(app).post('/orders').set('content-type', 'text/plain').send('hello').expect(415);
     expect(wrongType.body.type).toMatch(/request-unsupported-media-type$/);

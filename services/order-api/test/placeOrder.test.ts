@@ -28,15 +28,31 @@ describe('POST /orders against DynamoDB Local', () => {
   test('When a valid order is posted, then it answers 201 with Location and the order (id, status, exact total, currency, items, version, createdAt)', async () => {
     const response = await request(built.app)
       .post('/orders')
-      .send({ customerId, items: [{ productId: 'a', quantity: 3, price: 0.1 }, { productId: 'b', quantity: 7, price: 0.07 }, { productId: 'c', quantity: 1, price: 1000000.01 }] })
+      .send({
+        customerId,
+        items: [
+          { productId: 'a', quantity: 3, price: 0.1 },
+          { productId: 'b', quantity: 7, price: 0.07 },
+          { productId: 'c', quantity: 1, price: 1000000.01 },
+        ],
+      })
       .expect(201);
     const order = orderResponse.parse(response.body);
     expect(response.headers.location).toBe(`/orders/${order.orderId}`);
     // 0.30 + 0.49 + 1000000.01: floats would give 1000000.8000000001.
-    expect(order).toMatchObject({ status: 'CREATED', currency: 'EUR', totalMinor: 100000080, total: 1000000.8, version: 1, itemCount: 3 });
+    expect(order).toMatchObject({
+      status: 'CREATED',
+      currency: 'EUR',
+      totalMinor: 100000080,
+      total: 1000000.8,
+      version: 1,
+      itemCount: 3,
+    });
     expect(order.items.map((line) => line.lineTotalMinor)).toEqual([30, 49, 100000001]);
     expect(Date.parse(order.createdAt)).not.toBeNaN();
-    const meta = (await scanAll(tables.orders)).find((item) => item.pk === `ORDER#${order.orderId}` && item.sk === 'META');
+    const meta = (await scanAll(tables.orders)).find(
+      (item) => item.pk === `ORDER#${order.orderId}` && item.sk === 'META',
+    );
     expect(meta).toMatchObject({ totalMinor: 100000080, version: 1, gsi1pk: `CUSTOMER#${customerId}` });
   });
 
@@ -49,15 +65,27 @@ describe('POST /orders against DynamoDB Local', () => {
 
   test('When the client total differs from the computed total, then it answers 422 naming both values and stores nothing', async () => {
     const response = await expectRejected(
-      () => request(built.app).post('/orders').send({ customerId, items: [{ productId: 'a', quantity: 3, price: 0.1 }], total: 0.31 }),
+      () =>
+        request(built.app)
+          .post('/orders')
+          .send({ customerId, items: [{ productId: 'a', quantity: 3, price: 0.1 }], total: 0.31 }),
       422,
       'order-total-mismatch',
     );
-    expect(response.body).toMatchObject({ submittedTotal: 0.31, computedTotal: 0.3, submittedTotalMinor: 31, computedTotalMinor: 30 });
+    expect(response.body).toMatchObject({
+      submittedTotal: 0.31,
+      computedTotal: 0.3,
+      submittedTotalMinor: 31,
+      computedTotalMinor: 30,
+    });
   });
 
   test(`When an order has ${MAX_ITEMS_PER_ORDER} items and an Idempotency-Key, then the 100-action transaction commits`, async () => {
-    const response = await request(built.app).post('/orders').set('Idempotency-Key', 'max-items').send(orderBody(MAX_ITEMS_PER_ORDER)).expect(201);
+    const response = await request(built.app)
+      .post('/orders')
+      .set('Idempotency-Key', 'max-items')
+      .send(orderBody(MAX_ITEMS_PER_ORDER))
+      .expect(201);
     expect(response.body.items).toHaveLength(MAX_ITEMS_PER_ORDER);
     expect(response.body.totalMinor).toBe(MAX_ITEMS_PER_ORDER * 110);
     const stored = (await scanAll(tables.orders)).filter((item) => item.pk === `ORDER#${response.body.orderId}`);
@@ -66,7 +94,10 @@ describe('POST /orders against DynamoDB Local', () => {
 
   test(`When an order has ${MAX_ITEMS_PER_ORDER + 1} items, then it answers 422 naming the maximum and stores nothing`, async () => {
     const response = await expectRejected(
-      () => request(built.app).post('/orders').send(orderBody(MAX_ITEMS_PER_ORDER + 1)),
+      () =>
+        request(built.app)
+          .post('/orders')
+          .send(orderBody(MAX_ITEMS_PER_ORDER + 1)),
       422,
       'order-too-many-items',
     );
@@ -109,12 +140,18 @@ describe('POST /orders against DynamoDB Local', () => {
         '(body)',
       ]),
     );
-    expect(response.body.errors).toEqual(expect.arrayContaining([{ field: '(body)', message: 'unknown field "coupon" is not allowed' }]));
+    expect(response.body.errors).toEqual(
+      expect.arrayContaining([{ field: '(body)', message: 'unknown field "coupon" is not allowed' }]),
+    );
   });
 
   test('When items are missing or empty, or the body is not an object, then it answers 422 and stores nothing', async () => {
     for (const body of [{ customerId }, { customerId, items: [] }, [1, 2], { customerId, items: 'many' }]) {
-      const response = await expectRejected(() => request(built.app).post('/orders').send(body), 422, 'request-validation-failed');
+      const response = await expectRejected(
+        () => request(built.app).post('/orders').send(body),
+        422,
+        'request-validation-failed',
+      );
       expect(response.body.errors.length).toBeGreaterThan(0);
     }
   });
@@ -138,7 +175,10 @@ describe('POST /orders against DynamoDB Local', () => {
 
   test('When the body is over the limit, then it answers 413 naming the limit and stores nothing', async () => {
     const response = await expectRejected(
-      () => request(built.app).post('/orders').send({ ...orderBody(), padding: 'x'.repeat(9000) }),
+      () =>
+        request(built.app)
+          .post('/orders')
+          .send({ ...orderBody(), padding: 'x'.repeat(9000) }),
       413,
       'request-too-large',
     );
@@ -147,7 +187,11 @@ describe('POST /orders against DynamoDB Local', () => {
 
   test('When the input is odd (bad percent-encoding, unknown route, unknown order), then it answers 4xx problem+json, never 500', async () => {
     await expectRejected(() => request(built.app).get('/orders/%E0%A4%A'), 400, 'request-invalid');
-    await expectRejected(() => request(built.app).get('/orders/00000000-0000-4000-8000-000000000000'), 404, 'order-not-found');
+    await expectRejected(
+      () => request(built.app).get('/orders/00000000-0000-4000-8000-000000000000'),
+      404,
+      'order-not-found',
+    );
     await expectRejected(() => request(built.app).get('/orders/not-an-id'), 404, 'order-not-found');
     await expectRejected(() => request(built.app).delete('/orders'), 404, 'route-not-found');
     await expectRejected(
@@ -159,7 +203,13 @@ describe('POST /orders against DynamoDB Local', () => {
 
   test('When a price would make the total inexact, then it answers 422 and stores nothing', async () => {
     await expectRejected(
-      () => request(built.app).post('/orders').send({ customerId, items: Array.from({ length: 10 }, () => ({ productId: 'p', quantity: 1000, price: 9007199254740.99 })) }),
+      () =>
+        request(built.app)
+          .post('/orders')
+          .send({
+            customerId,
+            items: Array.from({ length: 10 }, () => ({ productId: 'p', quantity: 1000, price: 9007199254740.99 })),
+          }),
       422,
       'order-total-too-large',
     );

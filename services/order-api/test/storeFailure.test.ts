@@ -25,7 +25,10 @@ describe('order-api when DynamoDB fails', () => {
         expect(response.status).toBe(503);
         expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
         expect(response.headers['retry-after']).toBe('2');
-        expect(response.body).toMatchObject({ type: 'https://outbox.example.com/problems/store-unavailable', status: 503 });
+        expect(response.body).toMatchObject({
+          type: 'https://outbox.example.com/problems/store-unavailable',
+          status: 503,
+        });
         // Internals (host, port, SDK error text) stay out of the answer.
         expect(JSON.stringify(response.body)).not.toContain(String(port));
       }
@@ -39,7 +42,11 @@ describe('order-api when DynamoDB fails', () => {
     const built = buildTestApp({ tables, outboxTable: `${tables.outbox}-missing`, maxAttempts: 1 });
     try {
       const before = await tablesSnapshot(tables);
-      const response = await request(built.app).post('/orders').set('Idempotency-Key', 'half-1').send(orderBody(3)).expect(503);
+      const response = await request(built.app)
+        .post('/orders')
+        .set('Idempotency-Key', 'half-1')
+        .send(orderBody(3))
+        .expect(503);
       expect(response.headers['retry-after']).toBe('1');
       expect(await tablesSnapshot(tables)).toEqual(before);
     } finally {

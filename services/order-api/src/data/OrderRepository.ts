@@ -151,15 +151,13 @@ export class OrderRepository {
     if (!meta) return undefined;
     const lines = items
       .filter((item) => String(item.sk).startsWith('ITEM#'))
-      .map(
-        (item): OrderLine => ({
-          lineNo: Number(item.lineNo),
-          productId: String(item.productId),
-          quantity: Number(item.quantity),
-          unitPriceMinor: Number(item.unitPriceMinor),
-          lineTotalMinor: Number(item.lineTotalMinor),
-        }),
-      )
+      .map((item): OrderLine => ({
+        lineNo: Number(item.lineNo),
+        productId: String(item.productId),
+        quantity: Number(item.quantity),
+        unitPriceMinor: Number(item.unitPriceMinor),
+        lineTotalMinor: Number(item.lineTotalMinor),
+      }))
       .sort((a, b) => a.lineNo - b.lineNo);
     return { ...this.orderFromMeta(meta), items: lines };
   }
@@ -200,7 +198,11 @@ export class OrderRepository {
     let item;
     try {
       ({ Item: item } = await this.options.doc.send(
-        new GetCommand({ TableName: this.options.ordersTable, Key: { pk: idempotencyPk(key), sk: 'IDEMPOTENCY' }, ConsistentRead: true }),
+        new GetCommand({
+          TableName: this.options.ordersTable,
+          Key: { pk: idempotencyPk(key), sk: 'IDEMPOTENCY' },
+          ConsistentRead: true,
+        }),
       ));
     } catch (error) {
       throw storeUnavailable(error);

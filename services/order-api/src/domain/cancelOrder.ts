@@ -45,7 +45,8 @@ export async function cancelOrder(
   for (let attempt = 1; ; attempt++) {
     const current = await deps.findOrder(orderId);
     if (!current) throw orderNotFound(orderId);
-    if (expectedVersion !== undefined && current.version !== expectedVersion) throw versionConflict(current, expectedVersion);
+    if (expectedVersion !== undefined && current.version !== expectedVersion)
+      throw versionConflict(current, expectedVersion);
     if (!CANCELLABLE_STATUSES.includes(current.status)) throw invalidState(current, CANCELLABLE_STATUSES);
 
     const now = (deps.now ?? (() => new Date()))().toISOString();

@@ -21,10 +21,14 @@ export class ValidationError extends AppError {
 
 /** The order has more lines than one transaction can hold. */
 export function tooManyItems(itemCount: number, maxItems: number): AppError {
-  return new AppError('order.too_many_items', `An order can hold at most ${maxItems} items; this one has ${itemCount}`, {
-    httpStatus: 422,
-    details: { maxItems, itemCount },
-  });
+  return new AppError(
+    'order.too_many_items',
+    `An order can hold at most ${maxItems} items; this one has ${itemCount}`,
+    {
+      httpStatus: 422,
+      details: { maxItems, itemCount },
+    },
+  );
 }
 
 /** The client's own total differs from the total computed from the lines. */
@@ -46,7 +50,9 @@ export function totalMismatch(submittedMinor: number, computedMinor: number): Ap
 
 /** The order total exceeds what minor units can represent exactly. */
 export function totalTooLarge(): AppError {
-  return new AppError('order.total_too_large', 'The order total is too large to be represented exactly', { httpStatus: 422 });
+  return new AppError('order.total_too_large', 'The order total is too large to be represented exactly', {
+    httpStatus: 422,
+  });
 }
 
 /** The order does not exist. */
@@ -61,10 +67,14 @@ const currentState = (order: Order) => ({ orderId: order.orderId, status: order.
 
 /** The order is in a state that does not allow the change. */
 export function invalidState(order: Order, allowedStatuses: readonly string[]): AppError {
-  return new AppError('order.invalid_state', `Order ${order.orderId} is ${order.status}; this needs ${allowedStatuses.join(' or ')}`, {
-    httpStatus: 409,
-    details: { current: currentState(order), allowedStatuses },
-  });
+  return new AppError(
+    'order.invalid_state',
+    `Order ${order.orderId} is ${order.status}; this needs ${allowedStatuses.join(' or ')}`,
+    {
+      httpStatus: 409,
+      details: { current: currentState(order), allowedStatuses },
+    },
+  );
 }
 
 /** The order changed since the request read it (or the client expected another version). */
@@ -121,7 +131,11 @@ export class WriteConflictError extends AppError {
   readonly reason: WriteConflictReason;
 
   constructor(reason: WriteConflictReason, cause?: unknown) {
-    super('store.write_conflict', `The write lost a race (${reason}); retry`, { httpStatus: 409, retriable: true, cause });
+    super('store.write_conflict', `The write lost a race (${reason}); retry`, {
+      httpStatus: 409,
+      retriable: true,
+      cause,
+    });
     this.name = 'WriteConflictError';
     this.reason = reason;
   }

@@ -30,16 +30,15 @@ export const orderLineInput = z.strictObject({
 });
 
 /** The body of `POST /orders`. Unknown fields are rejected. */
-export const placeOrderInput = z
-  .strictObject({
-    customerId: z.uuid('must be a UUID'),
-    items: z
-      .array(orderLineInput, { error: 'must be an array' })
-      .min(1, 'must hold at least one item')
-      .max(MAX_ITEMS_PER_ORDER, `must hold at most ${MAX_ITEMS_PER_ORDER} items`),
-    /** The client's own total; when sent, it must equal the sum of price × quantity. */
-    total: moneyAmount.optional(),
-  });
+export const placeOrderInput = z.strictObject({
+  customerId: z.uuid('must be a UUID'),
+  items: z
+    .array(orderLineInput, { error: 'must be an array' })
+    .min(1, 'must hold at least one item')
+    .max(MAX_ITEMS_PER_ORDER, `must hold at most ${MAX_ITEMS_PER_ORDER} items`),
+  /** The client's own total; when sent, it must equal the sum of price × quantity. */
+  total: moneyAmount.optional(),
+});
 
 /** A validated `POST /orders` body. */
 export type PlaceOrderInput = z.infer<typeof placeOrderInput>;

@@ -48,7 +48,10 @@ export function createApp(options: CreateAppOptions): Express {
   app.get('/metrics', routeName('/metrics'), async (_req, res) => {
     res.type(options.registry.contentType).send(await options.registry.metrics());
   });
-  const document = openApiDocument({ authEnabled: options.authenticate !== undefined, maxBodyBytes: options.maxBodyBytes });
+  const document = openApiDocument({
+    authEnabled: options.authenticate !== undefined,
+    maxBodyBytes: options.maxBodyBytes,
+  });
   app.get('/openapi.json', routeName('/openapi.json'), (_req, res) => {
     res.json(document);
   });

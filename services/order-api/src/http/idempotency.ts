@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { IdempotencyRecord } from '../data/IdempotencyRecord';
-import { WriteConflictError, idempotencyInProgress, idempotencyKeyReused, invalidIdempotencyKey } from '../domain/errors';
+import {
+  WriteConflictError,
+  idempotencyInProgress,
+  idempotencyKeyReused,
+  invalidIdempotencyKey,
+} from '../domain/errors';
 
 /** A response a handler computed, before it is sent (and, with a key, remembered). */
 export interface HttpResult {
@@ -48,7 +53,10 @@ export function requestHash(req: Request, subject: string | undefined): string {
 }
 
 function send(res: Response, result: HttpResult): void {
-  res.status(result.status).set(result.headers ?? {}).json(result.body);
+  res
+    .status(result.status)
+    .set(result.headers ?? {})
+    .json(result.body);
 }
 
 /**
@@ -83,7 +91,12 @@ export async function respondIdempotently(
     if (stored) {
       if (stored.requestHash !== hash) throw idempotencyKeyReused();
       options.onReplay?.();
-      res.status(stored.status).set(stored.headers).set('Idempotent-Replayed', 'true').type('application/json').send(stored.body);
+      res
+        .status(stored.status)
+        .set(stored.headers)
+        .set('Idempotent-Replayed', 'true')
+        .type('application/json')
+        .send(stored.body);
       return;
     }
     try {
@@ -102,7 +115,8 @@ export async function respondIdempotently(
       return send(res, result);
     } catch (error) {
       const lostRace =
-        error instanceof WriteConflictError && (error.reason === 'idempotency_key_taken' || error.reason === 'transaction_conflict');
+        error instanceof WriteConflictError &&
+        (error.reason === 'idempotency_key_taken' || error.reason === 'transaction_conflict');
       if (!lostRace) throw error;
     }
   }

@@ -13,7 +13,10 @@ export const listOrdersQuery = z.strictObject({
   limit: z
     .string({ error: 'must be given once' })
     .regex(/^\d{1,3}$/, `must be an integer from 1 to ${MAX_PAGE_SIZE}`)
-    .refine((value) => Number(value) >= 1 && Number(value) <= MAX_PAGE_SIZE, `must be an integer from 1 to ${MAX_PAGE_SIZE}`)
+    .refine(
+      (value) => Number(value) >= 1 && Number(value) <= MAX_PAGE_SIZE,
+      `must be an integer from 1 to ${MAX_PAGE_SIZE}`,
+    )
     .optional()
     .meta({ description: `Page size, 1 to ${MAX_PAGE_SIZE} (default ${DEFAULT_PAGE_SIZE})` }),
   cursor: z
@@ -60,7 +63,10 @@ export function parseListOrdersQuery(query: unknown): ListOrdersRequest {
     }
     const key = cursorKey.safeParse(decoded);
     if (!key.success || key.data.gsi1pk !== customerPk(customerId)) {
-      throw new ValidationError([{ field: 'cursor', message: 'is not a valid cursor for this customer' }], 'The query is not valid');
+      throw new ValidationError(
+        [{ field: 'cursor', message: 'is not a valid cursor for this customer' }],
+        'The query is not valid',
+      );
     }
     startKey = key.data;
   }

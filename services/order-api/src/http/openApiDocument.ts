@@ -14,7 +14,11 @@ export interface OpenApiDocumentOptions {
 
 /** The JSON Schema of a zod schema as OpenAPI 3.1 (JSON Schema 2020-12) embeds it. */
 function jsonSchema(schema: z.ZodType): Record<string, unknown> {
-  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, {
+    target: 'draft-2020-12',
+    io: 'input',
+    unrepresentable: 'any',
+  }) as Record<string, unknown>;
   return rest;
 }
 
@@ -58,7 +62,11 @@ const problem = {
     errors: {
       type: 'array',
       description: 'Every failing field (422 validation)',
-      items: { type: 'object', required: ['field', 'message'], properties: { field: { type: 'string' }, message: { type: 'string' } } },
+      items: {
+        type: 'object',
+        required: ['field', 'message'],
+        properties: { field: { type: 'string' }, message: { type: 'string' } },
+      },
     },
   },
 };
@@ -68,7 +76,9 @@ const problemResponse = (description: string) => ({
   content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
 });
 const unavailable = {
-  ...problemResponse('DynamoDB (or the key set) is unavailable; nothing was written. Retry after `Retry-After` seconds.'),
+  ...problemResponse(
+    'DynamoDB (or the key set) is unavailable; nothing was written. Retry after `Retry-After` seconds.',
+  ),
   headers: { 'Retry-After': { schema: { type: 'integer' } } },
 };
 const idempotencyKey = {
@@ -94,14 +104,19 @@ const json = (ref: string) => ({ 'application/json': { schema: { $ref: `#/compon
  * requests and shape responses, so the two cannot drift apart.
  */
 export function openApiDocument(options: OpenApiDocumentOptions): Record<string, unknown> {
-  const query = jsonSchema(listOrdersQuery) as { properties: Record<string, Record<string, unknown>>; required?: string[] };
+  const query = jsonSchema(listOrdersQuery) as {
+    properties: Record<string, Record<string, unknown>>;
+    required?: string[];
+  };
   const listParameters = Object.entries(query.properties).map(([name, schema]) => ({
     name,
     in: 'query',
     required: (query.required ?? []).includes(name),
     schema,
   }));
-  const auth = options.authEnabled ? { 401: problemResponse('Missing or invalid bearer token; nothing was written.') } : {};
+  const auth = options.authEnabled
+    ? { 401: problemResponse('Missing or invalid bearer token; nothing was written.') }
+    : {};
   return {
     openapi: '3.1.0',
     info: {
@@ -129,7 +144,9 @@ export function openApiDocument(options: OpenApiDocumentOptions): Record<string,
             409: problemResponse('Requests with this Idempotency-Key keep colliding; retry'),
             413: problemResponse(`Body over ${options.maxBodyBytes} bytes`),
             415: problemResponse('Not application/json'),
-            422: problemResponse('Validation failed (every failing field listed), too many items, total mismatch, or key reused'),
+            422: problemResponse(
+              'Validation failed (every failing field listed), too many items, total mismatch, or key reused',
+            ),
             503: unavailable,
           },
         },
@@ -137,14 +154,24 @@ export function openApiDocument(options: OpenApiDocumentOptions): Record<string,
           operationId: 'listOrders',
           summary: "A customer's orders, newest first",
           parameters: [...listParameters, requestId],
-          responses: { 200: { description: 'A page', content: json('OrderList') }, ...auth, 422: problemResponse('Invalid query'), 503: unavailable },
+          responses: {
+            200: { description: 'A page', content: json('OrderList') },
+            ...auth,
+            422: problemResponse('Invalid query'),
+            503: unavailable,
+          },
         },
       },
       '/orders/{orderId}': {
         get: {
           operationId: 'getOrder',
           parameters: [orderIdParam, requestId],
-          responses: { 200: { description: 'The order with its items', content: json('Order') }, ...auth, 404: problemResponse('No such order'), 503: unavailable },
+          responses: {
+            200: { description: 'The order with its items', content: json('Order') },
+            ...auth,
+            404: problemResponse('No such order'),
+            503: unavailable,
+          },
         },
       },
       '/orders/{orderId}/cancel': {
@@ -157,7 +184,9 @@ export function openApiDocument(options: OpenApiDocumentOptions): Record<string,
             200: { description: 'The cancelled order', content: json('Order') },
             ...auth,
             404: problemResponse('No such order'),
-            409: problemResponse('The state does not allow it, or the version moved on; the problem holds the current state'),
+            409: problemResponse(
+              'The state does not allow it, or the version moved on; the problem holds the current state',
+            ),
             415: problemResponse('Not application/json'),
             422: problemResponse('Validation failed'),
             503: unavailable,
@@ -170,7 +199,9 @@ export function openApiDocument(options: OpenApiDocumentOptions): Record<string,
         ...componentSchemas(),
         Problem: problem,
       },
-      ...(options.authEnabled ? { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } } : {}),
+      ...(options.authEnabled
+        ? { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } }
+        : {}),
     },
   };
 }

@@ -21,30 +21,31 @@ const orderFields = {
 };
 
 /** An order as `GET /orders/:id`, `POST /orders` and cancel answer it. */
-export const orderResponse = z
-  .strictObject({
-    ...orderFields,
-    items: z.array(
-      z.strictObject({
-        productId: z.string(),
-        quantity: z.number().int(),
-        price: amount,
-        priceMinor: minor,
-        lineTotal: amount,
-        lineTotalMinor: minor,
-      }),
-    ),
-  });
+export const orderResponse = z.strictObject({
+  ...orderFields,
+  items: z.array(
+    z.strictObject({
+      productId: z.string(),
+      quantity: z.number().int(),
+      price: amount,
+      priceMinor: minor,
+      lineTotal: amount,
+      lineTotalMinor: minor,
+    }),
+  ),
+});
 
 /** An order in a listing: the order record without its lines. */
 export const orderSummaryResponse = z.strictObject(orderFields);
 
 /** A page of `GET /orders`. */
-export const orderListResponse = z
-  .strictObject({
-    orders: z.array(orderSummaryResponse),
-    nextCursor: z.string().optional().meta({ description: 'Opaque; pass as `cursor` for the next page. Absent on the last page.' }),
-  });
+export const orderListResponse = z.strictObject({
+  orders: z.array(orderSummaryResponse),
+  nextCursor: z
+    .string()
+    .optional()
+    .meta({ description: 'Opaque; pass as `cursor` for the next page. Absent on the last page.' }),
+});
 
 function summaryFields(order: Order) {
   return {

@@ -27,7 +27,10 @@ const ORDER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$
 /** 415 unless the body is JSON; a request without a body passes when `optional`. */
 function requireJson(optional: boolean): RequestHandler {
   return (req, _res, next) => {
-    const hasBody = req.get('content-type') !== undefined || Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined;
+    const hasBody =
+      req.get('content-type') !== undefined ||
+      Number(req.get('content-length') ?? 0) > 0 ||
+      req.get('transfer-encoding') !== undefined;
     if ((optional && !hasBody) || req.is('application/json')) return next();
     throw new AppError('request.unsupported_media_type', 'Send the request body as application/json', {
       httpStatus: 415,
@@ -79,7 +82,9 @@ export function ordersRouter(options: OrdersRouterOptions): Router {
       );
       metrics.ordersCreated.inc();
       metrics.outboxEventsWritten.inc({ event_type: 'OrderCreated' });
-      return result ?? { status: 201, body: orderView(order), headers: { location: `${req.baseUrl}/${order.orderId}` } };
+      return (
+        result ?? { status: 201, body: orderView(order), headers: { location: `${req.baseUrl}/${order.orderId}` } }
+      );
     });
   });
 
@@ -99,25 +104,35 @@ export function ordersRouter(options: OrdersRouterOptions): Router {
     res.json(orderView(order));
   });
 
-  router.post('/:orderId/cancel', routeName('/orders/:orderId/cancel'), requireJson(true), jsonBody, async (req, res) => {
-    const orderId = orderIdOf(req);
-    await respondIdempotently(req, res, idempotency, async (remember) => {
-      const order = await cancelOrder(
-        orderId,
-        req.body,
-        {
-          findOrder: (id) => repository.findOrder(id),
-          saveCancellation: (previous, next, event) =>
-            countingConflicts(metrics, 'cancel', repository.saveCancellation(previous, next, event, remember?.({ status: 200, body: orderView(next) }))),
-          now,
-        },
-        { traceparent: currentTraceparent(req) },
-      );
-      metrics.ordersCancelled.inc();
-      metrics.outboxEventsWritten.inc({ event_type: 'OrderCancelled' });
-      return { status: 200, body: orderView(order) };
-    });
-  });
+  router.post(
+    '/:orderId/cancel',
+    routeName('/orders/:orderId/cancel'),
+    requireJson(true),
+    jsonBody,
+    async (req, res) => {
+      const orderId = orderIdOf(req);
+      await respondIdempotently(req, res, idempotency, async (remember) => {
+        const order = await cancelOrder(
+          orderId,
+          req.body,
+          {
+            findOrder: (id) => repository.findOrder(id),
+            saveCancellation: (previous, next, event) =>
+              countingConflicts(
+                metrics,
+                'cancel',
+                repository.saveCancellation(previous, next, event, remember?.({ status: 200, body: orderView(next) })),
+              ),
+            now,
+          },
+          { traceparent: currentTraceparent(req) },
+        );
+        metrics.ordersCancelled.inc();
+        metrics.outboxEventsWritten.inc({ event_type: 'OrderCancelled' });
+        return { status: 200, body: orderView(order) };
+      });
+    },
+  );
 
   return router;
 }

@@ -18,7 +18,8 @@ export interface ProblemOptions {
 /** Sends an RFC 9457 problem document for an {@link AppError}. */
 export function sendProblem(res: Response, error: AppError, instance?: string, options: ProblemOptions = {}): void {
   const status = error.httpStatus ?? 500;
-  if (error.retriable && (status === 503 || status === 409)) res.setHeader('Retry-After', String(options.retryAfterSeconds ?? 1));
+  if (error.retriable && (status === 503 || status === 409))
+    res.setHeader('Retry-After', String(options.retryAfterSeconds ?? 1));
   if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
   res
     .status(status)
@@ -54,10 +55,14 @@ function titleFor(status: number): string {
  * `status`) to specific problems, so client input never becomes a 500.
  */
 function fromHttpLayer(error: unknown): AppError | undefined {
-  const e = error as { type?: string; status?: number; statusCode?: number; limit?: number; expose?: boolean } | undefined;
+  const e = error as
+    { type?: string; status?: number; statusCode?: number; limit?: number; expose?: boolean } | undefined;
   switch (e?.type) {
     case 'entity.parse.failed':
-      return new AppError('request.malformed_json', 'The request body is not valid JSON', { httpStatus: 400, cause: error });
+      return new AppError('request.malformed_json', 'The request body is not valid JSON', {
+        httpStatus: 400,
+        cause: error,
+      });
     case 'entity.too.large':
       return new AppError('request.too_large', `The request body is larger than ${e.limit} bytes`, {
         httpStatus: 413,
@@ -75,7 +80,10 @@ function fromHttpLayer(error: unknown): AppError | undefined {
   }
   const status = e?.status ?? e?.statusCode;
   if (!(error instanceof AppError) && typeof status === 'number' && status >= 400 && status < 500) {
-    return new AppError('request.invalid', 'The request is not valid', { httpStatus: status === 400 || status === 413 || status === 415 ? status : 400, cause: error });
+    return new AppError('request.invalid', 'The request is not valid', {
+      httpStatus: status === 400 || status === 413 || status === 415 ? status : 400,
+      cause: error,
+    });
   }
   return undefined;
 }

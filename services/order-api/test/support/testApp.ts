@@ -19,7 +19,9 @@ export class TestClock {
 }
 
 /** Options for {@link buildTestApp}. */
-export interface TestAppOptions extends Partial<Omit<CreateAppOptions, 'repository' | 'registry' | 'metrics' | 'logger'>> {
+export interface TestAppOptions extends Partial<
+  Omit<CreateAppOptions, 'repository' | 'registry' | 'metrics' | 'logger'>
+> {
   tables: TestTables;
   /** DynamoDB endpoint; the local stack's by default. */
   endpoint?: string;
@@ -34,12 +36,21 @@ export interface TestAppOptions extends Partial<Omit<CreateAppOptions, 'reposito
 /** An order-api app over real DynamoDB Local tables, with its metrics and captured log lines. */
 export function buildTestApp(options: TestAppOptions) {
   const { region, dynamodb } = testEndpoints();
-  const { client, doc } = createDynamoDbClients({ region, endpoint: options.endpoint ?? dynamodb, maxAttempts: options.maxAttempts });
+  const { client, doc } = createDynamoDbClients({
+    region,
+    endpoint: options.endpoint ?? dynamodb,
+    maxAttempts: options.maxAttempts,
+  });
   const registry = createMetricsRegistry({ service: 'order-api-test', defaultMetrics: false });
   const logLines: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _encoding, callback) {
-      logLines.push(...chunk.toString().split('\n').filter((line) => line.length > 0));
+      logLines.push(
+        ...chunk
+          .toString()
+          .split('\n')
+          .filter((line) => line.length > 0),
+      );
       callback();
     },
   });
@@ -68,16 +79,25 @@ export function buildTestApp(options: TestAppOptions) {
 /** Every item of both tables, sorted, to prove a rejected request changed nothing. */
 export async function tablesSnapshot(tables: TestTables) {
   const sorted = (items: Record<string, unknown>[], key: (item: Record<string, unknown>) => string) =>
-    items.map((item) => [key(item), item] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, item]) => item);
+    items
+      .map((item) => [key(item), item] as const)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([, item]) => item);
   return {
     orders: sorted(await scanAll(tables.orders), (item) => `${String(item.pk)}|${String(item.sk)}`),
-    outbox: sorted(await scanAll(tables.outbox), (item) => `${String(item.aggregateId)}|${String(item.seq).padStart(6, '0')}`),
+    outbox: sorted(
+      await scanAll(tables.outbox),
+      (item) => `${String(item.aggregateId)}|${String(item.seq).padStart(6, '0')}`,
+    ),
   };
 }
 
 /** A valid order body with `count` lines of 1 × 1.10. */
 export function orderBody(count = 1, customer = customerId) {
-  return { customerId: customer, items: Array.from({ length: count }, (_, i) => ({ productId: `sku-${i + 1}`, quantity: 1, price: 1.1 })) };
+  return {
+    customerId: customer,
+    items: Array.from({ length: count }, (_, i) => ({ productId: `sku-${i + 1}`, quantity: 1, price: 1.1 })),
+  };
 }
 
 export { createTestTables, scanAll };
