@@ -4,7 +4,8 @@ import { commonSettings, kafkaSettings, parseConfig, portSetting } from '@outbox
 const millis = (fallback: number, min = 0) => z.coerce.number().int().min(min).max(86_400_000).default(fallback);
 
 /** An optional setting where an empty value means "not configured". */
-const optional = <T extends z.ZodType>(inner: T) => z.preprocess((value) => (value === '' ? undefined : value), inner.optional());
+const optional = <T extends z.ZodType>(inner: T) =>
+  z.preprocess((value) => (value === '' ? undefined : value), inner.optional());
 
 const schema = z
   .object({
@@ -47,10 +48,18 @@ const schema = z
   })
   .superRefine((env, ctx) => {
     if (env.KAFKA_HEARTBEAT_INTERVAL_MS >= env.KAFKA_SESSION_TIMEOUT_MS) {
-      ctx.addIssue({ code: 'custom', path: ['KAFKA_HEARTBEAT_INTERVAL_MS'], message: 'must be below KAFKA_SESSION_TIMEOUT_MS' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['KAFKA_HEARTBEAT_INTERVAL_MS'],
+        message: 'must be below KAFKA_SESSION_TIMEOUT_MS',
+      });
     }
     if (env.NOTIFIER_RETRY_INITIAL_MS > env.NOTIFIER_RETRY_MAX_MS) {
-      ctx.addIssue({ code: 'custom', path: ['NOTIFIER_RETRY_INITIAL_MS'], message: 'must not exceed NOTIFIER_RETRY_MAX_MS' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['NOTIFIER_RETRY_INITIAL_MS'],
+        message: 'must not exceed NOTIFIER_RETRY_MAX_MS',
+      });
     }
     if (env.WEBHOOK_URL && !env.WEBHOOK_SECRET) {
       ctx.addIssue({ code: 'custom', path: ['WEBHOOK_SECRET'], message: 'is required when WEBHOOK_URL is set' });
@@ -78,7 +87,10 @@ const schema = z
       gapRecheckMs: env.NOTIFIER_GAP_RECHECK_MS,
       retry: { initialMs: env.NOTIFIER_RETRY_INITIAL_MS, maxMs: env.NOTIFIER_RETRY_MAX_MS },
     },
-    webhook: env.WEBHOOK_URL && env.WEBHOOK_SECRET ? { url: env.WEBHOOK_URL, secret: env.WEBHOOK_SECRET, timeoutMs: env.WEBHOOK_TIMEOUT_MS } : undefined,
+    webhook:
+      env.WEBHOOK_URL && env.WEBHOOK_SECRET
+        ? { url: env.WEBHOOK_URL, secret: env.WEBHOOK_SECRET, timeoutMs: env.WEBHOOK_TIMEOUT_MS }
+        : undefined,
     inboxRetentionDays: env.INBOX_RETENTION_DAYS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,

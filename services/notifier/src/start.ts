@@ -58,13 +58,20 @@ export async function start(config: NotifierConfig): Promise<NotifierHandle> {
   });
 
   await Promise.all([producer.connect(), admin.connect()]);
-  const metrics = createNotifierMetrics(registry, consumerLagReader({ admin, groupId: config.kafka.groupId, topic: config.kafka.topic }));
+  const metrics = createNotifierMetrics(
+    registry,
+    consumerLagReader({ admin, groupId: config.kafka.groupId, topic: config.kafka.topic }),
+  );
   const inbox = new Inbox({ doc, table: config.tables.notifications, retentionDays: config.inboxRetentionDays });
   const webhook = config.webhook ? new WebhookChannel(config.webhook) : undefined;
   const eventsConsumer = new OrderEventsConsumer({
     consumer,
     topic: config.kafka.topic,
-    service: new NotificationService({ inbox, webhook, onDelivery: (outcome) => metrics.webhookDeliveries.inc({ outcome }) }),
+    service: new NotificationService({
+      inbox,
+      webhook,
+      onDelivery: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
+    }),
     deadLetters: new DeadLetterPublisher(producer),
     metrics,
     logger,
@@ -75,7 +82,10 @@ export async function start(config: NotifierConfig): Promise<NotifierHandle> {
     backoff: exponentialBackoff(config.consumer.retry),
   });
   await eventsConsumer.start();
-  logger.info({ topic: config.kafka.topic, groupId: config.kafka.groupId, webhook: Boolean(webhook) }, 'consuming order events');
+  logger.info(
+    { topic: config.kafka.topic, groupId: config.kafka.groupId, webhook: Boolean(webhook) },
+    'consuming order events',
+  );
 
   let stopping = false;
   const ops = createOpsServer({
@@ -90,9 +100,11 @@ export async function start(config: NotifierConfig): Promise<NotifierHandle> {
 
   const stop = sharedPromise(async () => {
     stopping = true;
-    await withTimeout(eventsConsumer.stop(), config.shutdownTimeoutMs, 'finishing, committing and leaving the group').catch((error: unknown) =>
-      logger.warn({ err: error }, 'consumer did not stop cleanly'),
-    );
+    await withTimeout(
+      eventsConsumer.stop(),
+      config.shutdownTimeoutMs,
+      'finishing, committing and leaving the group',
+    ).catch((error: unknown) => logger.warn({ err: error }, 'consumer did not stop cleanly'));
     await producer.disconnect().catch((error: unknown) => logger.warn({ err: error }, 'producer disconnect failed'));
     await admin.disconnect().catch((error: unknown) => logger.warn({ err: error }, 'admin disconnect failed'));
     await closeServer(ops);

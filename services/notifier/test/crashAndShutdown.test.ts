@@ -1,7 +1,14 @@
 import { waitFor } from '@outbox/shared';
 import { createTestTables, createTestTopic, scanAll, testEndpoints, uniqueName } from '../../../test/support/testStack';
 import { startServiceProcess, type ServiceProcess } from '../../../test/support/serviceProcess';
-import { committedOffsets, notificationsOf, orderCreated, partitionOf, recordOf, testProducer } from './support/notifierTestKit';
+import {
+  committedOffsets,
+  notificationsOf,
+  orderCreated,
+  partitionOf,
+  recordOf,
+  testProducer,
+} from './support/notifierTestKit';
 
 async function metricsOf(service: ServiceProcess): Promise<string> {
   return (await fetch(`http://127.0.0.1:${service.port}/metrics`)).text();
@@ -47,12 +54,17 @@ describe('notifier process crash and shutdown', () => {
 
       const second = await startServiceProcess('notifier', env);
       processes.push(second);
-      await waitFor(async () => /notifier_duplicates_skipped_total\{[^}]*reason="event_id"[^}]*\} 1/.test(await metricsOf(second)), {
-        timeoutMs: 30000,
-        what: 'the redelivered event to be skipped',
-      });
+      await waitFor(
+        async () => /notifier_duplicates_skipped_total\{[^}]*reason="event_id"[^}]*\} 1/.test(await metricsOf(second)),
+        {
+          timeoutMs: 30000,
+          what: 'the redelivered event to be skipped',
+        },
+      );
       expect(await notificationsOf(tables.notifications, event.aggregateId)).toHaveLength(1);
-      expect((await scanAll(tables.notifications)).filter((item) => item.pk === `INBOX#${event.eventId}`)).toHaveLength(1);
+      expect((await scanAll(tables.notifications)).filter((item) => item.pk === `INBOX#${event.eventId}`)).toHaveLength(
+        1,
+      );
       expect(await metricsOf(second)).toMatch(/notifier_events_processed_total\{[^}]*outcome="duplicate"[^}]*\} 1/);
 
       // Graceful stop: in-flight work finishes, the offset is committed, the member leaves the group.

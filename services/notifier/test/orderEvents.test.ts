@@ -41,13 +41,25 @@ describe('notifier against real Kafka and DynamoDB Local', () => {
     const b1 = orderCreated(b);
     const b2 = orderCancelled(b, 2);
     // a3 skips ahead of a2; a1 comes twice; b is in order.
-    await producer.sendTo(topic, recordOf(a1), recordOf(a1), recordOf(a3), recordOf(b1), recordOf(a2), recordOf(staleA1), recordOf(b2));
+    await producer.sendTo(
+      topic,
+      recordOf(a1),
+      recordOf(a1),
+      recordOf(a3),
+      recordOf(b1),
+      recordOf(a2),
+      recordOf(staleA1),
+      recordOf(b2),
+    );
 
     const notifier = await started(await startTestNotifier({ table, topic, groupId }));
-    await waitFor(async () => (await notificationsOf(table, a)).length === 3 && (await notificationsOf(table, b)).length === 2, {
-      timeoutMs: 30000,
-      what: 'the notifications of both aggregates',
-    });
+    await waitFor(
+      async () => (await notificationsOf(table, a)).length === 3 && (await notificationsOf(table, b)).length === 2,
+      {
+        timeoutMs: 30000,
+        what: 'the notifications of both aggregates',
+      },
+    );
     await waitForCommittedToEnd(topic, groupId);
 
     const ofA = await notificationsOf(table, a);
@@ -89,8 +101,12 @@ describe('notifier against real Kafka and DynamoDB Local', () => {
 
     const dlq = await readTopic(deadLetterTopicFor(topic));
     cleanups.push(() => dlq.stop());
-    const notifier = await started(await startTestNotifier({ table, topic, groupId, env: { NOTIFIER_GAP_TIMEOUT_MS: '3000' } }));
-    await waitFor(async () => (await notificationsOf(table, later.aggregateId)).length === 1, { what: 'the later event' });
+    const notifier = await started(
+      await startTestNotifier({ table, topic, groupId, env: { NOTIFIER_GAP_TIMEOUT_MS: '3000' } }),
+    );
+    await waitFor(async () => (await notificationsOf(table, later.aggregateId)).length === 1, {
+      what: 'the later event',
+    });
     expect(notifier.heldCount()).toBe(1);
 
     const [letter] = await dlq.waitForCount(1);
@@ -103,7 +119,9 @@ describe('notifier against real Kafka and DynamoDB Local', () => {
       'original-offset': '0',
       'event-id': orphan.eventId,
     });
-    expect(Date.parse(letter.headers['first-failed-at'])).toBeLessThanOrEqual(Date.parse(letter.headers['dead-lettered-at']));
+    expect(Date.parse(letter.headers['first-failed-at'])).toBeLessThanOrEqual(
+      Date.parse(letter.headers['dead-lettered-at']),
+    );
     expect(await notificationsOf(table, a)).toEqual([]);
     await waitForCommittedToEnd(topic, groupId);
     expect(notifier.heldCount()).toBe(0);
@@ -135,9 +153,13 @@ describe('notifier against real Kafka and DynamoDB Local', () => {
     const dlq = await readTopic(deadLetterTopicFor(topic));
     cleanups.push(() => dlq.stop());
     const notifier = await started(await startTestNotifier({ table, topic, groupId }));
-    await waitFor(async () => (await notificationsOf(table, key)).length === 1, { what: 'the good event after the poison' });
+    await waitFor(async () => (await notificationsOf(table, key)).length === 1, {
+      what: 'the good event after the poison',
+    });
     const letters = await dlq.waitForCount(5);
-    expect(letters.map((l) => [l.headers['original-offset'], l.headers['dead-letter-reason'], l.headers['error-code']])).toEqual([
+    expect(
+      letters.map((l) => [l.headers['original-offset'], l.headers['dead-letter-reason'], l.headers['error-code']]),
+    ).toEqual([
       ['0', 'invalid_json', 'event.invalid_json'],
       ['1', 'invalid_envelope', 'event.invalid_envelope'],
       ['2', 'unknown_type', 'event.unknown_type'],

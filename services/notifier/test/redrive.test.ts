@@ -5,16 +5,29 @@ import { waitFor } from '@outbox/shared';
 import { createTestTables, createTestTopic, testEndpoints, uniqueName } from '../../../test/support/testStack';
 import { readTopic } from '../../../test/support/topicReader';
 import type { RedriveReport } from '../src/redrive/redriveDeadLetters';
-import { deadLetterTopicFor, notificationsOf, orderCancelled, orderCreated, recordOf, startTestNotifier, testProducer } from './support/notifierTestKit';
+import {
+  deadLetterTopicFor,
+  notificationsOf,
+  orderCancelled,
+  orderCreated,
+  recordOf,
+  startTestNotifier,
+  testProducer,
+} from './support/notifierTestKit';
 
 const cli = join(__dirname, '..', 'dist', 'redrive', 'redriveCli.js');
 
 function redrive(args: string[]): Promise<RedriveReport> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [cli, ...args], { env: { ...process.env, LOG_LEVEL: 'warn' }, timeout: 60000 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${error.message}\n${stderr}`));
-      else resolve(JSON.parse(stdout) as RedriveReport);
-    });
+    execFile(
+      process.execPath,
+      [cli, ...args],
+      { env: { ...process.env, LOG_LEVEL: 'warn' }, timeout: 60000 },
+      (error, stdout, stderr) => {
+        if (error) reject(new Error(`${error.message}\n${stderr}`));
+        else resolve(JSON.parse(stdout) as RedriveReport);
+      },
+    );
   });
 }
 
@@ -36,7 +49,12 @@ describe('dead-letter redrive', () => {
     const cancelled = orderCancelled(orderId, 2);
     // The cancellation arrives without its creation: held, then dead-lettered as a gap.
     await producer.sendTo(topic, recordOf(cancelled));
-    const notifier = await startTestNotifier({ table, topic, groupId: uniqueName('notifier'), env: { NOTIFIER_GAP_TIMEOUT_MS: '500' } });
+    const notifier = await startTestNotifier({
+      table,
+      topic,
+      groupId: uniqueName('notifier'),
+      env: { NOTIFIER_GAP_TIMEOUT_MS: '500' },
+    });
     cleanups.push(() => notifier.stop());
     const dlq = await readTopic(deadLetterTopicFor(topic));
     cleanups.push(() => dlq.stop());
@@ -46,8 +64,19 @@ describe('dead-letter redrive', () => {
     await waitFor(async () => (await notificationsOf(table, orderId)).length === 1, { what: 'the creation' });
 
     const dryRun = await redrive(['--dry-run', '--topic', topic, '--brokers', brokers, '--group', group]);
-    expect(dryRun).toMatchObject({ dryRun: true, from: deadLetterTopicFor(topic), to: topic, moved: 1, byReason: { gap: 1 } });
-    expect(dryRun.messages[0]).toMatchObject({ key: orderId, eventId: cancelled.eventId, reason: 'gap', errorCode: 'event.gap' });
+    expect(dryRun).toMatchObject({
+      dryRun: true,
+      from: deadLetterTopicFor(topic),
+      to: topic,
+      moved: 1,
+      byReason: { gap: 1 },
+    });
+    expect(dryRun.messages[0]).toMatchObject({
+      key: orderId,
+      eventId: cancelled.eventId,
+      reason: 'gap',
+      errorCode: 'event.gap',
+    });
     const main = await readTopic(topic);
     cleanups.push(() => main.stop());
     expect(await main.readToEnd()).toHaveLength(2);
@@ -59,10 +88,15 @@ describe('dead-letter redrive', () => {
     expect(records[2].headers).toMatchObject({ 'event-id': cancelled.eventId, 'redrive-count': '1' });
     expect(records[2].headers['first-failed-at']).toBeDefined();
     expect(records[2].headers['dead-letter-reason']).toBeUndefined();
-    await waitFor(async () => (await notificationsOf(table, orderId)).length === 2, { what: 'the redriven cancellation' });
+    await waitFor(async () => (await notificationsOf(table, orderId)).length === 2, {
+      what: 'the redriven cancellation',
+    });
     expect((await notificationsOf(table, orderId)).map((n) => n.eventId)).toEqual([created.eventId, cancelled.eventId]);
 
     // What was moved is not moved again.
-    expect(await redrive(['--topic', topic, '--brokers', brokers, '--group', group])).toMatchObject({ moved: 0, messages: [] });
+    expect(await redrive(['--topic', topic, '--brokers', brokers, '--group', group])).toMatchObject({
+      moved: 0,
+      messages: [],
+    });
   });
 });

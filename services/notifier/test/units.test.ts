@@ -44,7 +44,12 @@ describe('pure notifier logic', () => {
       ],
     };
     const notification = renderNotification(validateOrderEvent(parseEnvelope(JSON.stringify(event))));
-    expect(notification).toMatchObject({ kind: 'order_confirmation', orderId: 'order-1', customerId: 'customer-1', totalMinor: 2599 });
+    expect(notification).toMatchObject({
+      kind: 'order_confirmation',
+      orderId: 'order-1',
+      customerId: 'customer-1',
+      totalMinor: 2599,
+    });
     expect(notification.body).toContain('customer-1');
     expect(notification.body).toContain('- 2 x sku-1 at 12.50 USD = 25.00 USD');
     expect(notification.body).toContain('- 1 x sku-2 at 0.99 USD = 0.99 USD');
@@ -53,7 +58,11 @@ describe('pure notifier logic', () => {
 
   test('When an OrderCancelled event is rendered, then the notice names the order, the total and the reason', () => {
     const notification = renderNotification(validateOrderEvent(orderCancelled('order-2', 2)));
-    expect(notification).toMatchObject({ kind: 'order_cancellation', orderId: 'order-2', subject: 'Order order-2 cancelled' });
+    expect(notification).toMatchObject({
+      kind: 'order_cancellation',
+      orderId: 'order-2',
+      subject: 'Order order-2 cancelled',
+    });
     expect(notification.body).toContain('total 25.00 USD');
     expect(notification.body).toContain('Reason: changed my mind.');
   });
@@ -67,9 +76,18 @@ describe('pure notifier logic', () => {
       }
       return undefined;
     };
-    expect(codeOf(() => validateOrderEvent(orderCreated('o', { eventType: 'OrderShipped' })))).toEqual(['event.unknown_type', false]);
-    expect(codeOf(() => validateOrderEvent(orderCreated('o', { eventType: 'toString' })))).toEqual(['event.unknown_type', false]);
-    expect(codeOf(() => validateOrderEvent(orderCreated('o', { schemaVersion: 2 })))).toEqual(['event.unsupported_schema_version', false]);
+    expect(codeOf(() => validateOrderEvent(orderCreated('o', { eventType: 'OrderShipped' })))).toEqual([
+      'event.unknown_type',
+      false,
+    ]);
+    expect(codeOf(() => validateOrderEvent(orderCreated('o', { eventType: 'toString' })))).toEqual([
+      'event.unknown_type',
+      false,
+    ]);
+    expect(codeOf(() => validateOrderEvent(orderCreated('o', { schemaVersion: 2 })))).toEqual([
+      'event.unsupported_schema_version',
+      false,
+    ]);
     const wrongOrder = orderCreated('o');
     wrongOrder.payload = { ...wrongOrder.payload, orderId: 'other' };
     expect(codeOf(() => validateOrderEvent(wrongOrder))).toEqual(['event.schema_violation', false]);
@@ -94,11 +112,21 @@ describe('pure notifier logic', () => {
   test('When the configuration is inconsistent, then loading it lists every problem', () => {
     let problems: string[] = [];
     try {
-      loadConfig({ WEBHOOK_URL: 'http://hooks.example.com/x', KAFKA_SESSION_TIMEOUT_MS: '6000', KAFKA_HEARTBEAT_INTERVAL_MS: '6000', NOTIFIER_RETRY_INITIAL_MS: '5000', NOTIFIER_RETRY_MAX_MS: '100' });
+      loadConfig({
+        WEBHOOK_URL: 'http://hooks.example.com/x',
+        KAFKA_SESSION_TIMEOUT_MS: '6000',
+        KAFKA_HEARTBEAT_INTERVAL_MS: '6000',
+        NOTIFIER_RETRY_INITIAL_MS: '5000',
+        NOTIFIER_RETRY_MAX_MS: '100',
+      });
     } catch (error) {
       problems = (error as { problems: string[] }).problems;
     }
-    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['KAFKA_HEARTBEAT_INTERVAL_MS', 'NOTIFIER_RETRY_INITIAL_MS', 'WEBHOOK_SECRET']);
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual([
+      'KAFKA_HEARTBEAT_INTERVAL_MS',
+      'NOTIFIER_RETRY_INITIAL_MS',
+      'WEBHOOK_SECRET',
+    ]);
     const defaults = loadConfig({});
     expect(defaults.webhook).toBeUndefined();
     expect(defaults.consumer).toMatchObject({ partitionConcurrency: 3, commitIntervalMs: 0, gapTimeoutMs: 60000 });

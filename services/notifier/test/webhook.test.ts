@@ -44,19 +44,32 @@ describe('webhook channel', () => {
     await waitFor(() => receiver.requests.filter((r) => r.status === 503).length >= 6, { what: 'several 503 answers' });
     unavailableUntil = 0;
     await waitFor(() => receiver.accepted.size === 3, { timeoutMs: 30000, what: 'every event accepted' });
-    await waitFor(async () => (await Promise.all(events.map((e) => notificationsOf(table, e.aggregateId)))).every((n) => n[0]?.deliveryStatus === 'delivered'), {
-      what: 'every notification marked delivered',
-    });
+    await waitFor(
+      async () =>
+        (await Promise.all(events.map((e) => notificationsOf(table, e.aggregateId)))).every(
+          (n) => n[0]?.deliveryStatus === 'delivered',
+        ),
+      {
+        what: 'every notification marked delivered',
+      },
+    );
 
     expect([...receiver.accepted.keys()].sort()).toEqual(events.map((e) => e.eventId).sort());
     expect([...receiver.accepted.values()]).toEqual([1, 1, 1]);
     expect(receiver.requests.every((r) => r.signatureValid)).toBe(true);
     const delivered = receiver.requests.filter((r) => r.status === 200);
     expect(delivered.map((r) => r.body.eventId).sort()).toEqual(events.map((e) => e.eventId).sort());
-    expect(delivered[0].body).toMatchObject({ kind: 'order_confirmation', totalMinor: 2500, currency: 'USD', customerId: 'customer-1' });
+    expect(delivered[0].body).toMatchObject({
+      kind: 'order_confirmation',
+      totalMinor: 2500,
+      currency: 'USD',
+      customerId: 'customer-1',
+    });
     // Each notification was stored once, however often the webhook was retried.
     for (const event of events) expect(await notificationsOf(table, event.aggregateId)).toHaveLength(1);
-    expect(await metricValue(notifier.registry, 'notifier_transient_retries_total', { code: 'webhook.unavailable' })).toBeGreaterThanOrEqual(6);
+    expect(
+      await metricValue(notifier.registry, 'notifier_transient_retries_total', { code: 'webhook.unavailable' }),
+    ).toBeGreaterThanOrEqual(6);
     expect(await metricValue(notifier.registry, 'notifier_webhook_deliveries_total', { outcome: 'delivered' })).toBe(3);
   });
 
@@ -83,17 +96,25 @@ describe('webhook channel', () => {
       env: { WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: secret },
     });
     cleanups.push(() => notifier.stop());
-    await waitFor(() => receiver.requests.filter((r) => r.status === 503).length >= 2, { what: 'the stuck order failing' });
+    await waitFor(() => receiver.requests.filter((r) => r.status === 503).length >= 2, {
+      what: 'the stuck order failing',
+    });
     const otherEvent = orderCreated(other);
     await producer.sendTo(topic, recordOf(otherEvent));
-    await waitFor(() => receiver.accepted.has(otherEvent.eventId), { timeoutMs: 30000, what: 'the other partition delivering' });
+    await waitFor(() => receiver.accepted.has(otherEvent.eventId), {
+      timeoutMs: 30000,
+      what: 'the other partition delivering',
+    });
     // The stuck partition is paused: the event behind the stuck one was not even stored yet.
     expect(receiver.accepted.has(stuckEvent.eventId)).toBe(false);
     expect(receiver.requests.some((r) => r.idempotencyKey === siblingEvent.eventId)).toBe(false);
     expect(await notificationsOf(table, sibling)).toEqual([]);
 
     release = true;
-    await waitFor(() => receiver.accepted.has(siblingEvent.eventId), { timeoutMs: 30000, what: 'the stuck partition to recover' });
+    await waitFor(() => receiver.accepted.has(siblingEvent.eventId), {
+      timeoutMs: 30000,
+      what: 'the stuck partition to recover',
+    });
     const order = receiver.requests.filter((r) => r.status === 200).map((r) => r.idempotencyKey);
     expect(order.indexOf(stuckEvent.eventId)).toBeLessThan(order.indexOf(siblingEvent.eventId));
     expect([...receiver.accepted.values()].every((count) => count === 1)).toBe(true);
@@ -104,7 +125,9 @@ describe('webhook channel', () => {
     const topic = await createTestTopic();
     const rejected = orderCreated();
     const next = orderCreated(randomUUID());
-    const receiver = await startWebhookReceiver(secret, ({ idempotencyKey }) => (idempotencyKey === rejected.eventId ? 400 : 200));
+    const receiver = await startWebhookReceiver(secret, ({ idempotencyKey }) =>
+      idempotencyKey === rejected.eventId ? 400 : 200,
+    );
     cleanups.push(() => receiver.stop());
     const producer = await testProducer();
     cleanups.push(() => producer.disconnect());
@@ -120,7 +143,11 @@ describe('webhook channel', () => {
     });
     cleanups.push(() => notifier.stop());
     const [letter] = await dlq.waitForCount(1);
-    expect(letter.headers).toMatchObject({ 'dead-letter-reason': 'webhook_rejected', 'error-code': 'webhook.rejected', 'event-id': rejected.eventId });
+    expect(letter.headers).toMatchObject({
+      'dead-letter-reason': 'webhook_rejected',
+      'error-code': 'webhook.rejected',
+      'event-id': rejected.eventId,
+    });
     await waitFor(() => receiver.accepted.has(next.eventId), { what: 'the next event delivered' });
     expect(receiver.requests.filter((r) => r.idempotencyKey === rejected.eventId)).toHaveLength(1);
     expect((await notificationsOf(table, rejected.aggregateId))[0]).toMatchObject({ deliveryStatus: 'rejected' });

@@ -108,7 +108,13 @@ export class OrderEventsConsumer {
   private state(partition: number): PartitionState {
     let state = this.partitions.get(partition);
     if (!state) {
-      state = { progress: new PartitionProgress(), held: new Map(), lock: Promise.resolve(), attempts: 0, lastCommitAt: this.now() };
+      state = {
+        progress: new PartitionProgress(),
+        held: new Map(),
+        lock: Promise.resolve(),
+        attempts: 0,
+        lastCommitAt: this.now(),
+      };
       this.partitions.set(partition, state);
     }
     return state;
@@ -152,7 +158,12 @@ export class OrderEventsConsumer {
     });
   }
 
-  private async handleMessage(topic: string, partition: number, state: PartitionState, message: KafkaMessage): Promise<Attempt> {
+  private async handleMessage(
+    topic: string,
+    partition: number,
+    state: PartitionState,
+    message: KafkaMessage,
+  ): Promise<Attempt> {
     // A rebalance redelivers from the commit point, which may be a message this member holds.
     if (state.progress.isHeld(message.offset)) return { kind: 'gap' };
     let envelope: OrderEventEnvelope;
@@ -168,7 +179,12 @@ export class OrderEventsConsumer {
   }
 
   /** Processes one parsed event; dead-letters it when it can never succeed. */
-  private async attempt(topic: string, partition: number, message: KafkaMessage, envelope: OrderEventEnvelope): Promise<Attempt> {
+  private async attempt(
+    topic: string,
+    partition: number,
+    message: KafkaMessage,
+    envelope: OrderEventEnvelope,
+  ): Promise<Attempt> {
     const { service, metrics } = this.options;
     const endTimer = metrics.processingDuration.startTimer();
     try {
@@ -220,7 +236,10 @@ export class OrderEventsConsumer {
     state.held.set(envelope.aggregateId, list);
     this.options.metrics.gapsHeld.inc();
     this.options.metrics.eventsProcessed.inc({ event_type: envelope.eventType, outcome: 'held' });
-    this.options.logger.info({ partition, offset: message.offset, aggregateId: envelope.aggregateId, seq: envelope.seq }, 'holding an event until the missing seq arrives');
+    this.options.logger.info(
+      { partition, offset: message.offset, aggregateId: envelope.aggregateId, seq: envelope.seq },
+      'holding an event until the missing seq arrives',
+    );
   }
 
   /** Retries the held events of an aggregate in seq order, as far as its cursor allows. */
@@ -253,7 +272,14 @@ export class OrderEventsConsumer {
               'event.gap',
               `seq ${expired.envelope.seq} of ${aggregateId} waited ${gapTimeoutMs} ms for an earlier seq that never arrived`,
             );
-            const result = await this.deadLetter(topic, partition, expired.message, error, expired.envelope.eventType, expired.firstFailedAt);
+            const result = await this.deadLetter(
+              topic,
+              partition,
+              expired.message,
+              error,
+              expired.envelope.eventType,
+              expired.firstFailedAt,
+            );
             if (result.kind !== 'done') break;
             list.shift();
             state.progress.release(expired.message.offset);
@@ -271,7 +297,10 @@ export class OrderEventsConsumer {
     state.attempts += 1;
     const delayMs = backoff(state.attempts);
     metrics.transientRetries.inc({ code: error.code });
-    logger.warn({ partition, code: error.code, attempt: state.attempts, delayMs, err: error.cause ?? error }, 'transient failure; pausing the partition');
+    logger.warn(
+      { partition, code: error.code, attempt: state.attempts, delayMs, err: error.cause ?? error },
+      'transient failure; pausing the partition',
+    );
     consumer.pause([{ topic, partitions: [partition] }]);
     clearTimeout(state.resumeTimer);
     state.resumeTimer = setTimeout(() => {

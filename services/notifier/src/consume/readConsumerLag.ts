@@ -20,9 +20,15 @@ export function consumerLagReader(options: ConsumerLagReaderOptions): ReadConsum
   return () =>
     withTimeout(
       (async () => {
-        const [ends, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
+        const [ends, committed] = await Promise.all([
+          admin.fetchTopicOffsets(topic),
+          admin.fetchOffsets({ groupId, topics: [topic] }),
+        ]);
         const committedByPartition = new Map(
-          (committed.find((entry) => entry.topic === topic)?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]),
+          (committed.find((entry) => entry.topic === topic)?.partitions ?? []).map((p) => [
+            p.partition,
+            Number(p.offset),
+          ]),
         );
         return ends.map(({ partition, high, low }) => {
           const at = committedByPartition.get(partition);

@@ -64,7 +64,10 @@ export class DeadLetterPublisher {
       });
     } catch (error) {
       // Kafka being unreachable is transient: the message is retried, never dropped.
-      throw new AppError('dead_letter.unavailable', 'Could not publish the dead letter', { retriable: true, cause: error });
+      throw new AppError('dead_letter.unavailable', 'Could not publish the dead letter', {
+        retriable: true,
+        cause: error,
+      });
     }
   }
 }

@@ -39,7 +39,11 @@ export class Inbox {
   }
 
   /** Stores the notification exactly once, in `seq` order per aggregate. */
-  async record(event: OrderEventEnvelope, notification: Notification, delivery?: DeliveryStatus): Promise<RecordOutcome> {
+  async record(
+    event: OrderEventEnvelope,
+    notification: Notification,
+    delivery?: DeliveryStatus,
+  ): Promise<RecordOutcome> {
     const { table, retentionDays } = this.options;
     const now = this.now();
     const expiresAt = Math.floor(now.getTime() / 1000) + retentionDays * 86400;
@@ -51,7 +55,14 @@ export class Inbox {
             {
               Put: {
                 TableName: table,
-                Item: { pk: `INBOX#${event.eventId}`, sk: 'INBOX', aggregateId: event.aggregateId, seq: event.seq, processedAt: now.toISOString(), expiresAt },
+                Item: {
+                  pk: `INBOX#${event.eventId}`,
+                  sk: 'INBOX',
+                  aggregateId: event.aggregateId,
+                  seq: event.seq,
+                  processedAt: now.toISOString(),
+                  expiresAt,
+                },
                 ConditionExpression: 'attribute_not_exists(pk)',
               },
             },
@@ -104,7 +115,11 @@ export class Inbox {
   async lastSeq(aggregateId: string): Promise<number | undefined> {
     try {
       const { Item } = await this.options.doc.send(
-        new GetCommand({ TableName: this.options.table, Key: { pk: `AGGREGATE#${aggregateId}`, sk: 'CURSOR' }, ConsistentRead: true }),
+        new GetCommand({
+          TableName: this.options.table,
+          Key: { pk: `AGGREGATE#${aggregateId}`, sk: 'CURSOR' },
+          ConsistentRead: true,
+        }),
       );
       return typeof Item?.lastSeq === 'number' ? Item.lastSeq : undefined;
     } catch (error) {
@@ -139,7 +154,12 @@ export class Inbox {
           Key: { pk: `AGGREGATE#${event.aggregateId}`, sk: seqKey(event.seq) },
           UpdateExpression: 'SET deliveryStatus = :status, deliveryUpdatedAt = :now, deliveryDetail = :detail',
           ConditionExpression: 'eventId = :eventId',
-          ExpressionAttributeValues: { ':status': status, ':now': this.now().toISOString(), ':detail': detail ?? status, ':eventId': event.eventId },
+          ExpressionAttributeValues: {
+            ':status': status,
+            ':now': this.now().toISOString(),
+            ':detail': detail ?? status,
+            ':eventId': event.eventId,
+          },
         }),
       );
     } catch (error) {
@@ -153,7 +173,10 @@ export class Inbox {
     // timeouts, a transaction conflict, the service being down) may, so it is retried.
     const name = (error as { name?: string }).name;
     if (name === 'ValidationException' || name === 'ConditionalCheckFailedException') {
-      return new AppError('inbox.rejected', `${message}: ${(error as Error).message}`, { retriable: false, cause: error });
+      return new AppError('inbox.rejected', `${message}: ${(error as Error).message}`, {
+        retriable: false,
+        cause: error,
+      });
     }
     return new AppError('inbox.unavailable', message, { retriable: true, cause: error });
   }

@@ -45,7 +45,10 @@ export class NotificationService {
         ...notification,
       });
     } catch (error) {
-      const appError = error instanceof AppError ? error : new AppError('webhook.unavailable', String(error), { retriable: true, cause: error });
+      const appError =
+        error instanceof AppError
+          ? error
+          : new AppError('webhook.unavailable', String(error), { retriable: true, cause: error });
       this.options.onDelivery?.(appError.retriable ? 'retriable' : 'rejected');
       if (!appError.retriable) await inbox.setDeliveryStatus(envelope, 'rejected', appError.message);
       throw appError;

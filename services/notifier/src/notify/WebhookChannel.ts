@@ -58,7 +58,10 @@ export class WebhookChannel {
       // Drain the body so the connection can be reused.
       await response.arrayBuffer().catch(() => undefined);
     } catch (error) {
-      throw new AppError('webhook.unavailable', `Webhook did not answer: ${(error as Error).message}`, { retriable: true, cause: error });
+      throw new AppError('webhook.unavailable', `Webhook did not answer: ${(error as Error).message}`, {
+        retriable: true,
+        cause: error,
+      });
     }
     if (response.ok) return;
     const status = response.status;

@@ -43,7 +43,12 @@ export function renderNotification(event: ValidOrderEvent): Notification {
       orderId: payload.orderId,
       currency: payload.currency,
       totalMinor: payload.totalMinor,
-      items: items.map(({ productId, quantity, unitPriceMinor, lineTotalMinor }) => ({ productId, quantity, unitPriceMinor, lineTotalMinor })),
+      items: items.map(({ productId, quantity, unitPriceMinor, lineTotalMinor }) => ({
+        productId,
+        quantity,
+        unitPriceMinor,
+        lineTotalMinor,
+      })),
       subject: `Order ${payload.orderId} confirmed`,
       body: [
         `Hello ${payload.customerId},`,
@@ -61,6 +66,9 @@ export function renderNotification(event: ValidOrderEvent): Notification {
     currency: payload.currency,
     totalMinor: payload.totalMinor,
     subject: `Order ${payload.orderId} cancelled`,
-    body: [`Hello ${payload.customerId},`, `your order ${payload.orderId} (total ${total}) has been cancelled.${reason}`].join('\n'),
+    body: [
+      `Hello ${payload.customerId},`,
+      `your order ${payload.orderId} (total ${total}) has been cancelled.${reason}`,
+    ].join('\n'),
   };
 }

@@ -41,10 +41,15 @@ async function main(): Promise<number> {
     ...(values.brokers ? { KAFKA_BROKERS: values.brokers } : {}),
   });
   const timeoutMs = values['timeout-ms'] ? Number(values['timeout-ms']) : undefined;
-  if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs > 0)) throw new Error('--timeout-ms must be a positive integer');
+  if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs > 0))
+    throw new Error('--timeout-ms must be a positive integer');
   // Logs go to standard error; standard output carries only the report.
   const logger = createLogger({ service: 'notifier-redrive', level: env.LOG_LEVEL, destination: process.stderr });
-  const kafka = createKafka({ clientId: env.KAFKA_CLIENT_ID ?? 'notifier-redrive', brokers: env.KAFKA_BROKERS, logger });
+  const kafka = createKafka({
+    clientId: env.KAFKA_CLIENT_ID ?? 'notifier-redrive',
+    brokers: env.KAFKA_BROKERS,
+    logger,
+  });
   const report = await redriveDeadLetters({
     kafka,
     topic: env.ORDER_EVENTS_TOPIC,

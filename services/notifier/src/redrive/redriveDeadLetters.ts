@@ -93,14 +93,26 @@ export async function redriveDeadLetters(options: RedriveOptions): Promise<Redri
   const { kafka, topic, dryRun, logger } = options;
   const dlq = deadLetterTopicFor(topic);
   const groupId = options.groupId ?? `${dlq}.redrive`;
-  const report: RedriveReport = { dryRun, from: dlq, to: topic, groupId, endOffsets: {}, moved: 0, byReason: {}, messages: [] };
+  const report: RedriveReport = {
+    dryRun,
+    from: dlq,
+    to: topic,
+    groupId,
+    endOffsets: {},
+    moved: 0,
+    byReason: {},
+    messages: [],
+  };
 
   const admin = kafka.admin();
   await admin.connect();
   const remaining = new Set<number>();
   const ends = new Map<number, bigint>();
   try {
-    const [offsets, committed] = await Promise.all([admin.fetchTopicOffsets(dlq), admin.fetchOffsets({ groupId, topics: [dlq] })]);
+    const [offsets, committed] = await Promise.all([
+      admin.fetchTopicOffsets(dlq),
+      admin.fetchOffsets({ groupId, topics: [dlq] }),
+    ]);
     const committedAt = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
     for (const { partition, high, low } of offsets) {
       ends.set(partition, BigInt(high));
@@ -140,7 +152,9 @@ export async function redriveDeadLetters(options: RedriveOptions): Promise<Redri
           await producer.send({
             topic,
             acks: -1,
-            messages: [{ key: message.key, value: message.value, headers: redriveHeaders(message.headers, new Date()) }],
+            messages: [
+              { key: message.key, value: message.value, headers: redriveHeaders(message.headers, new Date()) },
+            ],
           });
           await consumer.commitOffsets([{ topic: dlq, partition, offset: String(BigInt(message.offset) + 1n) }]);
         }

@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Partitioners, type IHeaders, type Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import { createKafka, createLogger, deadLetterTopicFor, EVENT_HEADERS, waitFor, type OrderEventEnvelope } from '@outbox/shared';
+import {
+  createKafka,
+  createLogger,
+  deadLetterTopicFor,
+  EVENT_HEADERS,
+  waitFor,
+  type OrderEventEnvelope,
+} from '@outbox/shared';
 import { scanAll, testEndpoints } from '../../../../test/support/testStack';
 import { loadConfig } from '../../src/config';
 import { start, type NotifierHandle } from '../../src/start';
@@ -14,7 +21,10 @@ export function testKafka() {
 }
 
 /** An `OrderCreated` envelope (seq 1 unless told otherwise), as the relay publishes it. */
-export function orderCreated(orderId: string = randomUUID(), overrides: Partial<OrderEventEnvelope> = {}): OrderEventEnvelope {
+export function orderCreated(
+  orderId: string = randomUUID(),
+  overrides: Partial<OrderEventEnvelope> = {},
+): OrderEventEnvelope {
   const now = new Date().toISOString();
   return {
     eventId: randomUUID(),
@@ -38,7 +48,11 @@ export function orderCreated(orderId: string = randomUUID(), overrides: Partial<
 }
 
 /** An `OrderCancelled` envelope with the given seq. */
-export function orderCancelled(orderId: string, seq: number, overrides: Partial<OrderEventEnvelope> = {}): OrderEventEnvelope {
+export function orderCancelled(
+  orderId: string,
+  seq: number,
+  overrides: Partial<OrderEventEnvelope> = {},
+): OrderEventEnvelope {
   const now = new Date().toISOString();
   return {
     eventId: randomUUID(),
@@ -48,7 +62,15 @@ export function orderCancelled(orderId: string, seq: number, overrides: Partial<
     aggregateId: orderId,
     seq,
     occurredAt: now,
-    payload: { orderId, customerId: 'customer-1', status: 'CANCELLED', currency: 'USD', totalMinor: 2500, cancelledAt: now, reason: 'changed my mind' },
+    payload: {
+      orderId,
+      customerId: 'customer-1',
+      status: 'CANCELLED',
+      currency: 'USD',
+      totalMinor: 2500,
+      cancelledAt: now,
+      reason: 'changed my mind',
+    },
     ...overrides,
   };
 }
@@ -67,7 +89,11 @@ export function recordOf(event: OrderEventEnvelope) {
 }
 
 /** A test producer that sends records one by one, in order. */
-export async function testProducer(): Promise<Producer & { sendTo(topic: string, ...records: { key: string; value: string | Buffer; headers?: IHeaders }[]): Promise<void> }> {
+export async function testProducer(): Promise<
+  Producer & {
+    sendTo(topic: string, ...records: { key: string; value: string | Buffer; headers?: IHeaders }[]): Promise<void>;
+  }
+> {
   const producer = testKafka().producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
   await producer.connect();
   return Object.assign(producer, {
@@ -82,13 +108,24 @@ export function partitionOf(key: string, partitions = 3): number {
   const partitioner = Partitioners.DefaultPartitioner();
   return partitioner({
     topic: 'any',
-    partitionMetadata: Array.from({ length: partitions }, (_, id) => ({ partitionId: id, leader: 1, partitionErrorCode: 0, replicas: [1], isr: [1] })),
+    partitionMetadata: Array.from({ length: partitions }, (_, id) => ({
+      partitionId: id,
+      leader: 1,
+      partitionErrorCode: 0,
+      replicas: [1],
+      isr: [1],
+    })),
     message: { key, value: null },
   });
 }
 
 /** Starts an in-process notifier on a test's own table, topic and group. */
-export async function startTestNotifier(options: { table: string; topic: string; groupId: string; env?: Record<string, string> }): Promise<NotifierHandle> {
+export async function startTestNotifier(options: {
+  table: string;
+  topic: string;
+  groupId: string;
+  env?: Record<string, string>;
+}): Promise<NotifierHandle> {
   const { dynamodb, kafkaBrokers } = testEndpoints();
   const config = loadConfig({
     DYNAMODB_ENDPOINT: dynamodb,
@@ -110,12 +147,18 @@ export async function startTestNotifier(options: { table: string; topic: string;
 }
 
 /** The value of a metric series, 0 when absent. */
-export async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
+export async function metricValue(
+  registry: Registry,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
   const metric = registry.getSingleMetric(name);
   if (!metric) return 0;
   const { values } = await metric.get();
   return values
-    .filter((v) => Object.entries(labels).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want))
+    .filter((v) =>
+      Object.entries(labels).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want),
+    )
     .filter((v) => !('metricName' in v) || v.metricName === name || v.metricName === `${name}_count`)
     .reduce((sum, v) => sum + v.value, 0);
 }
@@ -140,7 +183,10 @@ export async function waitForCommittedToEnd(topic: string, groupId: string, time
   try {
     await waitFor(
       async () => {
-        const [ends, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
+        const [ends, committed] = await Promise.all([
+          admin.fetchTopicOffsets(topic),
+          admin.fetchOffsets({ groupId, topics: [topic] }),
+        ]);
         const at = new Map(committed[0].partitions.map((p) => [p.partition, p.offset]));
         return ends.every((end) => Number(end.high) === 0 || at.get(end.partition) === end.high);
       },

@@ -29,7 +29,9 @@ export async function startWebhookReceiver(secret: string, respond: Responder) {
       const raw = Buffer.concat(chunks).toString();
       const key = String(req.headers['idempotency-key'] ?? '');
       const timestamp = String(req.headers['x-webhook-timestamp'] ?? '');
-      const expected = Buffer.from(`sha256=${createHmac('sha256', secret).update(`${timestamp}.${raw}`).digest('hex')}`);
+      const expected = Buffer.from(
+        `sha256=${createHmac('sha256', secret).update(`${timestamp}.${raw}`).digest('hex')}`,
+      );
       const given = Buffer.from(String(req.headers['x-webhook-signature'] ?? ''));
       const signatureValid = given.length === expected.length && timingSafeEqual(given, expected);
       const attempt = (attempts.get(key) ?? 0) + 1;
