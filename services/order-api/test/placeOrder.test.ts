@@ -214,4 +214,28 @@ describe('POST /orders against DynamoDB Local', () => {
       'order-total-too-large',
     );
   });
+
+  test('When the body nests deeply, carries __proto__ or huge numbers, with or without a key, then it answers 422, never 500, and stores nothing', async () => {
+    const deep = `{"customerId":"${customerId}","items":[{"productId":"p","quantity":1,"price":1}],"x":${'['.repeat(3500)}${']'.repeat(3500)}}`;
+    for (const key of [undefined, 'odd-1']) {
+      const post = () => {
+        const call = request(built.app).post('/orders').set('content-type', 'application/json');
+        return key ? call.set('Idempotency-Key', key) : call;
+      };
+      await expectRejected(() => post().send(deep), 422, 'request-validation-failed');
+      await expectRejected(
+        () =>
+          post().send(
+            `{"customerId":"${customerId}","items":[{"productId":"p","quantity":1,"price":1}],"__proto__":{"admin":true}}`,
+          ),
+        422,
+        'request-validation-failed',
+      );
+      await expectRejected(
+        () => post().send(`{"customerId":"${customerId}","items":[{"productId":"p","quantity":1e400,"price":1e400}]}`),
+        422,
+        'request-validation-failed',
+      );
+    }
+  });
 });

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { IdempotencyRecord } from '../data/IdempotencyRecord';
 import {
+  ValidationError,
   WriteConflictError,
   idempotencyInProgress,
   idempotencyKeyReused,
@@ -33,13 +34,22 @@ export interface IdempotencyOptions {
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
 const KEY = /^[\x21-\x7e]{1,255}$/;
 
+/** Deeper bodies are refused before hashing: no valid request nests beyond a few levels. */
+const MAX_DEPTH = 32;
+
 /** JSON with object keys sorted at every level, so key order and spacing do not change the hash. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+function canonicalJson(value: unknown, depth = 0): string {
+  if (depth > MAX_DEPTH) {
+    throw new ValidationError(
+      [{ field: '(body)', message: `nests deeper than ${MAX_DEPTH} levels` }],
+      'The request body nests too deeply',
+    );
+  }
+  if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item, depth + 1)).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     const entries = Object.keys(value)
       .sort()
-      .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`);
+      .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key], depth + 1)}`);
     return `{${entries.join(',')}}`;
   }
   return JSON.stringify(value) ?? 'null';
