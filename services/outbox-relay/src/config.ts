@@ -28,6 +28,10 @@ const schema = z
     PUBLISH_RETRY_INITIAL_MS: z.coerce.number().int().min(10).max(60000).default(200),
     /** Longest pause between retries of a failed round, in ms. */
     PUBLISH_RETRY_MAX_MS: z.coerce.number().int().min(10).max(300000).default(5000),
+    /** A backfill starts this long before the newest event known to be published, in ms (writers' clocks differ). */
+    BACKFILL_OVERLAP_MS: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
+    /** Parallel Scan segments when backfilling from the outbox table. */
+    BACKFILL_SCAN_SEGMENTS: z.coerce.number().int().min(1).max(64).default(4),
     /** When set, every batch is a Kafka transaction under this one stable id (all relay instances share it). */
     KAFKA_TRANSACTIONAL_ID: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).optional()),
   })
@@ -60,6 +64,7 @@ const schema = z
     batchSize: env.BATCH_SIZE,
     lease: { durationMs: env.LEASE_DURATION_MS, renewIntervalMs: env.LEASE_RENEW_INTERVAL_MS },
     shardRefreshMs: env.SHARD_REFRESH_MS,
+    backfill: { overlapMs: env.BACKFILL_OVERLAP_MS, scanSegments: env.BACKFILL_SCAN_SEGMENTS },
     publishRetry: { initialMs: env.PUBLISH_RETRY_INITIAL_MS, maxMs: env.PUBLISH_RETRY_MAX_MS },
     otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
   }));

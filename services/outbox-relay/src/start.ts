@@ -15,6 +15,7 @@ import {
 import type { RelayConfig } from './config';
 import { CheckpointStore } from './checkpoint/CheckpointStore';
 import { LeaderLease } from './lease/LeaderLease';
+import { OutboxBackfill } from './backfill/OutboxBackfill';
 import { DynamoDbStreamSource } from './source/DynamoDbStreamSource';
 import { KafkaPublisher } from './publish/KafkaPublisher';
 import { Relay } from './relay/Relay';
@@ -50,6 +51,7 @@ export async function start(config: RelayConfig): Promise<RelayHandle> {
   });
   const publisher = new KafkaPublisher({ kafka, topic: config.kafka.topic, transactionalId: config.kafka.transactionalId });
 
+  // Fails fast on a table without a stream; later the relay follows the table's latest stream.
   const streamArn = await DynamoDbStreamSource.latestStreamArn(client, config.tables.outbox);
   // A transactional producer fences whoever used the id before: connect it only when leading.
   if (!publisher.transactional) await publisher.connect();
@@ -66,8 +68,11 @@ export async function start(config: RelayConfig): Promise<RelayHandle> {
     onChange: () => relay?.wake(),
   });
   relay = new Relay({
-    source: new DynamoDbStreamSource({ streams, streamArn }),
-    checkpoints: new CheckpointStore({ doc, table: config.tables.relayState, streamArn }),
+    resolveStreamArn: () => DynamoDbStreamSource.currentStreamArn(client, config.tables.outbox),
+    sourceFor: (arn) => new DynamoDbStreamSource({ streams, streamArn: arn }),
+    checkpoints: new CheckpointStore({ doc, table: config.tables.relayState, relayName: config.tables.outbox }),
+    backfill: new OutboxBackfill({ doc, table: config.tables.outbox, segments: config.backfill.scanSegments }),
+    backfillOverlapMs: config.backfill.overlapMs,
     publisher,
     lease,
     metrics,

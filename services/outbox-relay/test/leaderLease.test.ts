@@ -28,11 +28,11 @@ describe('leader lease and fenced checkpoints (DynamoDB Local, injected monotoni
     const clockB = { t: 5_000_000 }; // clocks of two machines share no origin
     const a = leaseFor(relayState, uniqueName('a'), clockA);
     const b = leaseFor(relayState, uniqueName('b'), clockB);
-    const checkpoints = new CheckpointStore({ doc, table: relayState, streamArn: 'arn:test-stream' });
+    const checkpoints = new CheckpointStore({ doc, table: relayState, relayName: 'outbox' });
 
     await a.tick();
     expect(a.isLeader()).toBe(true);
-    await a.fenced((fence) => checkpoints.write({ shardId: 's1', sequenceNumber: '100', ended: false }, fence));
+    await a.fenced((fence) => checkpoints.write('arn:test-stream', { shardId: 's1', sequenceNumber: '100', ended: false }, fence));
 
     await b.tick(); // first look: remembers the counter
     clockB.t += 999;
@@ -53,16 +53,16 @@ describe('leader lease and fenced checkpoints (DynamoDB Local, injected monotoni
     clockB.t += 1000;
     await b.tick();
     expect(b.isLeader()).toBe(true);
-    await b.fenced((fence) => checkpoints.write({ shardId: 's1', sequenceNumber: '200', ended: false }, fence));
+    await b.fenced((fence) => checkpoints.write('arn:test-stream', { shardId: 's1', sequenceNumber: '200', ended: false }, fence));
 
     // A deposed leader whose clock stalled still believes it leads: the fence stops its write.
     clockA.t -= 800;
     expect(a.isLeader()).toBe(true);
     await expect(
-      a.fenced((fence) => checkpoints.write({ shardId: 's1', sequenceNumber: '150', ended: false }, fence)),
+      a.fenced((fence) => checkpoints.write('arn:test-stream', { shardId: 's1', sequenceNumber: '150', ended: false }, fence)),
     ).rejects.toBeInstanceOf(LeaseLostError);
     expect(a.isLeader()).toBe(false);
-    expect((await checkpoints.read('s1'))?.sequenceNumber).toBe('200');
+    expect((await checkpoints.read('arn:test-stream', 's1'))?.sequenceNumber).toBe('200');
   });
 
   test('When the leader renews on time, then it stays leader and a renewal refused by the table makes it step down', async () => {

@@ -1,4 +1,4 @@
-import { GetCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { AppError } from '@outbox/shared';
 import { LeaseLostError, type LeaseFence } from '../lease/LeaderLease';
 
@@ -14,18 +14,27 @@ export interface ShardCheckpoint {
   lastOccurredAt?: string;
 }
 
+/** Which stream the relay reads, so it notices when the table's stream was replaced. */
+export interface StreamPointer {
+  streamArn: string;
+}
+
 /** Options for {@link CheckpointStore}. */
 export interface CheckpointStoreOptions {
   doc: DynamoDBDocumentClient;
   table: string;
-  /** The stream the checkpoints belong to; a new stream ARN starts fresh checkpoints. */
-  streamArn: string;
+  /** Names the relay group (the outbox table's name); keys the stream pointer. */
+  relayName: string;
 }
 
+/** The part of {@link CheckpointStore} the relay uses; tests may fake it. */
+export type Checkpoints = Pick<CheckpointStore, 'read' | 'list' | 'write' | 'readStreamPointer' | 'writeStreamPointer'>;
+
 /**
- * Per-shard checkpoints in the RelayState table (`pk = STREAM#<arn>`, `sk = SHARD#<id>`). Every
- * write is a transaction that also checks the lease item still names this relay with the counter
- * it holds, so a deposed leader cannot move a checkpoint.
+ * Per-shard checkpoints in the RelayState table (`pk = STREAM#<arn>`, `sk = SHARD#<id>`), and a
+ * pointer to the stream being read (`pk = RELAY#<name>`, `sk = STREAM`). Every write is a
+ * transaction that also checks the lease item still names this relay with the counter it holds,
+ * so a deposed leader cannot move a checkpoint.
  */
 export class CheckpointStore {
   private readonly options: CheckpointStoreOptions;
@@ -34,30 +43,68 @@ export class CheckpointStore {
     this.options = options;
   }
 
-  get streamArn(): string {
-    return this.options.streamArn;
+  /** The checkpoint of a shard, or `undefined` when the relay never finished a batch there. */
+  async read(streamArn: string, shardId: string): Promise<ShardCheckpoint | undefined> {
+    const { Item } = await this.options.doc.send(
+      new GetCommand({ TableName: this.options.table, Key: this.key(streamArn, shardId), ConsistentRead: true }),
+    );
+    return Item ? toCheckpoint(Item) : undefined;
   }
 
-  /** The checkpoint of a shard, or `undefined` when the relay never finished a batch there. */
-  async read(shardId: string): Promise<ShardCheckpoint | undefined> {
-    const { Item } = await this.options.doc.send(
-      new GetCommand({ TableName: this.options.table, Key: this.key(shardId), ConsistentRead: true }),
-    );
-    if (!Item) return undefined;
-    return {
-      shardId,
-      sequenceNumber: Item.sequenceNumber as string | undefined,
-      ended: Item.ended === true,
-      parentShardId: Item.parentShardId as string | undefined,
-      lastOccurredAt: Item.lastOccurredAt as string | undefined,
-    };
+  /** Every checkpoint of a stream. */
+  async list(streamArn: string): Promise<ShardCheckpoint[]> {
+    const checkpoints: ShardCheckpoint[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.options.doc.send(
+        new QueryCommand({
+          TableName: this.options.table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :shard)',
+          ExpressionAttributeValues: { ':pk': `STREAM#${streamArn}`, ':shard': 'SHARD#' },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      checkpoints.push(...(page.Items ?? []).map(toCheckpoint));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return checkpoints;
   }
 
   /**
    * Stores a checkpoint in one transaction with a check of the lease `fence`; call only after
    * Kafka acknowledged every record up to it. Throws {@link LeaseLostError} when the fence fails.
    */
-  async write(checkpoint: ShardCheckpoint, fence: LeaseFence): Promise<void> {
+  async write(streamArn: string, checkpoint: ShardCheckpoint, fence: LeaseFence): Promise<void> {
+    await this.fencedPut(
+      {
+        ...this.key(streamArn, checkpoint.shardId),
+        streamArn,
+        shardId: checkpoint.shardId,
+        sequenceNumber: checkpoint.sequenceNumber,
+        ended: checkpoint.ended,
+        parentShardId: checkpoint.parentShardId,
+        lastOccurredAt: checkpoint.lastOccurredAt,
+      },
+      fence,
+      `checkpoint of shard ${checkpoint.shardId}`,
+    );
+  }
+
+  /** The stream the relay last read, or `undefined` before the first one. */
+  async readStreamPointer(): Promise<StreamPointer | undefined> {
+    const { Item } = await this.options.doc.send(
+      new GetCommand({ TableName: this.options.table, Key: this.pointerKey(), ConsistentRead: true }),
+    );
+    return typeof Item?.streamArn === 'string' ? { streamArn: Item.streamArn } : undefined;
+  }
+
+  /** Records the stream the relay reads now, fenced like a checkpoint. */
+  async writeStreamPointer(pointer: StreamPointer, fence: LeaseFence): Promise<void> {
+    await this.fencedPut({ ...this.pointerKey(), streamArn: pointer.streamArn }, fence, 'stream pointer');
+  }
+
+  private async fencedPut(item: Record<string, unknown>, fence: LeaseFence, what: string): Promise<void> {
     try {
       await this.options.doc.send(
         new TransactWriteCommand({
@@ -74,37 +121,35 @@ export class CheckpointStore {
             {
               Put: {
                 TableName: this.options.table,
-                Item: {
-                  ...this.key(checkpoint.shardId),
-                  streamArn: this.options.streamArn,
-                  shardId: checkpoint.shardId,
-                  sequenceNumber: checkpoint.sequenceNumber,
-                  ended: checkpoint.ended,
-                  parentShardId: checkpoint.parentShardId,
-                  lastOccurredAt: checkpoint.lastOccurredAt,
-                  leaseCounter: fence.counter,
-                  owner: fence.owner,
-                  updatedAt: new Date().toISOString(),
-                },
+                Item: { ...item, leaseCounter: fence.counter, owner: fence.owner, updatedAt: new Date().toISOString() },
               },
             },
           ],
         }),
       );
     } catch (error) {
-      if (fenceFailed(error)) {
-        throw new LeaseLostError(`checkpoint of shard ${checkpoint.shardId} refused: the lease moved on`, error);
-      }
-      throw new AppError('checkpoint.write_failed', `Could not write the checkpoint of shard ${checkpoint.shardId}`, {
-        retriable: true,
-        cause: error,
-      });
+      if (fenceFailed(error)) throw new LeaseLostError(`${what} refused: the lease moved on`, error);
+      throw new AppError('checkpoint.write_failed', `Could not write the ${what}`, { retriable: true, cause: error });
     }
   }
 
-  private key(shardId: string) {
-    return { pk: `STREAM#${this.options.streamArn}`, sk: `SHARD#${shardId}` };
+  private key(streamArn: string, shardId: string) {
+    return { pk: `STREAM#${streamArn}`, sk: `SHARD#${shardId}` };
   }
+
+  private pointerKey() {
+    return { pk: `RELAY#${this.options.relayName}`, sk: 'STREAM' };
+  }
+}
+
+function toCheckpoint(item: Record<string, unknown>): ShardCheckpoint {
+  return {
+    shardId: item.shardId as string,
+    sequenceNumber: item.sequenceNumber as string | undefined,
+    ended: item.ended === true,
+    parentShardId: item.parentShardId as string | undefined,
+    lastOccurredAt: item.lastOccurredAt as string | undefined,
+  };
 }
 
 /** A cancelled transaction whose first action (the lease check) failed its condition. */

@@ -1,7 +1,9 @@
-import { toAppError, type Logger } from '@outbox/shared';
-import type { CheckpointStore, ShardCheckpoint } from '../checkpoint/CheckpointStore';
+import { AppError, type Logger } from '@outbox/shared';
+import type { Checkpoints, ShardCheckpoint } from '../checkpoint/CheckpointStore';
 import { LeaseLostError, type LeaderLease } from '../lease/LeaderLease';
+import type { BackfillSource } from '../backfill/OutboxBackfill';
 import type { ChangeSource, SourceRecord, StreamShard } from '../source/StreamShard';
+import { isDrained, planShards } from '../source/ShardLineage';
 import type { DeadLetter, OutgoingEvent } from '../publish/KafkaPublisher';
 import type { RelayMetrics } from './relayMetrics';
 import { toOutgoing } from './toOutgoing';
@@ -14,8 +16,16 @@ export interface BatchPublisher {
 
 /** Options for {@link Relay}. */
 export interface RelayOptions {
-  source: ChangeSource;
-  checkpoints: CheckpointStore;
+  /**
+   * The ARN of the stream to read now (the table's latest stream), or `undefined` while the
+   * table has none (the relay keeps reading the one it has); checked at every shard refresh.
+   */
+  resolveStreamArn: () => Promise<string | undefined>;
+  /** A reader for a stream ARN. */
+  sourceFor: (streamArn: string) => ChangeSource;
+  checkpoints: Checkpoints;
+  /** Where events the stream lost are re-read from (the outbox table). */
+  backfill: BackfillSource;
   publisher: BatchPublisher;
   /** Only the lease holder reads, publishes and checkpoints. */
   lease: Pick<LeaderLease, 'isLeader' | 'term' | 'fenced'>;
@@ -26,9 +36,14 @@ export interface RelayOptions {
   pollIdleMaxMs: number;
   /** Backoff after a failed round (Kafka or DynamoDB away); the checkpoint stays where it was. */
   failureBackoff?: BackoffOptions;
-  /** How often the shard list is refreshed to find new shards. */
+  /** How often the shard list (and the table's stream) is refreshed. */
   shardRefreshMs?: number;
-  /** Wall clock for lag (ms since epoch). */
+  /**
+   * A backfill starts this long before the newest event known to be published, because
+   * `occurredAt` is stamped before commit and writers' clocks differ (default 5 minutes).
+   */
+  backfillOverlapMs?: number;
+  /** Wall clock for lag and refresh timing (ms since epoch). */
   now?: () => number;
 }
 
@@ -38,15 +53,22 @@ interface ShardState {
   iterator?: string;
 }
 
+const isNamed = (error: unknown, name: string) => (error as { name?: string } | null)?.name === name;
+
 /**
  * Moves outbox events from the stream to Kafka while this instance holds the lease: per shard,
  * read a batch, publish it, and only after Kafka acknowledged it move the shard's checkpoint in a
  * transaction fenced by the lease. A failure leaves the checkpoint where it was; the shard is
  * re-read from there after a capped backoff. A new term re-reads every checkpoint.
+ *
+ * Shards are read by lineage (a child only after its parents ended). Records the stream lost
+ * (checkpoint behind the trim horizon, a shard trimmed away, a replaced stream) are re-read
+ * from the outbox table and published before the stream is read on: never a silent skip.
  */
 export class Relay {
   private readonly options: RelayOptions;
   private readonly shards = new Map<string, ShardState>();
+  private stream?: { arn: string; source: ChangeSource };
   private running?: Promise<void>;
   private stopping = false;
   private wakeUp?: () => void;
@@ -74,6 +96,10 @@ export class Relay {
     await this.running;
   }
 
+  private get now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+
   private async loop(): Promise<void> {
     const { lease, logger, metrics } = this.options;
     const backoff = this.options.failureBackoff ?? { initialMs: 100, maxMs: 5000 };
@@ -82,13 +108,13 @@ export class Relay {
     while (!this.stopping) {
       const term = lease.term;
       if (term === undefined) {
-        this.forgetShards();
+        this.forget();
         await this.pause(this.options.pollIdleMaxMs);
         continue;
       }
       if (term !== this.loadedTerm) {
         // A new term: another leader may have moved the checkpoints meanwhile.
-        this.forgetShards();
+        this.forget();
         this.loadedTerm = term;
       }
       let progressed = false;
@@ -98,12 +124,12 @@ export class Relay {
       } catch (error) {
         if (error instanceof LeaseLostError) {
           logger.warn({ err: error }, 'lost the lease; standing by');
-          this.forgetShards();
+          this.forget();
           continue;
         }
         failureDelay = nextFailureDelay(failureDelay, backoff);
         logger.warn({ err: error, retryInMs: failureDelay }, 'round failed; retrying from the last checkpoint');
-        if (toAppError(error).code === 'publish.failed') metrics.publishFailures.inc();
+        if ((error as { code?: string }).code === 'publish.failed') metrics.publishFailures.inc();
         for (const state of this.shards.values()) state.iterator = undefined;
         await this.pause(failureDelay);
         continue;
@@ -114,8 +140,9 @@ export class Relay {
     }
   }
 
-  private forgetShards(): void {
+  private forget(): void {
     this.shards.clear();
+    this.stream = undefined;
     this.lastShardRefresh = -Infinity;
     this.loadedTerm = undefined;
   }
@@ -123,22 +150,21 @@ export class Relay {
   private pause(ms: number): Promise<void> {
     if (this.stopping) return Promise.resolve();
     return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakeUp = undefined;
+        resolve();
+      };
       const timer = setTimeout(done, ms);
       timer.unref();
-      const self = this;
-      function done() {
-        clearTimeout(timer);
-        self.wakeUp = undefined;
-        resolve();
-      }
       this.wakeUp = done;
     });
   }
 
   /** One round over the readable shards; true when any records were read. */
   private async pollOnce(): Promise<boolean> {
-    const now = (this.options.now ?? Date.now)();
-    if (now - this.lastShardRefresh >= (this.options.shardRefreshMs ?? 10000)) {
+    const now = this.now;
+    if (!this.stream || now - this.lastShardRefresh >= (this.options.shardRefreshMs ?? 10000)) {
       await this.refreshShards();
       this.lastShardRefresh = now;
     }
@@ -151,43 +177,112 @@ export class Relay {
   }
 
   private async refreshShards(): Promise<void> {
-    for (const shard of await this.options.source.listShards()) {
+    const latest = (await this.options.resolveStreamArn()) ?? this.stream?.arn ?? (await this.pointedStream());
+    if (this.stream?.arn !== latest) await this.enterStream(latest);
+    const stream = this.stream as { arn: string; source: ChangeSource };
+    const described = await stream.source.listShards();
+    const stored = new Map((await this.options.checkpoints.list(stream.arn)).map((c) => [c.shardId, c]));
+    for (const shard of described) {
       const known = this.shards.get(shard.shardId);
       if (known) {
         known.shard = shard;
         continue;
       }
-      const checkpoint = (await this.options.checkpoints.read(shard.shardId)) ?? {
-        shardId: shard.shardId,
-        ended: false,
-        parentShardId: shard.parentShardId,
-      };
+      const checkpoint = stored.get(shard.shardId) ?? { shardId: shard.shardId, ended: false, parentShardId: shard.parentShardId };
       this.shards.set(shard.shardId, { shard, checkpoint });
+    }
+    // Shards the relay had started but the stream trimmed away: their rest is in the table only.
+    const { vanished } = planShards(described, stored);
+    for (const shardId of vanished) {
+      const checkpoint = stored.get(shardId) as ShardCheckpoint;
+      this.options.logger.warn({ shardId }, 'a started shard was trimmed from the stream; backfilling from the outbox table');
+      const newest = await this.runBackfill(this.backfillStart([checkpoint]), 'shard_trimmed');
+      await this.fencedCheckpoint({ ...checkpoint, ended: true, lastOccurredAt: newest ?? checkpoint.lastOccurredAt });
     }
   }
 
-  /** Shards not yet ended whose parent (if the relay knows it) has been read to its end. */
+  /** With no stream on the table, the stream read last (its records are still readable for a day). */
+  private async pointedStream(): Promise<string> {
+    const pointer = await this.options.checkpoints.readStreamPointer();
+    if (!pointer) throw new AppError('relay.no_stream', 'The outbox table has no stream; enable NEW_IMAGE streams on it', { retriable: true });
+    return pointer.streamArn;
+  }
+
+  /**
+   * Starts reading `streamArn`. When the relay read another stream before (the stream was
+   * disabled and enabled again), the records written in between are in neither stream: they
+   * are backfilled from the table first.
+   */
+  private async enterStream(streamArn: string): Promise<void> {
+    const { checkpoints, lease, logger } = this.options;
+    const pointer = await checkpoints.readStreamPointer();
+    if (pointer && pointer.streamArn !== streamArn) {
+      logger.warn({ previous: pointer.streamArn, streamArn }, 'the outbox stream was replaced; backfilling from the outbox table');
+      const previous = await checkpoints.list(pointer.streamArn);
+      await this.runBackfill(this.backfillStart(previous), 'stream_replaced');
+    }
+    if (pointer?.streamArn !== streamArn) {
+      await lease.fenced((fence) => checkpoints.writeStreamPointer({ streamArn }, fence));
+    }
+    this.shards.clear();
+    this.stream = { arn: streamArn, source: this.options.sourceFor(streamArn) };
+  }
+
+  /**
+   * Where a backfill must start: the oldest "newest published event" among shards still open
+   * (else the newest of all), minus the overlap. `undefined` (the whole table) when unknown.
+   */
+  private backfillStart(checkpoints: ShardCheckpoint[]): string | undefined {
+    const times = (list: ShardCheckpoint[]) =>
+      list.map((c) => (c.lastOccurredAt ? Date.parse(c.lastOccurredAt) : NaN)).filter((t) => !Number.isNaN(t));
+    const open = times(checkpoints.filter((c) => !c.ended));
+    const base = open.length > 0 ? Math.min(...open) : times(checkpoints).length > 0 ? Math.max(...times(checkpoints)) : undefined;
+    if (base === undefined) return undefined;
+    return new Date(base - (this.options.backfillOverlapMs ?? 300_000)).toISOString();
+  }
+
+  /** Publishes every outbox event since `since` in (aggregateId, seq) order; returns the newest occurredAt. */
+  private async runBackfill(since: string | undefined, reason: string): Promise<string | undefined> {
+    const { backfill, publisher, metrics, logger, lease, batchSize } = this.options;
+    const records = await backfill.readSince(since);
+    let newest: string | undefined;
+    for (let i = 0; i < records.length; i += batchSize) {
+      const { events, letters } = this.dispose(records.slice(i, i + batchSize));
+      if (!lease.isLeader()) throw new LeaseLostError('lease validity ran out during a backfill');
+      await publisher.publishBatch(events, letters);
+      this.countPublished('backfill', events, letters);
+      metrics.recordsBackfilled.inc({ reason }, events.length);
+      newest = maxOccurredAt(newest, events);
+    }
+    logger.info({ reason, since: since ?? 'the beginning', records: records.length }, 'backfill published');
+    return newest;
+  }
+
+  /** Shards not yet ended whose parents ended, parents first. */
   private readableShards(): ShardState[] {
-    return [...this.shards.values()].filter((state) => {
-      if (state.checkpoint.ended) return false;
-      const parentId = state.shard.parentShardId;
-      const parent = parentId ? this.shards.get(parentId) : undefined;
-      return !parent || parent.checkpoint.ended;
-    });
+    const described = [...this.shards.values()].map((state) => state.shard);
+    const progress = new Map([...this.shards.values()].map((state) => [state.shard.shardId, state.checkpoint]));
+    return planShards(described, progress).readable.map((shardId) => this.shards.get(shardId) as ShardState);
   }
 
   private async pollShard(state: ShardState): Promise<boolean> {
-    const { source, publisher, metrics, logger, lease } = this.options;
+    const { publisher, metrics, logger, lease } = this.options;
+    const source = (this.stream as { source: ChangeSource }).source;
     const shardId = state.shard.shardId;
-    state.iterator ??= await source.iteratorFor(shardId, state.checkpoint.sequenceNumber);
-    if (!state.iterator) return this.markEnded(state);
+    if (isDrained(state.shard, state.checkpoint)) return this.markEnded(state);
     let batch;
     try {
+      state.iterator ??= await source.iteratorFor(shardId, state.checkpoint.sequenceNumber);
+      if (!state.iterator) return this.markEnded(state);
       batch = await source.read(shardId, state.iterator, this.options.batchSize);
     } catch (error) {
-      if ((error as { name?: string }).name === 'ExpiredIteratorException') {
+      if (isNamed(error, 'ExpiredIteratorException')) {
         logger.info({ shardId }, 'iterator expired; re-acquiring it from the checkpoint');
         state.iterator = undefined;
+        return true;
+      }
+      if (isNamed(error, 'TrimmedDataAccessException')) {
+        await this.recoverTrimmed(state);
         return true;
       }
       throw error;
@@ -205,12 +300,29 @@ export class Relay {
       await this.saveCheckpoint(state, {
         ...state.checkpoint,
         sequenceNumber: last.sequenceNumber,
-        lastOccurredAt: newestOccurredAt(events) ?? state.checkpoint.lastOccurredAt,
+        lastOccurredAt: maxOccurredAt(state.checkpoint.lastOccurredAt, events),
       });
     }
     state.iterator = batch.nextIterator;
     if (!state.iterator) await this.markEnded(state);
     return batch.records.length > 0;
+  }
+
+  /**
+   * The checkpoint lies before the trim horizon: publish what the table holds since the
+   * checkpoint, then read the shard from its oldest retained record (repeats are harmless).
+   */
+  private async recoverTrimmed(state: ShardState): Promise<void> {
+    const shardId = state.shard.shardId;
+    this.options.logger.warn({ shardId, sequenceNumber: state.checkpoint.sequenceNumber }, 'checkpoint is behind the trim horizon; backfilling from the outbox table');
+    const known = state.checkpoint.lastOccurredAt ? [state.checkpoint] : [...this.shards.values()].map((s) => s.checkpoint);
+    const newest = await this.runBackfill(this.backfillStart(known), 'trimmed');
+    state.iterator = undefined;
+    await this.saveCheckpoint(state, {
+      ...state.checkpoint,
+      sequenceNumber: undefined,
+      lastOccurredAt: newest ?? state.checkpoint.lastOccurredAt,
+    });
   }
 
   private dispose(records: SourceRecord[]): { events: OutgoingEvent[]; letters: DeadLetter[] } {
@@ -234,24 +346,29 @@ export class Relay {
       metrics.recordsDeadLettered.inc({ reason: letter.errorCode });
       logger.warn({ shardId, sequenceNumber: letter.sequenceNumber, code: letter.errorCode }, 'record dead-lettered');
     }
-    const newest = newestOccurredAt(events);
-    if (newest) {
-      const lag = ((this.options.now ?? Date.now)() - Date.parse(newest)) / 1000;
-      metrics.shardLagSeconds.set({ shard_id: shardId }, Math.max(0, lag));
+    const newest = maxOccurredAt(undefined, events);
+    if (newest && shardId !== 'backfill') {
+      metrics.shardLagSeconds.set({ shard_id: shardId }, Math.max(0, (this.now - Date.parse(newest)) / 1000));
     }
   }
 
   private async markEnded(state: ShardState): Promise<boolean> {
     this.options.logger.info({ shardId: state.shard.shardId }, 'shard read to its end');
     await this.saveCheckpoint(state, { ...state.checkpoint, ended: true });
+    state.iterator = undefined;
     return true;
   }
 
   private async saveCheckpoint(state: ShardState, checkpoint: ShardCheckpoint): Promise<void> {
+    await this.fencedCheckpoint(checkpoint);
+    state.checkpoint = checkpoint;
+  }
+
+  private async fencedCheckpoint(checkpoint: ShardCheckpoint): Promise<void> {
     const { metrics, lease, checkpoints } = this.options;
+    const streamArn = (this.stream as { arn: string }).arn;
     try {
-      await lease.fenced((fence) => checkpoints.write(checkpoint, fence));
-      state.checkpoint = checkpoint;
+      await lease.fenced((fence) => checkpoints.write(streamArn, checkpoint, fence));
       metrics.checkpointWrites.inc({ outcome: 'ok' });
     } catch (error) {
       metrics.checkpointWrites.inc({ outcome: error instanceof LeaseLostError ? 'fenced' : 'failed' });
@@ -260,9 +377,9 @@ export class Relay {
   }
 }
 
-/** The latest `occurredAt` among the events (ISO strings of one format compare as text). */
-function newestOccurredAt(events: OutgoingEvent[]): string | undefined {
-  let newest: string | undefined;
+/** The later of `current` and every event's `occurredAt`. */
+function maxOccurredAt(current: string | undefined, events: OutgoingEvent[]): string | undefined {
+  let newest = current;
   for (const event of events) {
     const at = event.envelope.occurredAt;
     if (newest === undefined || Date.parse(at) > Date.parse(newest)) newest = at;

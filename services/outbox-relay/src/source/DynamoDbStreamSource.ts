@@ -36,6 +36,12 @@ export class DynamoDbStreamSource implements ChangeSource {
     return Table.LatestStreamArn;
   }
 
+  /** The table's latest stream ARN (enabled or not), or `undefined` when it never had one. */
+  static async currentStreamArn(client: DynamoDBClient, tableName: string): Promise<string | undefined> {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    return Table?.LatestStreamArn;
+  }
+
   /** Every shard of the stream, following `DescribeStream` pagination. */
   async listShards(): Promise<StreamShard[]> {
     const shards: StreamShard[] = [];
@@ -49,6 +55,7 @@ export class DynamoDbStreamSource implements ChangeSource {
         shards.push({
           shardId: shard.ShardId,
           parentShardId: shard.ParentShardId,
+          startingSequenceNumber: shard.SequenceNumberRange?.StartingSequenceNumber,
           endingSequenceNumber: shard.SequenceNumberRange?.EndingSequenceNumber,
         });
       }

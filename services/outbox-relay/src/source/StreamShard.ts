@@ -4,6 +4,7 @@ export interface StreamShard {
   parentShardId?: string;
   /** Kinesis only: the other parent of a merged shard. */
   adjacentParentShardId?: string;
+  startingSequenceNumber?: string;
   /** Set when the shard is closed: no record comes after this sequence number. */
   endingSequenceNumber?: string;
 }

@@ -1,0 +1,137 @@
+import { createLogger, createMetricsRegistry } from '@outbox/shared';
+import type { Checkpoints, ShardCheckpoint, StreamPointer } from '../src/checkpoint/CheckpointStore';
+import type { LeaseFence } from '../src/lease/LeaderLease';
+import type { BackfillSource } from '../src/backfill/OutboxBackfill';
+import type { ChangeSource, RecordBatch, SourceRecord, StreamShard } from '../src/source/StreamShard';
+import type { DeadLetter, OutgoingEvent } from '../src/publish/KafkaPublisher';
+import { Relay, type RelayOptions } from '../src/relay/Relay';
+import { createRelayMetrics } from '../src/relay/relayMetrics';
+
+/** An outbox item as a stream INSERT record. */
+export function insert(shardId: string, sequenceNumber: string, aggregateId: string, seq: number, occurredAt = new Date().toISOString()): SourceRecord {
+  return {
+    shardId,
+    sequenceNumber,
+    eventName: 'INSERT',
+    newImage: {
+      eventId: `${aggregateId}-${seq}`,
+      eventType: 'OrderCreated',
+      schemaVersion: 1,
+      aggregateType: 'Order',
+      aggregateId,
+      seq,
+      occurredAt,
+      payload: { orderId: aggregateId },
+      expiresAt: 1,
+    },
+  };
+}
+
+/** A change stream in memory: shards with records; scripted errors by call. */
+export class FakeSource implements ChangeSource {
+  readonly streamArn = 'arn:aws:dynamodb:us-east-1:123456789012:table/OrderOutbox/stream/2026-11-23T00:00:00.000';
+  readonly iteratorRequests: { shardId: string; after?: string }[] = [];
+  /** Errors to throw, by method, in order (one per call until empty). */
+  readonly failNext: { iteratorFor: Error[]; read: Error[] } = { iteratorFor: [], read: [] };
+
+  constructor(
+    private readonly shards: StreamShard[],
+    private readonly records: Map<string, SourceRecord[]>,
+  ) {}
+
+  async listShards(): Promise<StreamShard[]> {
+    return this.shards;
+  }
+
+  async iteratorFor(shardId: string, after?: string): Promise<string | undefined> {
+    this.iteratorRequests.push({ shardId, after });
+    const error = this.failNext.iteratorFor.shift();
+    if (error) throw error;
+    const records = this.records.get(shardId) ?? [];
+    const position = after === undefined ? 0 : records.findIndex((r) => r.sequenceNumber === after) + 1;
+    return `${shardId}|${position}`;
+  }
+
+  async read(shardId: string, iterator: string, limit: number): Promise<RecordBatch> {
+    const error = this.failNext.read.shift();
+    if (error) throw error;
+    const position = Number(iterator.split('|')[1]);
+    const all = this.records.get(shardId) ?? [];
+    const records = all.slice(position, position + limit);
+    const next = position + records.length;
+    const closed = this.shards.find((s) => s.shardId === shardId)?.endingSequenceNumber !== undefined;
+    return { records, nextIterator: closed && next >= all.length ? undefined : `${shardId}|${next}` };
+  }
+}
+
+export function named(name: string): Error {
+  const error = new Error(name);
+  error.name = name;
+  return error;
+}
+
+export class MemoryCheckpoints implements Checkpoints {
+  readonly byStream = new Map<string, Map<string, ShardCheckpoint>>();
+  pointer?: StreamPointer;
+
+  async read(streamArn: string, shardId: string) {
+    return this.byStream.get(streamArn)?.get(shardId);
+  }
+  async list(streamArn: string) {
+    return [...(this.byStream.get(streamArn)?.values() ?? [])];
+  }
+  async write(streamArn: string, checkpoint: ShardCheckpoint, _fence: LeaseFence) {
+    const map = this.byStream.get(streamArn) ?? new Map<string, ShardCheckpoint>();
+    map.set(checkpoint.shardId, checkpoint);
+    this.byStream.set(streamArn, map);
+  }
+  async readStreamPointer() {
+    return this.pointer;
+  }
+  async writeStreamPointer(pointer: StreamPointer, _fence: LeaseFence) {
+    this.pointer = pointer;
+  }
+}
+
+export class RecordingPublisher {
+  readonly events: OutgoingEvent[] = [];
+  readonly letters: DeadLetter[] = [];
+  async publishBatch(events: OutgoingEvent[], letters: DeadLetter[]) {
+    this.events.push(...events);
+    this.letters.push(...letters);
+  }
+}
+
+export class FakeBackfill implements BackfillSource {
+  readonly calls: (string | undefined)[] = [];
+  constructor(private readonly records: SourceRecord[]) {}
+  async readSince(since: string | undefined) {
+    this.calls.push(since);
+    return this.records.filter((r) => since === undefined || Date.parse(String(r.newImage?.occurredAt)) >= Date.parse(since));
+  }
+}
+
+const fence: LeaseFence = { table: 'RelayState', key: { pk: 'LEASE#x', sk: 'LEADER' }, owner: 'me', counter: 1 };
+
+/** A relay over fakes that always leads. */
+export function relayOver(source: FakeSource, extra: Partial<RelayOptions> & { checkpoints?: MemoryCheckpoints; backfill?: BackfillSource } = {}) {
+  const registry = createMetricsRegistry({ service: 'test', defaultMetrics: false });
+  const publisher = new RecordingPublisher();
+  const checkpoints = extra.checkpoints ?? new MemoryCheckpoints();
+  const relay = new Relay({
+    resolveStreamArn: async () => source.streamArn,
+    sourceFor: () => source,
+    checkpoints,
+    backfill: extra.backfill ?? new FakeBackfill([]),
+    publisher,
+    lease: { isLeader: () => true, term: 1, fenced: (write) => write(fence) },
+    metrics: createRelayMetrics(registry),
+    logger: createLogger({ service: 'test', level: 'silent' }),
+    batchSize: 2,
+    pollIdleMaxMs: 10,
+    shardRefreshMs: 10,
+    backfillOverlapMs: 0,
+    ...extra,
+  });
+  return { relay, publisher, checkpoints, registry };
+}
