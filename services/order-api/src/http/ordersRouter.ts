@@ -4,6 +4,7 @@ import { placeOrder } from '../domain/placeOrder';
 import { cancelOrder } from '../domain/cancelOrder';
 import { WriteConflictError, orderNotFound } from '../domain/errors';
 import type { OrderRepository } from '../data/OrderRepository';
+import type { Order } from '../domain/Order';
 import type { ApiMetrics } from './apiMetrics';
 import { orderSummaryView, orderView } from './orderView';
 import { currentTraceparent } from './currentTraceparent';
@@ -65,16 +66,20 @@ export function ordersRouter(options: OrdersRouterOptions): Router {
     return orderId.toLowerCase();
   };
 
+  const created = (order: Order, req: Request): HttpResult => ({
+    status: 201,
+    body: orderView(order),
+    headers: { location: `${req.baseUrl}/${order.orderId}` },
+  });
+
   router.post('/', routeName('/orders'), requireJson(false), jsonBody, async (req, res) => {
     await respondIdempotently(req, res, idempotency, async (remember) => {
-      let result: HttpResult | undefined;
       const order = await placeOrder(
         req.body,
         {
-          saveNewOrder: (o, event) => {
-            result = { status: 201, body: orderView(o), headers: { location: `${req.baseUrl}/${o.orderId}` } };
-            return countingConflicts(metrics, 'create', repository.saveNewOrder(o, event, remember?.(result)));
-          },
+          // The response is known before the write, so it commits with the order as the key's record.
+          saveNewOrder: (o, event) =>
+            countingConflicts(metrics, 'create', repository.saveNewOrder(o, event, remember?.(created(o, req)))),
           currency: options.currency,
           now,
         },
@@ -82,9 +87,7 @@ export function ordersRouter(options: OrdersRouterOptions): Router {
       );
       metrics.ordersCreated.inc();
       metrics.outboxEventsWritten.inc({ event_type: 'OrderCreated' });
-      return (
-        result ?? { status: 201, body: orderView(order), headers: { location: `${req.baseUrl}/${order.orderId}` } }
-      );
+      return created(order, req);
     });
   });
 
