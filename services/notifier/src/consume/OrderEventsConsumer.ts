@@ -66,6 +66,7 @@ export class OrderEventsConsumer {
   private readonly partitions = new Map<number, PartitionState>();
   private sweepTimer?: NodeJS.Timeout;
   private stopping = false;
+  private sweeping = false;
 
   constructor(options: OrderEventsConsumerOptions) {
     this.options = options;
@@ -132,7 +133,11 @@ export class OrderEventsConsumer {
     const keep = new Set(assigned);
     for (const [partition, state] of this.partitions) {
       if (keep.has(partition)) continue;
-      clearTimeout(state.resumeTimer);
+      if (state.resumeTimer) {
+        clearTimeout(state.resumeTimer);
+        // kafkajs keeps a pause across assignments: undo it, or the partition would stay paused if it came back.
+        this.options.consumer.resume([{ topic: this.options.topic, partitions: [partition] }]);
+      }
       this.partitions.delete(partition);
       this.options.metrics.heldEvents.remove({ partition: String(partition) });
     }
@@ -258,7 +263,17 @@ export class OrderEventsConsumer {
 
   /** Retries held events and dead-letters those past the gap timeout; commits what became done. */
   private async sweep(): Promise<void> {
-    if (this.stopping) return;
+    // A slow sweep (DynamoDB down) must not pile up behind itself.
+    if (this.stopping || this.sweeping) return;
+    this.sweeping = true;
+    try {
+      await this.sweepPartitions();
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  private async sweepPartitions(): Promise<void> {
     const { topic, gapTimeoutMs, logger } = this.options;
     for (const [partition, state] of this.partitions) {
       await this.withLock(partition, async () => {
