@@ -3,6 +3,7 @@ import { waitFor } from '@outbox/shared';
 import { createTestTables, createTestTopic, uniqueName } from '../../../test/support/testStack';
 import { readTopic } from '../../../test/support/topicReader';
 import {
+  committedOffsets,
   deadLetterTopicFor,
   metricValue,
   notificationsOf,
@@ -10,6 +11,7 @@ import {
   partitionOf,
   recordOf,
   startTestNotifier,
+  testKafka,
   testProducer,
 } from './support/notifierTestKit';
 import { startWebhookReceiver } from './support/webhookReceiver';
@@ -151,5 +153,45 @@ describe('webhook channel', () => {
     await waitFor(() => receiver.accepted.has(next.eventId), { what: 'the next event delivered' });
     expect(receiver.requests.filter((r) => r.idempotencyKey === rejected.eventId)).toHaveLength(1);
     expect((await notificationsOf(table, rejected.aggregateId))[0]).toMatchObject({ deliveryStatus: 'rejected' });
+  });
+
+  test('When the notifier stops while a delivery is in flight, then it finishes that delivery, commits its offset and leaves the group', async () => {
+    const { notifications: table } = await createTestTables();
+    const topic = await createTestTopic();
+    const groupId = uniqueName('notifier');
+    let requestArrived = false;
+    const receiver = await startWebhookReceiver(
+      secret,
+      () => {
+        requestArrived = true;
+        return 200;
+      },
+      { delayMs: 1500 },
+    );
+    cleanups.push(() => receiver.stop());
+    const producer = await testProducer();
+    cleanups.push(() => producer.disconnect());
+    const event = orderCreated();
+    const notifier = await startTestNotifier({
+      table,
+      topic,
+      groupId,
+      env: { WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: secret },
+    });
+    await producer.sendTo(topic, recordOf(event));
+    await waitFor(() => requestArrived, { what: 'the delivery to start' });
+
+    await notifier.stop();
+    expect(receiver.accepted.get(event.eventId)).toBe(1);
+    expect((await notificationsOf(table, event.aggregateId))[0]).toMatchObject({ deliveryStatus: 'delivered' });
+    expect((await committedOffsets(topic, groupId))[partitionOf(event.aggregateId)]).toBe('1');
+    const admin = testKafka().admin();
+    await admin.connect();
+    try {
+      const { groups } = await admin.describeGroups([groupId]);
+      expect(groups[0]).toMatchObject({ state: 'Empty', members: [] });
+    } finally {
+      await admin.disconnect();
+    }
   });
 });

@@ -16,9 +16,9 @@ export type Responder = (request: { idempotencyKey: string; body: Record<string,
 /**
  * A real HTTP webhook receiver (node:http) like a customer would run: it checks the HMAC
  * signature, answers what `respond` says, and de-duplicates by idempotency key, so `accepted`
- * counts each key's 2xx once and `acceptedTwice` lists keys that got a second 2xx.
+ * counts each key's 2xx answers (optionally after `delayMs`) and `acceptedTwice` lists keys that got a second 2xx.
  */
-export async function startWebhookReceiver(secret: string, respond: Responder) {
+export async function startWebhookReceiver(secret: string, respond: Responder, options: { delayMs?: number } = {}) {
   const requests: ReceivedRequest[] = [];
   const attempts = new Map<string, number>();
   const accepted = new Map<string, number>();
@@ -40,8 +40,12 @@ export async function startWebhookReceiver(secret: string, respond: Responder) {
       const status = signatureValid ? respond({ idempotencyKey: key, body, attempt }) : 401;
       if (status >= 200 && status < 300) accepted.set(key, (accepted.get(key) ?? 0) + 1);
       requests.push({ idempotencyKey: key, signatureValid, status, body });
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end('{}');
+      const answer = () => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end('{}');
+      };
+      if (options.delayMs) setTimeout(answer, options.delayMs);
+      else answer();
     });
   });
   const port = await listen(server, 0, '127.0.0.1');
