@@ -57,13 +57,16 @@ describe('pure notifier logic', () => {
   });
 
   test('When an OrderCancelled event is rendered, then the notice names the order, the total and the reason', () => {
-    const notification = renderNotification(validateOrderEvent(orderCancelled('order-2', 2)));
+    const event = orderCancelled('order-2', 2);
+    // As order-api publishes it: extra fields a reader may ignore, and the item count it shows.
+    event.payload = { ...event.payload, previousStatus: 'CREATED', itemCount: 3 };
+    const notification = renderNotification(validateOrderEvent(event));
     expect(notification).toMatchObject({
       kind: 'order_cancellation',
       orderId: 'order-2',
       subject: 'Order order-2 cancelled',
     });
-    expect(notification.body).toContain('total 25.00 USD');
+    expect(notification.body).toContain('order-2 of 3 item(s) (total 25.00 USD) has been cancelled');
     expect(notification.body).toContain('Reason: changed my mind.');
   });
 

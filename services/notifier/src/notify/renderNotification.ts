@@ -59,6 +59,7 @@ export function renderNotification(event: ValidOrderEvent): Notification {
     };
   }
   const reason = event.payload.reason ? ` Reason: ${event.payload.reason}.` : '';
+  const items = event.payload.itemCount === undefined ? '' : ` of ${event.payload.itemCount} item(s)`;
   return {
     kind: 'order_cancellation',
     customerId: payload.customerId,
@@ -68,7 +69,7 @@ export function renderNotification(event: ValidOrderEvent): Notification {
     subject: `Order ${payload.orderId} cancelled`,
     body: [
       `Hello ${payload.customerId},`,
-      `your order ${payload.orderId} (total ${total}) has been cancelled.${reason}`,
+      `your order ${payload.orderId}${items} (total ${total}) has been cancelled.${reason}`,
     ].join('\n'),
   };
 }

@@ -32,6 +32,7 @@ const orderCancelledV1 = z.object({
   status: z.literal('CANCELLED'),
   currency,
   totalMinor: money,
+  itemCount: z.number().int().min(0).optional(),
   cancelledAt: timestamp,
   reason: z.string().max(500).optional(),
 });
