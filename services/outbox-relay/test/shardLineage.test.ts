@@ -113,6 +113,29 @@ describe('shard lineage (recorded DescribeStream shapes, replayed by a fake clie
     ]);
   });
 
+  test('When GetRecords says the iterator fell behind the trim horizon but the checkpoint is still readable, then the iterator is re-acquired from the checkpoint without a backfill (fake source; DynamoDB Local does this to a TRIM_HORIZON iterator taken on an empty shard)', async () => {
+    const records = new Map([['shardId-1', [1, 2, 3].map((n) => insert('shardId-1', String(n), 'agg', n))]]);
+    const source = new FakeSource([{ shardId: 'shardId-1' }], records);
+    const read = source.read.bind(source);
+    let reads = 0;
+    source.read = async (shardId, iterator, limit) => {
+      reads += 1;
+      if (reads === 2) throw named('TrimmedDataAccessException');
+      return read(shardId, iterator, limit);
+    };
+    const backfill = new FakeBackfill([]);
+    const { relay, publisher } = relayOver(source, { backfill });
+    relay.start();
+    try {
+      await waitFor(() => publisher.events.length >= 3, { what: 'three events' });
+    } finally {
+      await relay.stop();
+    }
+    expect(publisher.events.map((e) => e.envelope.seq)).toEqual([1, 2, 3]);
+    expect(source.iteratorRequests[1]).toEqual({ shardId: 'shardId-1', after: '2' });
+    expect(backfill.calls).toEqual([]);
+  });
+
   test('When the checkpoint lies before the trim horizon, then the relay backfills from the outbox table since the checkpoint, counts it, and reads on from the trim horizon (fake source: DynamoDB Local keeps records 24 h)', async () => {
     const shard = { shardId: 'shardId-1' };
     const t = (minute: number) => new Date(Date.UTC(2026, 10, 23, 10, minute)).toISOString();

@@ -74,6 +74,8 @@ export class Relay {
   private wakeUp?: () => void;
   private lastShardRefresh = -Infinity;
   private loadedTerm?: number;
+  /** Consecutive reads per shard refused for an invalid iterator. */
+  private readonly readFailures = new Map<string, number>();
 
   constructor(options: RelayOptions) {
     this.options = options;
@@ -270,22 +272,34 @@ export class Relay {
     const source = (this.stream as { source: ChangeSource }).source;
     const shardId = state.shard.shardId;
     if (isDrained(state.shard, state.checkpoint)) return this.markEnded(state);
+    if (!state.iterator) {
+      try {
+        state.iterator = await source.iteratorFor(shardId, state.checkpoint.sequenceNumber);
+      } catch (error) {
+        // The checkpoint itself lies before the trim horizon: records after it are gone from the stream.
+        if (isNamed(error, 'TrimmedDataAccessException') && state.checkpoint.sequenceNumber !== undefined) {
+          await this.recoverTrimmed(state);
+          return true;
+        }
+        throw error;
+      }
+      if (!state.iterator) return this.markEnded(state);
+    }
     let batch;
     try {
-      state.iterator ??= await source.iteratorFor(shardId, state.checkpoint.sequenceNumber);
-      if (!state.iterator) return this.markEnded(state);
       batch = await source.read(shardId, state.iterator, this.options.batchSize);
+      this.readFailures.delete(shardId);
     } catch (error) {
-      if (isNamed(error, 'ExpiredIteratorException')) {
-        logger.info({ shardId }, 'iterator expired; re-acquiring it from the checkpoint');
-        state.iterator = undefined;
-        return true;
-      }
-      if (isNamed(error, 'TrimmedDataAccessException')) {
-        await this.recoverTrimmed(state);
-        return true;
-      }
-      throw error;
+      const expired = isNamed(error, 'ExpiredIteratorException');
+      if (!expired && !isNamed(error, 'TrimmedDataAccessException')) throw error;
+      // An iterator that expired or fell behind the horizon is re-acquired from the checkpoint;
+      // only GetShardIterator refusing the checkpoint itself proves records were lost.
+      const failures = (this.readFailures.get(shardId) ?? 0) + 1;
+      this.readFailures.set(shardId, failures);
+      logger.info({ shardId, error: (error as Error).name, failures }, 'iterator no longer valid; re-acquiring it from the checkpoint');
+      state.iterator = undefined;
+      if (failures > 3) throw error; // back off instead of spinning
+      return true;
     }
     const { events, letters } = this.dispose(batch.records);
     if (batch.records.length > 0) {
