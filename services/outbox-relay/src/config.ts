@@ -28,6 +28,12 @@ const schema = z
     PUBLISH_RETRY_INITIAL_MS: z.coerce.number().int().min(10).max(60000).default(200),
     /** Longest pause between retries of a failed round, in ms. */
     PUBLISH_RETRY_MAX_MS: z.coerce.number().int().min(10).max(300000).default(5000),
+    /** Where change records come from: the outbox table's DynamoDB stream, or a Kinesis data stream the table feeds. */
+    RELAY_SOURCE: z.enum(['dynamodb-streams', 'kinesis']).default('dynamodb-streams'),
+    /** Kinesis data stream name (required when RELAY_SOURCE=kinesis). */
+    KINESIS_STREAM_NAME: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).optional()),
+    /** Endpoint override for Kinesis (kinesalite locally); unset in AWS. */
+    KINESIS_ENDPOINT: z.preprocess((v) => (v === '' ? undefined : v), z.url().optional()),
     /** A backfill starts this long before the newest event known to be published, in ms (writers' clocks differ). */
     BACKFILL_OVERLAP_MS: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
     /** Parallel Scan segments when backfilling from the outbox table. */
@@ -38,6 +44,10 @@ const schema = z
   .refine((env) => env.LEASE_RENEW_INTERVAL_MS * 2 <= env.LEASE_DURATION_MS, {
     message: 'must be at most half of LEASE_DURATION_MS',
     path: ['LEASE_RENEW_INTERVAL_MS'],
+  })
+  .refine((env) => env.RELAY_SOURCE !== 'kinesis' || env.KINESIS_STREAM_NAME !== undefined, {
+    message: 'is required when RELAY_SOURCE=kinesis',
+    path: ['KINESIS_STREAM_NAME'],
   })
   .refine((env) => env.PUBLISH_RETRY_INITIAL_MS <= env.PUBLISH_RETRY_MAX_MS, {
     message: 'must not exceed PUBLISH_RETRY_MAX_MS',
@@ -52,7 +62,12 @@ const schema = z
       region: env.AWS_REGION,
       dynamodbEndpoint: env.DYNAMODB_ENDPOINT,
       streamsEndpoint: env.DYNAMODB_STREAMS_ENDPOINT ?? env.DYNAMODB_ENDPOINT,
+      kinesisEndpoint: env.KINESIS_ENDPOINT,
     },
+    source:
+      env.RELAY_SOURCE === 'kinesis'
+        ? { kind: 'kinesis' as const, streamName: env.KINESIS_STREAM_NAME as string }
+        : { kind: 'dynamodb-streams' as const },
     tables: { outbox: env.OUTBOX_TABLE, relayState: env.RELAY_STATE_TABLE },
     kafka: {
       brokers: env.KAFKA_BROKERS,

@@ -4,6 +4,7 @@ import {
   createDynamoDbClients,
   createDynamoDbStreamsClient,
   createKafka,
+  createKinesisClient,
   createLogger,
   createMetricsRegistry,
   createOpsServer,
@@ -17,6 +18,8 @@ import { CheckpointStore } from './checkpoint/CheckpointStore';
 import { LeaderLease } from './lease/LeaderLease';
 import { OutboxBackfill } from './backfill/OutboxBackfill';
 import { DynamoDbStreamSource } from './source/DynamoDbStreamSource';
+import { KinesisSource } from './source/KinesisSource';
+import type { ChangeSource } from './source/StreamShard';
 import { KafkaPublisher } from './publish/KafkaPublisher';
 import { Relay } from './relay/Relay';
 import { createRelayMetrics } from './relay/relayMetrics';
@@ -51,8 +54,23 @@ export async function start(config: RelayConfig): Promise<RelayHandle> {
   });
   const publisher = new KafkaPublisher({ kafka, topic: config.kafka.topic, transactionalId: config.kafka.transactionalId });
 
-  // Fails fast on a table without a stream; later the relay follows the table's latest stream.
-  const streamArn = await DynamoDbStreamSource.latestStreamArn(client, config.tables.outbox);
+  // Fails fast on a missing stream; later the relay follows the table's latest stream.
+  let streamArn: string;
+  let resolveStreamArn: () => Promise<string | undefined>;
+  let sourceFor: (arn: string) => ChangeSource;
+  const closers: (() => void)[] = [];
+  if (config.source.kind === 'kinesis') {
+    const kinesis = createKinesisClient({ region: config.aws.region, endpoint: config.aws.kinesisEndpoint });
+    closers.push(() => kinesis.destroy());
+    const streamName = config.source.streamName;
+    streamArn = await KinesisSource.streamArnOf(kinesis, streamName);
+    resolveStreamArn = async () => streamArn;
+    sourceFor = (arn) => new KinesisSource({ kinesis, streamName, streamArn: arn });
+  } else {
+    streamArn = await DynamoDbStreamSource.latestStreamArn(client, config.tables.outbox);
+    resolveStreamArn = () => DynamoDbStreamSource.currentStreamArn(client, config.tables.outbox);
+    sourceFor = (arn) => new DynamoDbStreamSource({ streams, streamArn: arn });
+  }
   // A transactional producer fences whoever used the id before: connect it only when leading.
   if (!publisher.transactional) await publisher.connect();
   let relay: Relay | undefined;
@@ -68,8 +86,8 @@ export async function start(config: RelayConfig): Promise<RelayHandle> {
     onChange: () => relay?.wake(),
   });
   relay = new Relay({
-    resolveStreamArn: () => DynamoDbStreamSource.currentStreamArn(client, config.tables.outbox),
-    sourceFor: (arn) => new DynamoDbStreamSource({ streams, streamArn: arn }),
+    resolveStreamArn,
+    sourceFor,
     checkpoints: new CheckpointStore({ doc, table: config.tables.relayState, relayName: config.tables.outbox }),
     backfill: new OutboxBackfill({ doc, table: config.tables.outbox, segments: config.backfill.scanSegments }),
     backfillOverlapMs: config.backfill.overlapMs,
@@ -84,7 +102,7 @@ export async function start(config: RelayConfig): Promise<RelayHandle> {
   });
   lease.start();
   relay.start();
-  logger.info({ streamArn, topic: config.kafka.topic }, 'relay started; competing for the lease');
+  logger.info({ source: config.source.kind, streamArn, topic: config.kafka.topic }, 'relay started; competing for the lease');
 
   let stopping = false;
   const ops = createOpsServer({
@@ -111,6 +129,7 @@ export async function start(config: RelayConfig): Promise<RelayHandle> {
     await closeServer(ops);
     client.destroy();
     streams.destroy();
+    for (const close of closers) close();
     logger.info('outbox-relay stopped');
   });
   return { port, logger, isLeader: () => lease.isLeader(), stop };

@@ -7,6 +7,7 @@ import { isDrained, planShards } from '../source/ShardLineage';
 import type { DeadLetter, OutgoingEvent } from '../publish/KafkaPublisher';
 import type { RelayMetrics } from './relayMetrics';
 import { toOutgoing } from './toOutgoing';
+import { resequence } from './resequence';
 import { nextFailureDelay, nextIdleDelay, type BackoffOptions } from './backoff';
 
 /** What the relay needs from a publisher: resolve only once Kafka acknowledged everything. */
@@ -301,7 +302,14 @@ export class Relay {
       if (failures > 3) throw error; // back off instead of spinning
       return true;
     }
-    const { events, letters } = this.dispose(batch.records);
+    const ordered = source.mayReorder ? resequence(batch.records) : batch.records;
+    if (ordered.length < batch.records.length) {
+      const kept = new Set(ordered);
+      for (const record of batch.records) if (!kept.has(record)) metrics.recordsRead.inc({ event_name: record.eventName });
+      metrics.recordsIgnored.inc({ event_name: 'DUPLICATE' }, batch.records.length - ordered.length);
+    }
+    if (batch.millisBehindLatest !== undefined) metrics.shardBehindSeconds.set({ shard_id: shardId }, batch.millisBehindLatest / 1000);
+    const { events, letters } = this.dispose(ordered);
     if (batch.records.length > 0) {
       metrics.batchSize.observe(batch.records.length);
       // Stop publishing once the lease could lapse: a standby may be about to take over.

@@ -12,6 +12,7 @@ export interface RelayMetrics {
   batchSize: Histogram;
   checkpointWrites: Counter<'outcome'>;
   shardLagSeconds: Gauge<'shard_id'>;
+  shardBehindSeconds: Gauge<'shard_id'>;
   leader: Gauge;
   leaseAcquisitions: Counter;
   leaseLosses: Counter<'reason'>;
@@ -77,6 +78,12 @@ export function createRelayMetrics(registry: Registry): RelayMetrics {
     shardLagSeconds: new Gauge({
       name: 'relay_shard_lag_seconds',
       help: "Age of the newest event processed per shard, from the event's own occurredAt",
+      labelNames: ['shard_id'],
+      registers,
+    }),
+    shardBehindSeconds: new Gauge({
+      name: 'relay_shard_behind_seconds',
+      help: "How far the last read was behind the shard's tip (Kinesis MillisBehindLatest), per shard",
       labelNames: ['shard_id'],
       registers,
     }),

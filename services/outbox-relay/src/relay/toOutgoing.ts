@@ -14,6 +14,18 @@ export type RecordDisposition =
  * dead-lettered rather than blocking its shard.
  */
 export function toOutgoing(record: SourceRecord): RecordDisposition {
+  if (record.unreadable !== undefined) {
+    return {
+      kind: 'deadLetter',
+      letter: {
+        shardId: record.shardId,
+        sequenceNumber: record.sequenceNumber,
+        errorCode: 'event.unreadable_record',
+        errorMessage: record.unreadable,
+        item: record.raw ?? null,
+      },
+    };
+  }
   if (record.eventName !== 'INSERT') return { kind: 'ignore', reason: record.eventName };
   const { expiresAt: _ttl, ...item } = record.newImage ?? {};
   try {

@@ -17,6 +17,9 @@ export interface SourceRecord {
   eventName: string;
   /** The item after the change (plain JS values); absent for REMOVE. */
   newImage?: Record<string, unknown>;
+  /** Set when the record could not be decoded at all: why, with its raw text in `raw`. */
+  unreadable?: string;
+  raw?: string;
 }
 
 /** What one GetRecords call returned. */
@@ -24,12 +27,16 @@ export interface RecordBatch {
   records: SourceRecord[];
   /** `undefined` once the shard is closed and read to its end. */
   nextIterator?: string;
+  /** Kinesis only: how far this read is behind the shard's tip, in ms. */
+  millisBehindLatest?: number;
 }
 
 /** A sharded change stream the relay reads: DynamoDB Streams or a Kinesis data stream. */
 export interface ChangeSource {
   /** Identifies the stream; checkpoints are kept per stream. */
   readonly streamArn: string;
+  /** True when records of one aggregate may arrive out of order or twice (Kinesis destination). */
+  readonly mayReorder?: boolean;
   /** Every shard the stream still describes, following pagination. */
   listShards(): Promise<StreamShard[]>;
   /**

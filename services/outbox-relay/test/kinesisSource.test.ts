@@ -1,0 +1,137 @@
+import { randomUUID } from 'node:crypto';
+import {
+  CreateStreamCommand,
+  DeleteStreamCommand,
+  DescribeStreamSummaryCommand,
+  PutRecordsCommand,
+  SplitShardCommand,
+} from '@aws-sdk/client-kinesis';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { createDynamoDbClients, createKinesisClient, waitFor } from '@outbox/shared';
+import { createTestTables, createTestTopic, testEndpoints, uniqueName } from '../../../test/support/testStack';
+import { readTopic } from '../../../test/support/topicReader';
+import { CheckpointStore } from '../src/checkpoint/CheckpointStore';
+import { loadConfig } from '../src/config';
+import { start, type RelayHandle } from '../src/start';
+import { checkPerAggregateOrder, scrape } from './support';
+
+/** A change as DynamoDB's Kinesis streaming destination writes it. */
+function destinationRecord(aggregateId: string, seq: number) {
+  const item = {
+    eventId: randomUUID(),
+    eventType: 'OrderCreated',
+    schemaVersion: 1,
+    aggregateType: 'Order',
+    aggregateId,
+    seq,
+    occurredAt: new Date().toISOString(),
+    payload: { orderId: aggregateId },
+    expiresAt: Math.floor(Date.now() / 1000) + 86400,
+  };
+  const data = {
+    awsRegion: 'us-east-1',
+    eventID: randomUUID(),
+    eventName: 'INSERT',
+    userIdentity: null,
+    recordFormat: 'application/json',
+    tableName: 'OrderOutbox',
+    dynamodb: {
+      ApproximateCreationDateTime: Date.now(),
+      Keys: marshall({ aggregateId, seq }),
+      NewImage: marshall(item),
+      SizeBytes: 300,
+      ApproximateCreationDateTimePrecision: 'MILLISECOND',
+    },
+    eventSource: 'aws:dynamodb',
+  };
+  return { Data: new TextEncoder().encode(JSON.stringify(data)), PartitionKey: aggregateId };
+}
+
+describe('Kinesis source (kinesalite)', () => {
+  const { dynamodb, kafkaBrokers, kinesis: kinesisEndpoint, region } = testEndpoints();
+  const kinesis = createKinesisClient({ region, endpoint: kinesisEndpoint });
+  const { client, doc } = createDynamoDbClients({ region, endpoint: dynamodb });
+  const streamName = uniqueName('outbox-kinesis');
+  let relay: RelayHandle | undefined;
+  afterAll(async () => {
+    await relay?.stop();
+    await kinesis.send(new DeleteStreamCommand({ StreamName: streamName })).catch(() => undefined);
+    kinesis.destroy();
+    client.destroy();
+  });
+
+  const active = () =>
+    waitFor(
+      async () =>
+        (await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: streamName }))).StreamDescriptionSummary?.StreamStatus === 'ACTIVE',
+      { what: `${streamName} to be ACTIVE` },
+    );
+
+  test('When the destination delivers one aggregate out of order and twice in a batch, and the shard is split mid-run, then events are re-sequenced, the parent is read to its end before its children, and every event is published in per-aggregate order', async () => {
+    const tables = await createTestTables();
+    const topic = await createTestTopic();
+    await kinesis.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: 1 }));
+    await active();
+    const x = randomUUID();
+    const y = randomUUID();
+    // One PutRecords, read as one batch: x arrives 2, 1, 1 (a repeat), 3.
+    await kinesis.send(
+      new PutRecordsCommand({
+        StreamName: streamName,
+        Records: [destinationRecord(x, 2), destinationRecord(y, 1), destinationRecord(x, 1), destinationRecord(x, 1), destinationRecord(x, 3)],
+      }),
+    );
+    relay = await start(
+      loadConfig({
+        DYNAMODB_ENDPOINT: dynamodb,
+        KAFKA_BROKERS: kafkaBrokers.join(','),
+        OUTBOX_TABLE: tables.outbox,
+        RELAY_STATE_TABLE: tables.relayState,
+        ORDER_EVENTS_TOPIC: topic,
+        RELAY_SOURCE: 'kinesis',
+        KINESIS_STREAM_NAME: streamName,
+        KINESIS_ENDPOINT: kinesisEndpoint,
+        PORT: '0',
+        LOG_LEVEL: 'silent',
+        RELAY_ID: uniqueName('relay'),
+        SHARD_REFRESH_MS: '200',
+        POLL_IDLE_MAX_MS: '50',
+      }),
+    );
+    const port = relay.port;
+    const reader = await readTopic(topic);
+    try {
+      const first = await reader.waitForCount(4);
+      expect(first.filter((r) => r.key === x).map((r) => JSON.parse(r.value ?? '{}').seq)).toEqual([1, 2, 3]);
+      expect(await scrape(port, 'relay_records_ignored_total', { event_name: 'DUPLICATE' })).toBe(1);
+
+      const { StreamDescriptionSummary } = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: streamName }));
+      expect(StreamDescriptionSummary?.OpenShardCount).toBe(1);
+      await kinesis.send(
+        new SplitShardCommand({ StreamName: streamName, ShardToSplit: 'shardId-000000000000', NewStartingHashKey: (2n ** 127n).toString() }),
+      );
+      await active();
+      const others = Array.from({ length: 8 }, () => randomUUID());
+      for (const seq of [1, 2]) {
+        await kinesis.send(new PutRecordsCommand({ StreamName: streamName, Records: others.map((id) => destinationRecord(id, seq)) }));
+      }
+      await kinesis.send(new PutRecordsCommand({ StreamName: streamName, Records: [destinationRecord(x, 4)] }));
+
+      const total = 4 + 1 + others.length * 2;
+      const records = await reader.waitForCount(total);
+      const expected = new Map<string, number>([[x, 4], [y, 1], ...others.map((id) => [id, 2] as [string, number])]);
+      const { problems, duplicates } = checkPerAggregateOrder(records, expected);
+      expect(problems).toEqual([]);
+      expect(duplicates).toBe(0);
+      const childShards = new Set(records.slice(4).map((r) => r.headers['source-shard']));
+      expect(childShards.has('shardId-000000000000')).toBe(false);
+      expect([...childShards].every((id) => ['shardId-000000000001', 'shardId-000000000002'].includes(id))).toBe(true);
+
+      const streamArn = (await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: streamName }))).StreamDescriptionSummary?.StreamARN as string;
+      const checkpoints = await new CheckpointStore({ doc, table: tables.relayState, relayName: tables.outbox }).list(streamArn);
+      expect(checkpoints.find((c) => c.shardId === 'shardId-000000000000')?.ended).toBe(true);
+    } finally {
+      await reader.stop();
+    }
+  });
+});
