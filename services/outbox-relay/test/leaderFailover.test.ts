@@ -2,7 +2,7 @@ import { createDynamoDbClients, waitFor } from '@outbox/shared';
 import { createTestTables, createTestTopic, testEndpoints, uniqueName } from '../../../test/support/testStack';
 import { readTopic } from '../../../test/support/topicReader';
 import { startServiceProcess, type ServiceProcess } from '../../../test/support/serviceProcess';
-import { checkPerAggregateOrder, scrape, writeOutboxEvent } from './support';
+import { checkPerAggregateOrder, metricValue, scrape, writeOutboxEvent } from './support';
 
 const LEASE_MS = 2000;
 
@@ -15,7 +15,7 @@ describe('two relay processes, one lease', () => {
     client.destroy();
   });
 
-  test('When the leader is killed with SIGKILL while records flow, then the standby takes over within twice the lease duration and every event reaches the topic in per-aggregate order', async () => {
+  test('When the leader is killed with SIGKILL while records flow, then the standby takes over within twice the lease duration, every event reaches the topic in per-aggregate order, and a graceful stop hands the lease over at once', async () => {
     const tables = await createTestTables();
     const topic = await createTestTopic();
     const env = {
@@ -48,6 +48,14 @@ describe('two relay processes, one lease', () => {
         }
       })();
       await reader.waitForCount(40);
+      // Aim the kill between reading a batch and Kafka acknowledging it (read ahead of published).
+      const midBatch = await waitFor(
+        async () => {
+          const text = await (await fetch(`http://127.0.0.1:${a.port}/metrics`)).text();
+          return (metricValue(text, 'relay_records_read_total') ?? 0) > (metricValue(text, 'relay_records_published_total') ?? 0);
+        },
+        { timeoutMs: 10000, intervalMs: 1, what: 'relay A to be mid-batch' },
+      ).catch(() => false);
       await a.kill();
       const killedAt = Date.now();
       await waitFor(async () => (await scrape(b.port, 'relay_leader')) === 1, {
@@ -69,9 +77,20 @@ describe('two relay processes, one lease', () => {
       );
       expect(problems).toEqual([]);
       expect(records.length).toBe(total + duplicates);
-      process.stderr.write(`failover: takeover after ${takeoverMs} ms, ${duplicates} duplicate(s) republished\n`);
+      process.stderr.write(`failover: killed ${midBatch ? 'mid-batch' : 'between batches'}, takeover after ${takeoverMs} ms, ${duplicates} duplicate(s) republished\n`);
       expect(await scrape(b.port, 'relay_lease_acquisitions_total')).toBe(1);
+
+      // A graceful stop releases the lease: the next standby takes over without waiting it out.
+      const c = await startServiceProcess('outbox-relay', { ...env, RELAY_ID: uniqueName('relay-c') });
+      processes.push(c);
+      expect(await scrape(c.port, 'relay_leader')).toBe(0);
+      const stoppedAt = Date.now();
       expect(await b.stop()).toBe(0);
+      await waitFor(async () => (await scrape(c.port, 'relay_leader')) === 1, { timeoutMs: 4 * LEASE_MS, intervalMs: 25, what: 'relay C to take over' });
+      const handoverMs = Date.now() - stoppedAt;
+      expect(handoverMs).toBeLessThan(LEASE_MS);
+      process.stderr.write(`graceful handover after ${handoverMs} ms\n`);
+      expect(await c.stop()).toBe(0);
     } finally {
       await reader.stop();
     }
