@@ -52,7 +52,11 @@ export async function start(config: RelayConfig): Promise<RelayHandle> {
     logger,
     retry: { initialRetryTime: config.publishRetry.initialMs, maxRetryTime: config.publishRetry.maxMs, retries: 5 },
   });
-  const publisher = new KafkaPublisher({ kafka, topic: config.kafka.topic, transactionalId: config.kafka.transactionalId });
+  const publisher = new KafkaPublisher({
+    kafka,
+    topic: config.kafka.topic,
+    transactionalId: config.kafka.transactionalId,
+  });
 
   // Fails fast on a missing stream; later the relay follows the table's latest stream.
   let streamArn: string;
@@ -73,7 +77,6 @@ export async function start(config: RelayConfig): Promise<RelayHandle> {
   }
   // A transactional producer fences whoever used the id before: connect it only when leading.
   if (!publisher.transactional) await publisher.connect();
-  let relay: Relay | undefined;
   const lease = new LeaderLease({
     doc,
     table: config.tables.relayState,
@@ -83,9 +86,10 @@ export async function start(config: RelayConfig): Promise<RelayHandle> {
     renewIntervalMs: config.lease.renewIntervalMs,
     logger,
     metrics: { leader: metrics.leader, acquisitions: metrics.leaseAcquisitions, losses: metrics.leaseLosses },
-    onChange: () => relay?.wake(),
+    // Called only after start(), when `relay` exists.
+    onChange: () => relay.wake(),
   });
-  relay = new Relay({
+  const relay = new Relay({
     resolveStreamArn,
     sourceFor,
     checkpoints: new CheckpointStore({ doc, table: config.tables.relayState, relayName: config.tables.outbox }),
@@ -102,7 +106,10 @@ export async function start(config: RelayConfig): Promise<RelayHandle> {
   });
   lease.start();
   relay.start();
-  logger.info({ source: config.source.kind, streamArn, topic: config.kafka.topic }, 'relay started; competing for the lease');
+  logger.info(
+    { source: config.source.kind, streamArn, topic: config.kafka.topic },
+    'relay started; competing for the lease',
+  );
 
   let stopping = false;
   const ops = createOpsServer({
@@ -118,7 +125,7 @@ export async function start(config: RelayConfig): Promise<RelayHandle> {
 
   const stop = sharedPromise(async () => {
     stopping = true;
-    await withTimeout((relay as Relay).stop(), 15000, 'finishing the batch in flight').catch((error: unknown) =>
+    await withTimeout(relay.stop(), 15000, 'finishing the batch in flight').catch((error: unknown) =>
       logger.warn({ err: error }, 'relay did not stop in time'),
     );
     // Released only after the last checkpoint, so a standby starts exactly where this one ended.

@@ -8,7 +8,13 @@ import { Relay, type RelayOptions } from '../src/relay/Relay';
 import { createRelayMetrics } from '../src/relay/relayMetrics';
 
 /** An outbox item as a stream INSERT record. */
-export function insert(shardId: string, sequenceNumber: string, aggregateId: string, seq: number, occurredAt = new Date().toISOString()): SourceRecord {
+export function insert(
+  shardId: string,
+  sequenceNumber: string,
+  aggregateId: string,
+  seq: number,
+  occurredAt = new Date().toISOString(),
+): SourceRecord {
   return {
     shardId,
     sequenceNumber,
@@ -107,14 +113,19 @@ export class FakeBackfill implements BackfillSource {
   constructor(private readonly records: SourceRecord[]) {}
   async readSince(since: string | undefined) {
     this.calls.push(since);
-    return this.records.filter((r) => since === undefined || Date.parse(String(r.newImage?.occurredAt)) >= Date.parse(since));
+    return this.records.filter(
+      (r) => since === undefined || Date.parse(String(r.newImage?.occurredAt)) >= Date.parse(since),
+    );
   }
 }
 
 const fence: LeaseFence = { table: 'RelayState', key: { pk: 'LEASE#x', sk: 'LEADER' }, owner: 'me', counter: 1 };
 
 /** A relay over fakes that always leads. */
-export function relayOver(source: FakeSource, extra: Partial<RelayOptions> & { checkpoints?: MemoryCheckpoints; backfill?: BackfillSource } = {}) {
+export function relayOver(
+  source: FakeSource,
+  extra: Partial<RelayOptions> & { checkpoints?: MemoryCheckpoints; backfill?: BackfillSource } = {},
+) {
   const registry = createMetricsRegistry({ service: 'test', defaultMetrics: false });
   const publisher = new RecordingPublisher();
   const checkpoints = extra.checkpoints ?? new MemoryCheckpoints();

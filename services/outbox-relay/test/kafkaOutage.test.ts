@@ -53,7 +53,10 @@ describe('Kafka outage (a broker of its own, stopped and restarted)', () => {
     const port = relay.port;
     const aggregates = Array.from({ length: 6 }, () => crypto.randomUUID());
     for (const aggregateId of aggregates) await writeOutboxEvent(doc, tables.outbox, { aggregateId, seq: 1 });
-    await waitFor(async () => (await scrape(port, 'relay_records_published_total')) === 6, { timeoutMs: 30000, what: 'the first 6 events published' });
+    await waitFor(async () => (await scrape(port, 'relay_records_published_total')) === 6, {
+      timeoutMs: 30000,
+      what: 'the first 6 events published',
+    });
 
     const { Table } = await client.send(new DescribeTableCommand({ TableName: tables.outbox }));
     const streamArn = Table?.LatestStreamArn as string;
@@ -91,14 +94,20 @@ describe('Kafka outage (a broker of its own, stopped and restarted)', () => {
     const records = await readAll(kafka.brokers, topic, 18);
     const { problems } = checkPerAggregateOrder(records, new Map(aggregates.map((id) => [id, 3])));
     expect(problems).toEqual([]);
-    const { Item } = await doc.send(new GetCommand({ TableName: tables.relayState, Key: { pk: `LEASE#${tables.outbox}`, sk: 'LEADER' } }));
+    const { Item } = await doc.send(
+      new GetCommand({ TableName: tables.relayState, Key: { pk: `LEASE#${tables.outbox}`, sk: 'LEADER' } }),
+    );
     expect(Item?.owner).toBeDefined();
   }, 180000);
 });
 
 /** Reads a topic from the beginning until `count` distinct events arrived. */
 async function readAll(brokers: string[], topic: string, count: number) {
-  const kafka = createKafka({ clientId: 'test-reader', brokers, logger: createLogger({ service: 'test', level: 'silent' }) });
+  const kafka = createKafka({
+    clientId: 'test-reader',
+    brokers,
+    logger: createLogger({ service: 'test', level: 'silent' }),
+  });
   const consumer = kafka.consumer({ groupId: uniqueName('reader') });
   const records: { partition: number; key: string | null; value: string | null }[] = [];
   await consumer.connect();

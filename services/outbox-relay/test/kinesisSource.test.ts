@@ -63,7 +63,8 @@ describe('Kinesis source (kinesalite)', () => {
   const active = () =>
     waitFor(
       async () =>
-        (await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: streamName }))).StreamDescriptionSummary?.StreamStatus === 'ACTIVE',
+        (await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: streamName }))).StreamDescriptionSummary
+          ?.StreamStatus === 'ACTIVE',
       { what: `${streamName} to be ACTIVE` },
     );
 
@@ -78,7 +79,13 @@ describe('Kinesis source (kinesalite)', () => {
     await kinesis.send(
       new PutRecordsCommand({
         StreamName: streamName,
-        Records: [destinationRecord(x, 2), destinationRecord(y, 1), destinationRecord(x, 1), destinationRecord(x, 1), destinationRecord(x, 3)],
+        Records: [
+          destinationRecord(x, 2),
+          destinationRecord(y, 1),
+          destinationRecord(x, 1),
+          destinationRecord(x, 1),
+          destinationRecord(x, 3),
+        ],
       }),
     );
     relay = await start(
@@ -105,15 +112,23 @@ describe('Kinesis source (kinesalite)', () => {
       expect(first.filter((r) => r.key === x).map((r) => JSON.parse(r.value ?? '{}').seq)).toEqual([1, 2, 3]);
       expect(await scrape(port, 'relay_records_ignored_total', { event_name: 'DUPLICATE' })).toBe(1);
 
-      const { StreamDescriptionSummary } = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: streamName }));
+      const { StreamDescriptionSummary } = await kinesis.send(
+        new DescribeStreamSummaryCommand({ StreamName: streamName }),
+      );
       expect(StreamDescriptionSummary?.OpenShardCount).toBe(1);
       await kinesis.send(
-        new SplitShardCommand({ StreamName: streamName, ShardToSplit: 'shardId-000000000000', NewStartingHashKey: (2n ** 127n).toString() }),
+        new SplitShardCommand({
+          StreamName: streamName,
+          ShardToSplit: 'shardId-000000000000',
+          NewStartingHashKey: (2n ** 127n).toString(),
+        }),
       );
       await active();
       const others = Array.from({ length: 8 }, () => randomUUID());
       for (const seq of [1, 2]) {
-        await kinesis.send(new PutRecordsCommand({ StreamName: streamName, Records: others.map((id) => destinationRecord(id, seq)) }));
+        await kinesis.send(
+          new PutRecordsCommand({ StreamName: streamName, Records: others.map((id) => destinationRecord(id, seq)) }),
+        );
       }
       await kinesis.send(new PutRecordsCommand({ StreamName: streamName, Records: [destinationRecord(x, 4)] }));
 
@@ -127,8 +142,11 @@ describe('Kinesis source (kinesalite)', () => {
       expect(childShards.has('shardId-000000000000')).toBe(false);
       expect([...childShards].every((id) => ['shardId-000000000001', 'shardId-000000000002'].includes(id))).toBe(true);
 
-      const streamArn = (await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: streamName }))).StreamDescriptionSummary?.StreamARN as string;
-      const checkpoints = await new CheckpointStore({ doc, table: tables.relayState, relayName: tables.outbox }).list(streamArn);
+      const streamArn = (await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: streamName })))
+        .StreamDescriptionSummary?.StreamARN as string;
+      const checkpoints = await new CheckpointStore({ doc, table: tables.relayState, relayName: tables.outbox }).list(
+        streamArn,
+      );
       expect(checkpoints.find((c) => c.shardId === 'shardId-000000000000')?.ended).toBe(true);
     } finally {
       await reader.stop();

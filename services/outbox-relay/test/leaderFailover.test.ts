@@ -31,7 +31,10 @@ describe('two relay processes, one lease', () => {
     };
     const a = await startServiceProcess('outbox-relay', { ...env, RELAY_ID: uniqueName('relay-a') });
     processes.push(a);
-    await waitFor(async () => (await scrape(a.port, 'relay_leader')) === 1, { timeoutMs: 20000, what: 'relay A to lead' });
+    await waitFor(async () => (await scrape(a.port, 'relay_leader')) === 1, {
+      timeoutMs: 20000,
+      what: 'relay A to lead',
+    });
     // The standby answers /readyz 200 too: standing by is its job.
     const b = await startServiceProcess('outbox-relay', { ...env, RELAY_ID: uniqueName('relay-b') });
     processes.push(b);
@@ -52,7 +55,10 @@ describe('two relay processes, one lease', () => {
       const midBatch = await waitFor(
         async () => {
           const text = await (await fetch(`http://127.0.0.1:${a.port}/metrics`)).text();
-          return (metricValue(text, 'relay_records_read_total') ?? 0) > (metricValue(text, 'relay_records_published_total') ?? 0);
+          return (
+            (metricValue(text, 'relay_records_read_total') ?? 0) >
+            (metricValue(text, 'relay_records_published_total') ?? 0)
+          );
         },
         { timeoutMs: 10000, intervalMs: 1, what: 'relay A to be mid-batch' },
       ).catch(() => false);
@@ -77,7 +83,9 @@ describe('two relay processes, one lease', () => {
       );
       expect(problems).toEqual([]);
       expect(records.length).toBe(total + duplicates);
-      process.stderr.write(`failover: killed ${midBatch ? 'mid-batch' : 'between batches'}, takeover after ${takeoverMs} ms, ${duplicates} duplicate(s) republished\n`);
+      process.stderr.write(
+        `failover: killed ${midBatch ? 'mid-batch' : 'between batches'}, takeover after ${takeoverMs} ms, ${duplicates} duplicate(s) republished\n`,
+      );
       expect(await scrape(b.port, 'relay_lease_acquisitions_total')).toBe(1);
 
       // A graceful stop releases the lease: the next standby takes over without waiting it out.
@@ -86,7 +94,11 @@ describe('two relay processes, one lease', () => {
       expect(await scrape(c.port, 'relay_leader')).toBe(0);
       const stoppedAt = Date.now();
       expect(await b.stop()).toBe(0);
-      await waitFor(async () => (await scrape(c.port, 'relay_leader')) === 1, { timeoutMs: 4 * LEASE_MS, intervalMs: 25, what: 'relay C to take over' });
+      await waitFor(async () => (await scrape(c.port, 'relay_leader')) === 1, {
+        timeoutMs: 4 * LEASE_MS,
+        intervalMs: 25,
+        what: 'relay C to take over',
+      });
       const handoverMs = Date.now() - stoppedAt;
       expect(handoverMs).toBeLessThan(LEASE_MS);
       process.stderr.write(`graceful handover after ${handoverMs} ms\n`);

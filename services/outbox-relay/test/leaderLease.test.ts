@@ -32,7 +32,9 @@ describe('leader lease and fenced checkpoints (DynamoDB Local, injected monotoni
 
     await a.tick();
     expect(a.isLeader()).toBe(true);
-    await a.fenced((fence) => checkpoints.write('arn:test-stream', { shardId: 's1', sequenceNumber: '100', ended: false }, fence));
+    await a.fenced((fence) =>
+      checkpoints.write('arn:test-stream', { shardId: 's1', sequenceNumber: '100', ended: false }, fence),
+    );
 
     await b.tick(); // first look: remembers the counter
     clockB.t += 999;
@@ -53,13 +55,17 @@ describe('leader lease and fenced checkpoints (DynamoDB Local, injected monotoni
     clockB.t += 1000;
     await b.tick();
     expect(b.isLeader()).toBe(true);
-    await b.fenced((fence) => checkpoints.write('arn:test-stream', { shardId: 's1', sequenceNumber: '200', ended: false }, fence));
+    await b.fenced((fence) =>
+      checkpoints.write('arn:test-stream', { shardId: 's1', sequenceNumber: '200', ended: false }, fence),
+    );
 
     // A deposed leader whose clock stalled still believes it leads: the fence stops its write.
     clockA.t -= 800;
     expect(a.isLeader()).toBe(true);
     await expect(
-      a.fenced((fence) => checkpoints.write('arn:test-stream', { shardId: 's1', sequenceNumber: '150', ended: false }, fence)),
+      a.fenced((fence) =>
+        checkpoints.write('arn:test-stream', { shardId: 's1', sequenceNumber: '150', ended: false }, fence),
+      ),
     ).rejects.toBeInstanceOf(LeaseLostError);
     expect(a.isLeader()).toBe(false);
     expect((await checkpoints.read('arn:test-stream', 's1'))?.sequenceNumber).toBe('200');

@@ -36,9 +36,13 @@ describe('what the relay does with each kind of record, and the metrics it keeps
     const events = await readTopic(topic);
     const letters = await readTopic(deadLetterTopicFor(topic));
     try {
-      const first = await writeOutboxEvent(doc, tables.outbox, { occurredAt: new Date(Date.now() - 2000).toISOString() });
+      const first = await writeOutboxEvent(doc, tables.outbox, {
+        occurredAt: new Date(Date.now() - 2000).toISOString(),
+      });
       const badId = randomUUID();
-      await doc.send(new PutCommand({ TableName: tables.outbox, Item: { aggregateId: badId, seq: 1, eventType: 'OrderCreated' } }));
+      await doc.send(
+        new PutCommand({ TableName: tables.outbox, Item: { aggregateId: badId, seq: 1, eventType: 'OrderCreated' } }),
+      );
       await doc.send(
         new UpdateCommand({
           TableName: tables.outbox,

@@ -17,18 +17,23 @@ describe('Kinesis destination records', () => {
       insert('s', '6', 'a', 2),
     ];
     const ordered = resequence(batch);
-    expect(ordered.map((r) => (r.newImage ? `${String(r.newImage.aggregateId)}${String(r.newImage.seq)}` : r.eventName))).toEqual([
-      'a1',
-      'a2',
-      'a3',
-      'b1',
-      'b2',
-      'REMOVE',
-    ]);
+    expect(
+      ordered.map((r) => (r.newImage ? `${String(r.newImage.aggregateId)}${String(r.newImage.seq)}` : r.eventName)),
+    ).toEqual(['a1', 'a2', 'a3', 'b1', 'b2', 'REMOVE']);
   });
 
   test('When a record is in the format the DynamoDB Kinesis destination writes, then it decodes to the change with its new image, and a record that is not such JSON is dead-lettered with the reason', () => {
-    const image = { aggregateId: 'a', seq: 1, eventId: 'e', eventType: 'OrderCreated', schemaVersion: 1, aggregateType: 'Order', occurredAt: '2026-11-23T10:00:00.000Z', payload: { orderId: 'a' }, expiresAt: 1 };
+    const image = {
+      aggregateId: 'a',
+      seq: 1,
+      eventId: 'e',
+      eventType: 'OrderCreated',
+      schemaVersion: 1,
+      aggregateType: 'Order',
+      occurredAt: '2026-11-23T10:00:00.000Z',
+      payload: { orderId: 'a' },
+      expiresAt: 1,
+    };
     const data = {
       awsRegion: 'us-east-1',
       eventID: '6b2b6bd8-3f4a-4d3f-9c7f-1f9a2c6b1e55',
@@ -50,11 +55,23 @@ describe('Kinesis destination records', () => {
       Data: new TextEncoder().encode(JSON.stringify(data)),
       PartitionKey: 'A1B2C3',
     });
-    expect(record).toEqual({ shardId: 'shardId-000000000000', sequenceNumber: '49650000000000000000000000000000000000000000000000000002', eventName: 'INSERT', newImage: image });
+    expect(record).toEqual({
+      shardId: 'shardId-000000000000',
+      sequenceNumber: '49650000000000000000000000000000000000000000000000000002',
+      eventName: 'INSERT',
+      newImage: image,
+    });
     expect(toOutgoing(record).kind).toBe('publish');
 
-    const broken = toSourceRecord('shardId-000000000000', { SequenceNumber: '3', Data: new TextEncoder().encode('not json'), PartitionKey: 'x' });
+    const broken = toSourceRecord('shardId-000000000000', {
+      SequenceNumber: '3',
+      Data: new TextEncoder().encode('not json'),
+      PartitionKey: 'x',
+    });
     const disposition = toOutgoing(broken);
-    expect(disposition).toMatchObject({ kind: 'deadLetter', letter: { errorCode: 'event.unreadable_record', item: 'not json', sequenceNumber: '3' } });
+    expect(disposition).toMatchObject({
+      kind: 'deadLetter',
+      letter: { errorCode: 'event.unreadable_record', item: 'not json', sequenceNumber: '3' },
+    });
   });
 });

@@ -38,7 +38,11 @@ describe('shard lineage (recorded DescribeStream shapes, replayed by a fake clie
     const { shards } = await recordedShards();
     const progress = new Map<string, ShardProgress>();
     // The root's parent is no longer described (trimmed): the root is readable at once.
-    expect(planShards(shards, progress)).toEqual({ readable: [ROOT], waiting: [LEFT, RIGHT, GRANDCHILD], vanished: [] });
+    expect(planShards(shards, progress)).toEqual({
+      readable: [ROOT],
+      waiting: [LEFT, RIGHT, GRANDCHILD],
+      vanished: [],
+    });
     progress.set(ROOT, { ended: true, sequenceNumber: '100000000000000000009' });
     expect(planShards(shards, progress)).toEqual({ readable: [LEFT, RIGHT], waiting: [GRANDCHILD], vanished: [] });
     progress.set(LEFT, { ended: true });
@@ -64,7 +68,14 @@ describe('shard lineage (recorded DescribeStream shapes, replayed by a fake clie
   test('When the relay reads the recorded split, then it publishes the parent to its end before either child, and the grandchild last (fake source)', async () => {
     const { shards } = await recordedShards();
     const records = new Map([
-      [ROOT, [insert(ROOT, '100000000000000000001', 'a', 1), insert(ROOT, '100000000000000000002', 'b', 1), insert(ROOT, '100000000000000000009', 'a', 2)]],
+      [
+        ROOT,
+        [
+          insert(ROOT, '100000000000000000001', 'a', 1),
+          insert(ROOT, '100000000000000000002', 'b', 1),
+          insert(ROOT, '100000000000000000009', 'a', 2),
+        ],
+      ],
       [LEFT, [insert(LEFT, '200000000000000000001', 'a', 3)]],
       [RIGHT, [insert(RIGHT, '300000000000000000001', 'b', 2)]],
       [GRANDCHILD, [insert(GRANDCHILD, '400000000000000000001', 'a', 4)]],
@@ -82,9 +93,15 @@ describe('shard lineage (recorded DescribeStream shapes, replayed by a fake clie
     expect(order.slice(0, 3)).toEqual(['0a1b2c3d:a1', '0a1b2c3d:b1', '0a1b2c3d:a2']);
     expect(order.indexOf('3d4e5f60:a4')).toBeGreaterThan(order.indexOf('1b2c3d4e:a3'));
     const stored = await checkpoints.list(source.streamArn);
-    expect(stored.find((c) => c.shardId === ROOT)).toMatchObject({ ended: true, sequenceNumber: '100000000000000000009' });
+    expect(stored.find((c) => c.shardId === ROOT)).toMatchObject({
+      ended: true,
+      sequenceNumber: '100000000000000000009',
+    });
     expect(stored.find((c) => c.shardId === LEFT)).toMatchObject({ ended: true });
-    expect(stored.find((c) => c.shardId === RIGHT)).toMatchObject({ ended: false, sequenceNumber: '300000000000000000001' });
+    expect(stored.find((c) => c.shardId === RIGHT)).toMatchObject({
+      ended: false,
+      sequenceNumber: '300000000000000000001',
+    });
   });
 
   test('When an iterator expires, then it is re-acquired after the checkpoint and nothing is lost or repeated (fake source: DynamoDB Local cannot expire an iterator in test time)', async () => {
@@ -145,7 +162,11 @@ describe('shard lineage (recorded DescribeStream shapes, replayed by a fake clie
     const table = [1, 2, 3, 4].map((n) => insert('backfill', `agg#${n}`, 'agg', n, t(10 * n)));
     const backfill = new FakeBackfill(table);
     const checkpoints = new MemoryCheckpoints();
-    await checkpoints.write(source.streamArn, { shardId: 'shardId-1', sequenceNumber: '100', ended: false, lastOccurredAt: t(10) }, {} as never);
+    await checkpoints.write(
+      source.streamArn,
+      { shardId: 'shardId-1', sequenceNumber: '100', ended: false, lastOccurredAt: t(10) },
+      {} as never,
+    );
     checkpoints.pointer = { streamArn: source.streamArn };
     const { relay, publisher, registry } = relayOver(source, { checkpoints, backfill });
     relay.start();
@@ -156,7 +177,13 @@ describe('shard lineage (recorded DescribeStream shapes, replayed by a fake clie
     }
     expect(backfill.calls).toEqual([t(10)]);
     // seq 1 was published before the checkpoint; the overlap (0 here) starts at its occurredAt.
-    expect(publisher.events.map((e) => `${e.shardId}:${e.envelope.seq}`)).toEqual(['backfill:1', 'backfill:2', 'backfill:3', 'backfill:4', 'shardId-1:4']);
+    expect(publisher.events.map((e) => `${e.shardId}:${e.envelope.seq}`)).toEqual([
+      'backfill:1',
+      'backfill:2',
+      'backfill:3',
+      'backfill:4',
+      'shardId-1:4',
+    ]);
     expect(source.iteratorRequests).toEqual([
       { shardId: 'shardId-1', after: '100' },
       { shardId: 'shardId-1', after: undefined },

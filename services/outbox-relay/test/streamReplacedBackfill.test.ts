@@ -22,9 +22,12 @@ describe('backfill from the outbox table (DynamoDB Local)', () => {
         StreamSpecification: enabled ? { StreamEnabled: true, StreamViewType: 'NEW_IMAGE' } : { StreamEnabled: false },
       }),
     );
-    await waitFor(async () => (await client.send(new DescribeTableCommand({ TableName: table }))).Table?.TableStatus === 'ACTIVE', {
-      what: 'the table to be ACTIVE',
-    });
+    await waitFor(
+      async () => (await client.send(new DescribeTableCommand({ TableName: table }))).Table?.TableStatus === 'ACTIVE',
+      {
+        what: 'the table to be ACTIVE',
+      },
+    );
   };
 
   test('When the outbox stream is disabled and enabled again, then the events written in between (in neither stream) are backfilled from the table, counted, and published in per-aggregate order', async () => {
@@ -70,7 +73,9 @@ describe('backfill from the outbox table (DynamoDB Local)', () => {
       const seq2Sources = records.filter((r) => r.headers['event-seq'] === '2').map((r) => r.headers['source-shard']);
       expect(new Set(seq2Sources)).toEqual(new Set(['backfill']));
       // The 4 events in neither stream came from the table (with the overlap, maybe more).
-      expect(await scrape(port, 'relay_records_backfilled_total', { reason: 'stream_replaced' })).toBeGreaterThanOrEqual(4);
+      expect(
+        await scrape(port, 'relay_records_backfilled_total', { reason: 'stream_replaced' }),
+      ).toBeGreaterThanOrEqual(4);
     } finally {
       await reader.stop();
     }

@@ -45,7 +45,11 @@ export function metricValue(text: string, name: string, labels: Record<string, s
 }
 
 /** Reads a relay's metric over HTTP. */
-export async function scrape(port: number, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+export async function scrape(
+  port: number,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number | undefined> {
   const response = await fetch(`http://127.0.0.1:${port}/metrics`);
   return metricValue(await response.text(), name, labels);
 }

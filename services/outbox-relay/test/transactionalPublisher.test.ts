@@ -25,7 +25,12 @@ describe('transactional publishing', () => {
   test('When a second relay publishes with the same transactional id, then Kafka fences the first one and a read_committed reader sees only committed batches', async () => {
     const topic = await createTestTopic();
     const logger = createLogger({ service: 'test', level: 'silent' });
-    const kafka = createKafka({ clientId: 'relay-test', brokers: testEndpoints().kafkaBrokers, logger, retry: { retries: 2 } });
+    const kafka = createKafka({
+      clientId: 'relay-test',
+      brokers: testEndpoints().kafkaBrokers,
+      logger,
+      retry: { retries: 2 },
+    });
     const transactionalId = uniqueName('outbox-relay-tx');
     const deposed = new KafkaPublisher({ kafka, topic, transactionalId });
     const successor = new KafkaPublisher({ kafka, topic, transactionalId });
@@ -35,7 +40,10 @@ describe('transactional publishing', () => {
       await deposed.publishBatch([event(aggregateId, 1)], []);
       // The successor's first transaction initialises the id and bumps the producer epoch.
       await successor.publishBatch([event(aggregateId, 2)], []);
-      await expect(deposed.publishBatch([event(aggregateId, 99)], [])).rejects.toMatchObject({ code: 'publish.failed', retriable: true });
+      await expect(deposed.publishBatch([event(aggregateId, 99)], [])).rejects.toMatchObject({
+        code: 'publish.failed',
+        retriable: true,
+      });
 
       // Same key, same partition: anything the deposed producer got through would come before 3.
       await successor.publishBatch([event(aggregateId, 3)], []);

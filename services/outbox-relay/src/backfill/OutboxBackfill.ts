@@ -32,7 +32,9 @@ export class OutboxBackfill implements BackfillSource {
 
   async readSince(since: string | undefined): Promise<SourceRecord[]> {
     const segments = this.options.segments ?? 4;
-    const parts = await Promise.all(Array.from({ length: segments }, (_, segment) => this.scanSegment(segment, segments, since)));
+    const parts = await Promise.all(
+      Array.from({ length: segments }, (_, segment) => this.scanSegment(segment, segments, since)),
+    );
     const items = parts.flat();
     items.sort((a, b) => compare(a, b));
     return items.map((item) => ({

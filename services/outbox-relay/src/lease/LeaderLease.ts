@@ -121,7 +121,8 @@ export class LeaderLease {
   tick(): Promise<void> {
     return this.serialize(async () => {
       if (this.stopped) return;
-      if (this.held && this.now() >= this.held.validUntil) this.lose('expired', 'lease validity passed without a renewal');
+      if (this.held && this.now() >= this.held.validUntil)
+        this.lose('expired', 'lease validity passed without a renewal');
       if (this.held) await this.renew();
       else await this.tryAcquire();
     });
@@ -136,7 +137,12 @@ export class LeaderLease {
     return this.serialize(async () => {
       if (!this.isLeader() || !this.held) throw new LeaseLostError('not the leader');
       try {
-        return await write({ table: this.options.table, key: this.key, owner: this.options.owner, counter: this.held.counter });
+        return await write({
+          table: this.options.table,
+          key: this.key,
+          owner: this.options.owner,
+          counter: this.held.counter,
+        });
       } catch (error) {
         if (error instanceof LeaseLostError) this.lose('fenced', error.message);
         throw error;
@@ -240,7 +246,11 @@ export class LeaderLease {
     try {
       await this.options.doc.send(
         expectedCounter === undefined
-          ? new PutCommand({ TableName: this.options.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })
+          ? new PutCommand({
+              TableName: this.options.table,
+              Item: item,
+              ConditionExpression: 'attribute_not_exists(pk)',
+            })
           : new PutCommand({
               TableName: this.options.table,
               Item: item,
@@ -257,7 +267,10 @@ export class LeaderLease {
     this.terms += 1;
     this.setHeld({ counter: next, validUntil: started + this.validity(), term: this.terms });
     this.options.metrics?.acquisitions.inc();
-    this.options.logger.info({ counter: next, previousOwner: expectedCounter === undefined ? null : 'lapsed or released' }, 'lease acquired');
+    this.options.logger.info(
+      { counter: next, previousOwner: expectedCounter === undefined ? null : 'lapsed or released' },
+      'lease acquired',
+    );
   }
 
   private lose(reason: string, message: string): void {

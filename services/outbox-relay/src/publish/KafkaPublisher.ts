@@ -74,7 +74,10 @@ export class KafkaPublisher {
     const topicMessages = [];
     if (events.length > 0) topicMessages.push({ topic: this.options.topic, messages: events.map(toMessage) });
     if (letters.length > 0) {
-      topicMessages.push({ topic: deadLetterTopicFor(this.options.topic), messages: letters.map((l) => this.toDeadLetter(l)) });
+      topicMessages.push({
+        topic: deadLetterTopicFor(this.options.topic),
+        messages: letters.map((l) => this.toDeadLetter(l)),
+      });
     }
     try {
       await this.connect();

@@ -120,7 +120,7 @@ export class Relay {
         this.forget();
         this.loadedTerm = term;
       }
-      let progressed = false;
+      let progressed: boolean;
       try {
         progressed = await this.pollOnce();
         failureDelay = 0;
@@ -191,14 +191,21 @@ export class Relay {
         known.shard = shard;
         continue;
       }
-      const checkpoint = stored.get(shard.shardId) ?? { shardId: shard.shardId, ended: false, parentShardId: shard.parentShardId };
+      const checkpoint = stored.get(shard.shardId) ?? {
+        shardId: shard.shardId,
+        ended: false,
+        parentShardId: shard.parentShardId,
+      };
       this.shards.set(shard.shardId, { shard, checkpoint });
     }
     // Shards the relay had started but the stream trimmed away: their rest is in the table only.
     const { vanished } = planShards(described, stored);
     for (const shardId of vanished) {
       const checkpoint = stored.get(shardId) as ShardCheckpoint;
-      this.options.logger.warn({ shardId }, 'a started shard was trimmed from the stream; backfilling from the outbox table');
+      this.options.logger.warn(
+        { shardId },
+        'a started shard was trimmed from the stream; backfilling from the outbox table',
+      );
       const newest = await this.runBackfill(this.backfillStart([checkpoint]), 'shard_trimmed');
       await this.fencedCheckpoint({ ...checkpoint, ended: true, lastOccurredAt: newest ?? checkpoint.lastOccurredAt });
     }
@@ -207,7 +214,10 @@ export class Relay {
   /** With no stream on the table, the stream read last (its records are still readable for a day). */
   private async pointedStream(): Promise<string> {
     const pointer = await this.options.checkpoints.readStreamPointer();
-    if (!pointer) throw new AppError('relay.no_stream', 'The outbox table has no stream; enable NEW_IMAGE streams on it', { retriable: true });
+    if (!pointer)
+      throw new AppError('relay.no_stream', 'The outbox table has no stream; enable NEW_IMAGE streams on it', {
+        retriable: true,
+      });
     return pointer.streamArn;
   }
 
@@ -220,7 +230,10 @@ export class Relay {
     const { checkpoints, lease, logger } = this.options;
     const pointer = await checkpoints.readStreamPointer();
     if (pointer && pointer.streamArn !== streamArn) {
-      logger.warn({ previous: pointer.streamArn, streamArn }, 'the outbox stream was replaced; backfilling from the outbox table');
+      logger.warn(
+        { previous: pointer.streamArn, streamArn },
+        'the outbox stream was replaced; backfilling from the outbox table',
+      );
       const previous = await checkpoints.list(pointer.streamArn);
       await this.runBackfill(this.backfillStart(previous), 'stream_replaced');
     }
@@ -239,7 +252,8 @@ export class Relay {
     const times = (list: ShardCheckpoint[]) =>
       list.map((c) => (c.lastOccurredAt ? Date.parse(c.lastOccurredAt) : NaN)).filter((t) => !Number.isNaN(t));
     const open = times(checkpoints.filter((c) => !c.ended));
-    const base = open.length > 0 ? Math.min(...open) : times(checkpoints).length > 0 ? Math.max(...times(checkpoints)) : undefined;
+    const base =
+      open.length > 0 ? Math.min(...open) : times(checkpoints).length > 0 ? Math.max(...times(checkpoints)) : undefined;
     if (base === undefined) return undefined;
     return new Date(base - (this.options.backfillOverlapMs ?? 300_000)).toISOString();
   }
@@ -297,7 +311,10 @@ export class Relay {
       // only GetShardIterator refusing the checkpoint itself proves records were lost.
       const failures = (this.readFailures.get(shardId) ?? 0) + 1;
       this.readFailures.set(shardId, failures);
-      logger.info({ shardId, error: (error as Error).name, failures }, 'iterator no longer valid; re-acquiring it from the checkpoint');
+      logger.info(
+        { shardId, error: (error as Error).name, failures },
+        'iterator no longer valid; re-acquiring it from the checkpoint',
+      );
       state.iterator = undefined;
       if (failures > 3) throw error; // back off instead of spinning
       return true;
@@ -305,10 +322,12 @@ export class Relay {
     const ordered = source.mayReorder ? resequence(batch.records) : batch.records;
     if (ordered.length < batch.records.length) {
       const kept = new Set(ordered);
-      for (const record of batch.records) if (!kept.has(record)) metrics.recordsRead.inc({ event_name: record.eventName });
+      for (const record of batch.records)
+        if (!kept.has(record)) metrics.recordsRead.inc({ event_name: record.eventName });
       metrics.recordsIgnored.inc({ event_name: 'DUPLICATE' }, batch.records.length - ordered.length);
     }
-    if (batch.millisBehindLatest !== undefined) metrics.shardBehindSeconds.set({ shard_id: shardId }, batch.millisBehindLatest / 1000);
+    if (batch.millisBehindLatest !== undefined)
+      metrics.shardBehindSeconds.set({ shard_id: shardId }, batch.millisBehindLatest / 1000);
     const { events, letters } = this.dispose(ordered);
     if (batch.records.length > 0) {
       metrics.batchSize.observe(batch.records.length);
@@ -336,8 +355,13 @@ export class Relay {
    */
   private async recoverTrimmed(state: ShardState): Promise<void> {
     const shardId = state.shard.shardId;
-    this.options.logger.warn({ shardId, sequenceNumber: state.checkpoint.sequenceNumber }, 'checkpoint is behind the trim horizon; backfilling from the outbox table');
-    const known = state.checkpoint.lastOccurredAt ? [state.checkpoint] : [...this.shards.values()].map((s) => s.checkpoint);
+    this.options.logger.warn(
+      { shardId, sequenceNumber: state.checkpoint.sequenceNumber },
+      'checkpoint is behind the trim horizon; backfilling from the outbox table',
+    );
+    const known = state.checkpoint.lastOccurredAt
+      ? [state.checkpoint]
+      : [...this.shards.values()].map((s) => s.checkpoint);
     const newest = await this.runBackfill(this.backfillStart(known), 'trimmed');
     state.iterator = undefined;
     await this.saveCheckpoint(state, {

@@ -12,7 +12,12 @@ export function resequence(records: SourceRecord[]): SourceRecord[] {
   for (const record of records) {
     const aggregateId = record.newImage?.aggregateId;
     const seq = record.newImage?.seq;
-    if (record.eventName === 'INSERT' && record.unreadable === undefined && typeof aggregateId === 'string' && typeof seq === 'number') {
+    if (
+      record.eventName === 'INSERT' &&
+      record.unreadable === undefined &&
+      typeof aggregateId === 'string' &&
+      typeof seq === 'number'
+    ) {
       events.push({ record, aggregateId, seq });
     } else {
       others.push(record);

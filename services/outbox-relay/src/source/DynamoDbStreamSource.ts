@@ -82,7 +82,10 @@ export class DynamoDbStreamSource implements ChangeSource {
     const { Records, NextShardIterator } = await this.streams.send(
       new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }),
     );
-    return { records: (Records ?? []).map((record) => toSourceRecord(shardId, record)), nextIterator: NextShardIterator };
+    return {
+      records: (Records ?? []).map((record) => toSourceRecord(shardId, record)),
+      nextIterator: NextShardIterator,
+    };
   }
 }
 

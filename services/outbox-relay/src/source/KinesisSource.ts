@@ -48,11 +48,17 @@ export class KinesisSource implements ChangeSource {
   /** The ARN of a Kinesis stream; fails clearly when it does not exist. */
   static async streamArnOf(kinesis: KinesisClient, streamName: string): Promise<string> {
     try {
-      const { StreamDescriptionSummary } = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: streamName }));
+      const { StreamDescriptionSummary } = await kinesis.send(
+        new DescribeStreamSummaryCommand({ StreamName: streamName }),
+      );
       if (!StreamDescriptionSummary?.StreamARN) throw new Error('no ARN in DescribeStreamSummary');
       return StreamDescriptionSummary.StreamARN;
     } catch (error) {
-      throw new AppError('relay.no_stream', `Kinesis stream ${streamName} cannot be described: ${(error as Error).message}`, { cause: error });
+      throw new AppError(
+        'relay.no_stream',
+        `Kinesis stream ${streamName} cannot be described: ${(error as Error).message}`,
+        { cause: error },
+      );
     }
   }
 
@@ -110,7 +116,8 @@ export function toSourceRecord(shardId: string, record: _Record): SourceRecord {
   let parsed: DynamoDbKinesisRecord;
   try {
     parsed = JSON.parse(text) as DynamoDbKinesisRecord;
-    if (typeof parsed !== 'object' || parsed === null || typeof parsed.eventName !== 'string') throw new Error('not a DynamoDB change record');
+    if (typeof parsed !== 'object' || parsed === null || typeof parsed.eventName !== 'string')
+      throw new Error('not a DynamoDB change record');
   } catch (error) {
     return { shardId, sequenceNumber, eventName: 'INSERT', raw: text, unreadable: (error as Error).message };
   }
