@@ -10,7 +10,9 @@ export const customerId = '5f0c3c3e-8f7a-4c1e-9a53-2f1d3b7f9a10';
 
 /** A clock a test moves by hand. */
 export class TestClock {
-  constructor(private ms = Date.parse('2026-01-15T10:00:00.000Z')) {}
+  // Starts at the real time, whole seconds: DynamoDB Local may delete items whose TTL lies in
+  // the real past (outbox items expire a week after the test clock's "now").
+  constructor(private ms = Math.floor(Date.now() / 1000) * 1000) {}
   now = (): Date => new Date(this.ms);
   nowMs = (): number => this.ms;
   advance(ms: number): void {
