@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { createKafka, createLogger } from '@outbox/shared';
-import { createTestTopic, testEndpoints, uniqueName } from '../../../test/support/testStack';
+import { createDynamoDbClients, createKafka, createLogger } from '@outbox/shared';
+import { createTestTables, createTestTopic, testEndpoints, uniqueName } from '../../../test/support/testStack';
 import { readTopic } from '../../../test/support/topicReader';
 import { KafkaPublisher, type OutgoingEvent } from '../src/publish/KafkaPublisher';
+import { loadConfig } from '../src/config';
+import { start } from '../src/start';
+import { scrape, writeOutboxEvent } from './support';
 
 function event(aggregateId: string, seq: number): OutgoingEvent {
   return {
@@ -54,6 +57,40 @@ describe('transactional publishing', () => {
       await reader.stop();
       await deposed.disconnect().catch(() => undefined);
       await successor.disconnect();
+    }
+  });
+});
+
+describe('relay in transactional mode', () => {
+  test('When KAFKA_TRANSACTIONAL_ID is set, then the relay publishes each batch as a committed transaction that a read_committed reader sees, in per-aggregate order', async () => {
+    const tables = await createTestTables();
+    const topic = await createTestTopic();
+    const { dynamodb, kafkaBrokers, region } = testEndpoints();
+    const { client, doc } = createDynamoDbClients({ region, endpoint: dynamodb });
+    const relay = await start(
+      loadConfig({
+        DYNAMODB_ENDPOINT: dynamodb,
+        KAFKA_BROKERS: kafkaBrokers.join(','),
+        OUTBOX_TABLE: tables.outbox,
+        RELAY_STATE_TABLE: tables.relayState,
+        ORDER_EVENTS_TOPIC: topic,
+        KAFKA_TRANSACTIONAL_ID: uniqueName('outbox-relay-tx'),
+        PORT: '0',
+        LOG_LEVEL: 'silent',
+        RELAY_ID: uniqueName('relay'),
+      }),
+    );
+    const reader = await readTopic(topic);
+    try {
+      const aggregateId = randomUUID();
+      for (const seq of [1, 2, 3]) await writeOutboxEvent(doc, tables.outbox, { aggregateId, seq });
+      const records = await reader.waitForCount(3);
+      expect(records.map((r) => JSON.parse(r.value ?? '{}').seq)).toEqual([1, 2, 3]);
+      expect(await scrape(relay.port, 'relay_records_published_total')).toBe(3);
+    } finally {
+      await reader.stop();
+      await relay.stop();
+      client.destroy();
     }
   });
 });
