@@ -8,9 +8,8 @@ import { createDynamoDbClients, createKafka, createLogger, topicDefinitions, wai
 import { KafkaServer, ensureTopics } from '@outbox/local-stack';
 import { createTestTables, testEndpoints, uniqueName } from '../../../test/support/testStack';
 import { freePort } from '../../../test/support/serviceProcess';
-import { loadConfig } from '../src/config';
 import { start, type RelayHandle } from '../src/start';
-import { checkPerAggregateOrder, scrape, writeOutboxEvent } from './support';
+import { checkPerAggregateOrder, scrape, writeOutboxEvent, relayTestConfig } from './support';
 
 describe('Kafka outage (a broker of its own, stopped and restarted)', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'relay-kafka-'));
@@ -35,20 +34,15 @@ describe('Kafka outage (a broker of its own, stopped and restarted)', () => {
     const topic = uniqueName('orders');
     await ensureTopics({ brokers: kafka.brokers, definitions: topicDefinitions({ topic }) });
     relay = await start(
-      loadConfig({
-        DYNAMODB_ENDPOINT: dynamodb,
-        KAFKA_BROKERS: kafka.brokers.join(','),
-        OUTBOX_TABLE: tables.outbox,
-        RELAY_STATE_TABLE: tables.relayState,
-        ORDER_EVENTS_TOPIC: topic,
-        PORT: '0',
-        LOG_LEVEL: 'silent',
-        RELAY_ID: uniqueName('relay'),
-        PUBLISH_RETRY_INITIAL_MS: '50',
-        PUBLISH_RETRY_MAX_MS: '500',
-        POLL_IDLE_MAX_MS: '50',
-        BATCH_SIZE: '5',
-      }),
+      relayTestConfig(
+        { tables, topic, brokers: kafka.brokers },
+        {
+          PUBLISH_RETRY_INITIAL_MS: '50',
+          PUBLISH_RETRY_MAX_MS: '500',
+          POLL_IDLE_MAX_MS: '50',
+          BATCH_SIZE: '5',
+        },
+      ),
     );
     const port = relay.port;
     const aggregates = Array.from({ length: 6 }, () => crypto.randomUUID());

@@ -11,9 +11,8 @@ import { createDynamoDbClients, createKinesisClient, waitFor } from '@outbox/sha
 import { createTestTables, createTestTopic, testEndpoints, uniqueName } from '../../../test/support/testStack';
 import { readTopic } from '../../../test/support/topicReader';
 import { CheckpointStore } from '../src/checkpoint/CheckpointStore';
-import { loadConfig } from '../src/config';
 import { start, type RelayHandle } from '../src/start';
-import { checkPerAggregateOrder, scrape } from './support';
+import { checkPerAggregateOrder, scrape, relayTestConfig } from './support';
 
 /** A change as DynamoDB's Kinesis streaming destination writes it. */
 function destinationRecord(aggregateId: string, seq: number) {
@@ -48,7 +47,7 @@ function destinationRecord(aggregateId: string, seq: number) {
 }
 
 describe('Kinesis source (kinesalite)', () => {
-  const { dynamodb, kafkaBrokers, kinesis: kinesisEndpoint, region } = testEndpoints();
+  const { dynamodb, kinesis: kinesisEndpoint, region } = testEndpoints();
   const kinesis = createKinesisClient({ region, endpoint: kinesisEndpoint });
   const { client, doc } = createDynamoDbClients({ region, endpoint: dynamodb });
   const streamName = uniqueName('outbox-kinesis');
@@ -89,21 +88,16 @@ describe('Kinesis source (kinesalite)', () => {
       }),
     );
     relay = await start(
-      loadConfig({
-        DYNAMODB_ENDPOINT: dynamodb,
-        KAFKA_BROKERS: kafkaBrokers.join(','),
-        OUTBOX_TABLE: tables.outbox,
-        RELAY_STATE_TABLE: tables.relayState,
-        ORDER_EVENTS_TOPIC: topic,
-        RELAY_SOURCE: 'kinesis',
-        KINESIS_STREAM_NAME: streamName,
-        KINESIS_ENDPOINT: kinesisEndpoint,
-        PORT: '0',
-        LOG_LEVEL: 'silent',
-        RELAY_ID: uniqueName('relay'),
-        SHARD_REFRESH_MS: '200',
-        POLL_IDLE_MAX_MS: '50',
-      }),
+      relayTestConfig(
+        { tables, topic },
+        {
+          RELAY_SOURCE: 'kinesis',
+          KINESIS_STREAM_NAME: streamName,
+          KINESIS_ENDPOINT: kinesisEndpoint,
+          SHARD_REFRESH_MS: '200',
+          POLL_IDLE_MAX_MS: '50',
+        },
+      ),
     );
     const port = relay.port;
     const reader = await readTopic(topic);

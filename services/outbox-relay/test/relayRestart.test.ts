@@ -1,27 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { createDynamoDbClients } from '@outbox/shared';
-import { createTestTables, createTestTopic, testEndpoints, uniqueName } from '../../../test/support/testStack';
+import { createTestTables, createTestTopic, testEndpoints } from '../../../test/support/testStack';
 import { readTopic } from '../../../test/support/topicReader';
-import { loadConfig } from '../src/config';
+import { relayTestConfig } from './support';
 import { start } from '../src/start';
 
 describe('relay restart', () => {
   test('When the relay restarts, then it resumes after its checkpoint and republishes nothing it had published', async () => {
     const tables = await createTestTables();
     const topic = await createTestTopic();
-    const { dynamodb, kafkaBrokers, region } = testEndpoints();
+    const { dynamodb, region } = testEndpoints();
     const { client, doc } = createDynamoDbClients({ region, endpoint: dynamodb });
-    const config = loadConfig({
-      DYNAMODB_ENDPOINT: dynamodb,
-      KAFKA_BROKERS: kafkaBrokers.join(','),
-      OUTBOX_TABLE: tables.outbox,
-      RELAY_STATE_TABLE: tables.relayState,
-      ORDER_EVENTS_TOPIC: topic,
-      PORT: '0',
-      LOG_LEVEL: 'silent',
-      RELAY_ID: uniqueName('relay'),
-    });
+    const config = relayTestConfig({ tables, topic });
     const writeEvent = async () => {
       const aggregateId = randomUUID();
       await doc.send(

@@ -1,13 +1,12 @@
 import { DescribeTableCommand, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
 import { createDynamoDbClients, waitFor } from '@outbox/shared';
-import { createTestTables, createTestTopic, testEndpoints, uniqueName } from '../../../test/support/testStack';
+import { createTestTables, createTestTopic, testEndpoints } from '../../../test/support/testStack';
 import { readTopic } from '../../../test/support/topicReader';
-import { loadConfig } from '../src/config';
 import { start, type RelayHandle } from '../src/start';
-import { checkPerAggregateOrder, scrape, writeOutboxEvent } from './support';
+import { checkPerAggregateOrder, scrape, writeOutboxEvent, relayTestConfig } from './support';
 
 describe('backfill from the outbox table (DynamoDB Local)', () => {
-  const { dynamodb, kafkaBrokers, region } = testEndpoints();
+  const { dynamodb, region } = testEndpoints();
   const { client, doc } = createDynamoDbClients({ region, endpoint: dynamodb });
   let relay: RelayHandle | undefined;
   afterAll(async () => {
@@ -34,20 +33,15 @@ describe('backfill from the outbox table (DynamoDB Local)', () => {
     const tables = await createTestTables();
     const topic = await createTestTopic();
     relay = await start(
-      loadConfig({
-        DYNAMODB_ENDPOINT: dynamodb,
-        KAFKA_BROKERS: kafkaBrokers.join(','),
-        OUTBOX_TABLE: tables.outbox,
-        RELAY_STATE_TABLE: tables.relayState,
-        ORDER_EVENTS_TOPIC: topic,
-        PORT: '0',
-        LOG_LEVEL: 'silent',
-        RELAY_ID: uniqueName('relay'),
-        SHARD_REFRESH_MS: '200',
-        POLL_IDLE_MAX_MS: '50',
-        PUBLISH_RETRY_MAX_MS: '200',
-        PUBLISH_RETRY_INITIAL_MS: '50',
-      }),
+      relayTestConfig(
+        { tables, topic },
+        {
+          SHARD_REFRESH_MS: '200',
+          POLL_IDLE_MAX_MS: '50',
+          PUBLISH_RETRY_MAX_MS: '200',
+          PUBLISH_RETRY_INITIAL_MS: '50',
+        },
+      ),
     );
     const port = relay.port;
     const reader = await readTopic(topic);

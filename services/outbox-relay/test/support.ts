@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { testEndpoints, uniqueName, type TestTables } from '../../../test/support/testStack';
+import { loadConfig, type RelayConfig } from '../src/config';
 
 /** Writes one outbox item the way the order-api does (envelope fields + TTL). */
 export async function writeOutboxEvent(
@@ -88,4 +90,26 @@ export function checkPerAggregateOrder(
     if (JSON.stringify(firsts) !== JSON.stringify(want)) problems.push(`${key}: first deliveries ${firsts.join(',')}`);
   }
   return { duplicates, problems };
+}
+
+/**
+ * A relay configuration for one test: its own tables and topic, the local stack's endpoints (or
+ * `brokers` of a test's own Kafka), a fresh relay id, any free port, silent logs; then `overrides`.
+ */
+export function relayTestConfig(
+  target: { tables: TestTables; topic: string; brokers?: string[] },
+  overrides: Record<string, string> = {},
+): RelayConfig {
+  const { dynamodb, kafkaBrokers } = testEndpoints();
+  return loadConfig({
+    DYNAMODB_ENDPOINT: dynamodb,
+    KAFKA_BROKERS: (target.brokers ?? kafkaBrokers).join(','),
+    OUTBOX_TABLE: target.tables.outbox,
+    RELAY_STATE_TABLE: target.tables.relayState,
+    ORDER_EVENTS_TOPIC: target.topic,
+    PORT: '0',
+    LOG_LEVEL: 'silent',
+    RELAY_ID: uniqueName('relay'),
+    ...overrides,
+  });
 }

@@ -3,9 +3,8 @@ import { createDynamoDbClients, createKafka, createLogger } from '@outbox/shared
 import { createTestTables, createTestTopic, testEndpoints, uniqueName } from '../../../test/support/testStack';
 import { readTopic } from '../../../test/support/topicReader';
 import { KafkaPublisher, type OutgoingEvent } from '../src/publish/KafkaPublisher';
-import { loadConfig } from '../src/config';
 import { start } from '../src/start';
-import { scrape, writeOutboxEvent } from './support';
+import { scrape, writeOutboxEvent, relayTestConfig } from './support';
 
 function event(aggregateId: string, seq: number): OutgoingEvent {
   return {
@@ -65,20 +64,15 @@ describe('relay in transactional mode', () => {
   test('When KAFKA_TRANSACTIONAL_ID is set, then the relay publishes each batch as a committed transaction that a read_committed reader sees, in per-aggregate order', async () => {
     const tables = await createTestTables();
     const topic = await createTestTopic();
-    const { dynamodb, kafkaBrokers, region } = testEndpoints();
+    const { dynamodb, region } = testEndpoints();
     const { client, doc } = createDynamoDbClients({ region, endpoint: dynamodb });
     const relay = await start(
-      loadConfig({
-        DYNAMODB_ENDPOINT: dynamodb,
-        KAFKA_BROKERS: kafkaBrokers.join(','),
-        OUTBOX_TABLE: tables.outbox,
-        RELAY_STATE_TABLE: tables.relayState,
-        ORDER_EVENTS_TOPIC: topic,
-        KAFKA_TRANSACTIONAL_ID: uniqueName('outbox-relay-tx'),
-        PORT: '0',
-        LOG_LEVEL: 'silent',
-        RELAY_ID: uniqueName('relay'),
-      }),
+      relayTestConfig(
+        { tables, topic },
+        {
+          KAFKA_TRANSACTIONAL_ID: uniqueName('outbox-relay-tx'),
+        },
+      ),
     );
     const reader = await readTopic(topic);
     try {

@@ -159,27 +159,35 @@ export class LeaderLease {
       if (!held) return;
       this.setHeld(undefined);
       try {
-        await this.options.doc.send(
-          new UpdateCommand({
-            TableName: this.options.table,
-            Key: this.key,
-            UpdateExpression: 'SET #counter = :next, releasedAt = :at REMOVE #owner',
-            ConditionExpression: '#owner = :me AND #counter = :counter',
-            ExpressionAttributeNames: { '#owner': 'owner', '#counter': 'counter' },
-            ExpressionAttributeValues: {
-              ':me': this.options.owner,
-              ':counter': held.counter,
-              ':next': held.counter + 1,
-              ':at': new Date().toISOString(),
-            },
-          }),
-        );
+        await this.advanceCounter(held.counter, 'releasedAt = :at REMOVE #owner');
         this.options.logger.info({ counter: held.counter + 1 }, 'lease released');
       } catch (error) {
         // Someone already took it, or DynamoDB is away: either way a standby gets it in time.
         this.options.logger.warn({ err: error }, 'lease release failed');
       }
     });
+  }
+
+  /**
+   * Moves the counter on from `counter`, on the condition that this instance still holds the lease
+   * at that counter (the KCL scheme); `rest` adds to the update (a timestamp, the owner's removal).
+   */
+  private async advanceCounter(counter: number, rest: string): Promise<void> {
+    await this.options.doc.send(
+      new UpdateCommand({
+        TableName: this.options.table,
+        Key: this.key,
+        UpdateExpression: `SET #counter = :next, ${rest}`,
+        ConditionExpression: '#owner = :me AND #counter = :counter',
+        ExpressionAttributeNames: { '#owner': 'owner', '#counter': 'counter' },
+        ExpressionAttributeValues: {
+          ':me': this.options.owner,
+          ':counter': counter,
+          ':next': counter + 1,
+          ':at': new Date().toISOString(),
+        },
+      }),
+    );
   }
 
   private serialize<T>(action: () => Promise<T>): Promise<T> {
@@ -192,21 +200,7 @@ export class LeaderLease {
     const held = this.held as Held;
     const started = this.now();
     try {
-      await this.options.doc.send(
-        new UpdateCommand({
-          TableName: this.options.table,
-          Key: this.key,
-          UpdateExpression: 'SET #counter = :next, renewedAt = :at',
-          ConditionExpression: '#owner = :me AND #counter = :counter',
-          ExpressionAttributeNames: { '#owner': 'owner', '#counter': 'counter' },
-          ExpressionAttributeValues: {
-            ':me': this.options.owner,
-            ':counter': held.counter,
-            ':next': held.counter + 1,
-            ':at': new Date().toISOString(),
-          },
-        }),
-      );
+      await this.advanceCounter(held.counter, 'renewedAt = :at');
       held.counter += 1;
       held.validUntil = started + this.validity();
     } catch (error) {
