@@ -30,6 +30,9 @@ export type { TopicDefinition, TopicDefinitionsOptions } from './kafka/topicDefi
 export { onShutdownSignal } from './lifecycle/onShutdownSignal';
 export { sharedPromise } from './lifecycle/sharedPromise';
 export { withTimeout } from './lifecycle/withTimeout';
+export { exponentialBackoff } from './lifecycle/exponentialBackoff';
+export type { BackoffOptions } from './lifecycle/exponentialBackoff';
+export { awsRequestHandler } from './aws/awsRequestHandler';
 export { closeServer } from './http/closeServer';
 export { listen } from './http/listen';
 export { createOpsServer } from './http/createOpsServer';

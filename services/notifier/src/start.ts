@@ -18,7 +18,7 @@ import { DeadLetterPublisher } from './deadLetter/DeadLetterPublisher';
 import { OrderEventsConsumer } from './consume/OrderEventsConsumer';
 import { createNotifierMetrics } from './consume/notifierMetrics';
 import { consumerLagReader } from './consume/readConsumerLag';
-import { exponentialBackoff } from './consume/exponentialBackoff';
+import { exponentialBackoff } from '@outbox/shared';
 import { NotificationService } from './notify/NotificationService';
 import { WebhookChannel } from './notify/WebhookChannel';
 

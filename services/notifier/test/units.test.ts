@@ -1,6 +1,6 @@
 import { AppError, parseEnvelope } from '@outbox/shared';
 import { loadConfig } from '../src/config';
-import { exponentialBackoff } from '../src/consume/exponentialBackoff';
+import { exponentialBackoff } from '@outbox/shared';
 import { PartitionProgress } from '../src/consume/PartitionProgress';
 import { reasonFor } from '../src/deadLetter/DeadLetterPublisher';
 import { renderNotification } from '../src/notify/renderNotification';

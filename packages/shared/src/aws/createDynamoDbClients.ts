@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AwsClientOptions } from './AwsClientOptions';
+import { awsRequestHandler } from './awsRequestHandler';
 import { localCredentials } from './localCredentials';
 
 /** DynamoDB clients: the low-level one and a document client that drops undefined values. */
@@ -13,6 +14,7 @@ export function createDynamoDbClients(options: AwsClientOptions): {
     endpoint: options.endpoint,
     credentials: localCredentials(options.endpoint),
     maxAttempts: options.maxAttempts ?? 3,
+    requestHandler: awsRequestHandler(options),
   });
   const doc = DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true },

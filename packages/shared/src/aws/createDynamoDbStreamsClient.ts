@@ -1,5 +1,6 @@
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { AwsClientOptions } from './AwsClientOptions';
+import { awsRequestHandler } from './awsRequestHandler';
 import { localCredentials } from './localCredentials';
 
 /** A DynamoDB Streams client. */
@@ -9,5 +10,6 @@ export function createDynamoDbStreamsClient(options: AwsClientOptions): DynamoDB
     endpoint: options.endpoint,
     credentials: localCredentials(options.endpoint),
     maxAttempts: options.maxAttempts ?? 3,
+    requestHandler: awsRequestHandler(options),
   });
 }

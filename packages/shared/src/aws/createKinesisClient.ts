@@ -1,11 +1,11 @@
 import { KinesisClient } from '@aws-sdk/client-kinesis';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AwsClientOptions } from './AwsClientOptions';
+import { awsRequestHandler } from './awsRequestHandler';
 import { localCredentials } from './localCredentials';
 
 /**
- * A Kinesis client. Over an endpoint override it speaks HTTP/1.1, since kinesalite fails the
- * SDK's default HTTP/2 with a protocol error.
+ * A Kinesis client. It speaks HTTP/1.1 (kinesalite fails the SDK's default HTTP/2 with a protocol
+ * error, and GetRecords needs no HTTP/2), with the shared connection and request timeouts.
  */
 export function createKinesisClient(options: AwsClientOptions): KinesisClient {
   return new KinesisClient({
@@ -13,6 +13,6 @@ export function createKinesisClient(options: AwsClientOptions): KinesisClient {
     endpoint: options.endpoint,
     credentials: localCredentials(options.endpoint),
     maxAttempts: options.maxAttempts ?? 3,
-    requestHandler: options.endpoint ? new NodeHttpHandler() : undefined,
+    requestHandler: awsRequestHandler(options),
   });
 }
