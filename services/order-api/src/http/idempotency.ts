@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
+import { AppError } from '@outbox/shared';
 import type { IdempotencyRecord } from '../data/IdempotencyRecord';
 import {
   ValidationError,
@@ -81,6 +82,9 @@ function send(res: Response, result: HttpResult): void {
  *   the cancelled condition, reads the winner's record and replays it. Because the record
  *   commits with the order, a record is never visible before its order ("in progress" cannot
  *   be observed); only repeated DynamoDB transaction conflicts end in a retriable 409.
+ * - The handler answers a conflict (409) but a record now exists: a twin with this key
+ *   committed between our look-up and our read (a retried cancel whose first try was still
+ *   in flight). The next round replays the twin's answer (or 422 if the requests differ).
  *
  * Only successes are remembered: a rejected request wrote nothing and answers the same again.
  */
@@ -96,19 +100,20 @@ export async function respondIdempotently(
   const hash = requestHash(req, (res.locals.principal as { subject?: string } | undefined)?.subject);
   const maxAttempts = options.maxAttempts ?? 5;
 
+  const replay = (stored: IdempotencyRecord): void => {
+    if (stored.requestHash !== hash) throw idempotencyKeyReused();
+    options.onReplay?.();
+    res
+      .status(stored.status)
+      .set(stored.headers)
+      .set('Idempotent-Replayed', 'true')
+      .type('application/json')
+      .send(stored.body);
+  };
+
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     const stored = await options.findRecord(key);
-    if (stored) {
-      if (stored.requestHash !== hash) throw idempotencyKeyReused();
-      options.onReplay?.();
-      res
-        .status(stored.status)
-        .set(stored.headers)
-        .set('Idempotent-Replayed', 'true')
-        .type('application/json')
-        .send(stored.body);
-      return;
-    }
+    if (stored) return replay(stored);
     try {
       const result = await handler((outcome) => {
         const now = options.now();
@@ -127,7 +132,14 @@ export async function respondIdempotently(
       const lostRace =
         error instanceof WriteConflictError &&
         (error.reason === 'idempotency_key_taken' || error.reason === 'transaction_conflict');
-      if (!lostRace) throw error;
+      if (lostRace) continue;
+      // A conflict (the order is already cancelled, or moved on) may be the work of a twin with
+      // this key that committed after our look-up: its answer is ours, so look once more.
+      if (error instanceof AppError && error.httpStatus === 409) {
+        const twin = await options.findRecord(key);
+        if (twin) return replay(twin);
+      }
+      throw error;
     }
   }
   throw idempotencyInProgress();
