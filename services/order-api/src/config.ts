@@ -7,8 +7,12 @@ const optionalUrl = z.preprocess((value) => (value === '' ? undefined : value), 
 const schema = z
   .object({
     ...commonSettings,
-    /** HTTP port of the API. */
+    /** HTTP port of the API (`/orders`, `/openapi.json`). */
     PORT: portSetting(8080),
+    /** Port of the operations endpoints `/healthz`, `/readyz` and `/metrics`, apart from the API. */
+    OPS_PORT: portSetting(9100),
+    /** Milliseconds one readiness check answers every `/readyz` probe (one DynamoDB call per interval). */
+    READINESS_CACHE_MS: z.coerce.number().int().min(100).max(60000).default(2000),
     /** ISO-4217 currency of every order (one currency per deployment). */
     CURRENCY: z
       .string()
@@ -22,6 +26,10 @@ const schema = z
     IDEMPOTENCY_TTL_HOURS: z.coerce.number().int().min(1).max(720).default(24),
     /** How often the DynamoDB client tries a call before the API answers 503. */
     DYNAMODB_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+    /** Longest wait for a TCP connection to DynamoDB, in ms. */
+    DYNAMODB_CONNECTION_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(2000),
+    /** Longest wait for one DynamoDB request and its answer, in ms (each SDK attempt). */
+    DYNAMODB_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(120000).default(5000),
     /** Seconds the `Retry-After` header of a 503 suggests. */
     RETRY_AFTER_SECONDS: z.coerce.number().int().min(1).max(3600).default(1),
     /** `off` (local default) or `jwt`: every `/orders` request needs a valid bearer token. */
@@ -49,6 +57,9 @@ const schema = z
       ),
   })
   .superRefine((env, ctx) => {
+    if (env.OPS_PORT !== 0 && env.OPS_PORT === env.PORT) {
+      ctx.addIssue({ code: 'custom', path: ['OPS_PORT'], message: 'must differ from PORT' });
+    }
     if (env.AUTH_MODE !== 'jwt') return;
     for (const key of ['AUTH_JWT_ISSUER', 'AUTH_JWT_AUDIENCE', 'AUTH_JWKS_URL'] as const) {
       if (!env[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'is required when AUTH_MODE=jwt' });
@@ -57,8 +68,16 @@ const schema = z
   .transform((env) => ({
     service: 'order-api' as const,
     port: env.PORT,
+    opsPort: env.OPS_PORT,
+    readinessCacheMs: env.READINESS_CACHE_MS,
     logLevel: env.LOG_LEVEL,
-    aws: { region: env.AWS_REGION, dynamodbEndpoint: env.DYNAMODB_ENDPOINT, maxAttempts: env.DYNAMODB_MAX_ATTEMPTS },
+    aws: {
+      region: env.AWS_REGION,
+      dynamodbEndpoint: env.DYNAMODB_ENDPOINT,
+      maxAttempts: env.DYNAMODB_MAX_ATTEMPTS,
+      connectionTimeoutMs: env.DYNAMODB_CONNECTION_TIMEOUT_MS,
+      requestTimeoutMs: env.DYNAMODB_REQUEST_TIMEOUT_MS,
+    },
     tables: { orders: env.ORDERS_TABLE, outbox: env.OUTBOX_TABLE },
     currency: env.CURRENCY,
     outboxRetentionDays: env.OUTBOX_RETENTION_DAYS,

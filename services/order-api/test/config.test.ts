@@ -8,7 +8,28 @@ describe('order-api configuration', () => {
     expect(config.idempotencyTtlSeconds).toBe(24 * 3600);
     expect(config.retryAfterSeconds).toBe(1);
     expect(config.aws.maxAttempts).toBe(3);
+    expect(config.port).toBe(8080);
+    expect(config.opsPort).toBe(9100);
+    expect(config.readinessCacheMs).toBe(2000);
+    expect(config.aws.connectionTimeoutMs).toBe(2000);
+    expect(config.aws.requestTimeoutMs).toBe(5000);
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  test('When the ops port, readiness interval and DynamoDB timeouts are set, then they are read; the ops port must differ from the API port', () => {
+    const config = loadConfig({
+      OPS_PORT: '9200',
+      READINESS_CACHE_MS: '500',
+      DYNAMODB_CONNECTION_TIMEOUT_MS: '300',
+      DYNAMODB_REQUEST_TIMEOUT_MS: '1500',
+    });
+    expect(config.opsPort).toBe(9200);
+    expect(config.readinessCacheMs).toBe(500);
+    expect(config.aws).toMatchObject({ connectionTimeoutMs: 300, requestTimeoutMs: 1500 });
+    expect(() => loadConfig({ PORT: '8080', OPS_PORT: '8080' })).toThrow(/OPS_PORT: must differ from PORT/);
+    expect(() => loadConfig({ READINESS_CACHE_MS: '0', DYNAMODB_REQUEST_TIMEOUT_MS: 'soon' })).toThrow(
+      /READINESS_CACHE_MS[\s\S]*DYNAMODB_REQUEST_TIMEOUT_MS/,
+    );
   });
 
   test('When JWT authentication is configured, then issuer, audience, key set URL and algorithms are read', () => {

@@ -1,4 +1,5 @@
 import {
+  BatchGetCommand,
   GetCommand,
   QueryCommand,
   TransactWriteCommand,
@@ -218,6 +219,21 @@ export class OrderRepository {
       createdAt: String(item.createdAt),
       expiresAt: Number(item.expiresAt),
     };
+  }
+
+  /**
+   * Resolves when both tables answer a read, rejects otherwise: one `BatchGetItem` of a key that
+   * never exists in each table (a data-plane call, so it proves what requests need).
+   */
+  async checkTablesReadable(): Promise<void> {
+    await this.options.doc.send(
+      new BatchGetCommand({
+        RequestItems: {
+          [this.options.ordersTable]: { Keys: [{ pk: 'READINESS', sk: 'PROBE' }] },
+          [this.options.outboxTable]: { Keys: [{ aggregateId: 'READINESS', seq: 0 }] },
+        },
+      }),
+    );
   }
 
   private async transact(

@@ -1,0 +1,91 @@
+import { startServiceProcess, type ServiceProcess } from '../../../test/support/serviceProcess';
+import { createTestTables, testEndpoints, type TestTables } from '../../../test/support/testStack';
+import { startDynamoDbProxy } from './support/dynamoDbProxy';
+import { orderBody, tablesSnapshot } from './support/testApp';
+
+/*
+ * order-api as its own process (node dist/main.js), talking to DynamoDB Local through a counting
+ * proxy that can freeze, so the DynamoDB calls of readiness and the client timeouts are observed
+ * from outside, on real sockets.
+ */
+describe('order-api ops port, cached readiness and DynamoDB timeouts', () => {
+  let tables: TestTables;
+  let proxy: Awaited<ReturnType<typeof startDynamoDbProxy>>;
+  let api: ServiceProcess;
+  const apiUrl = () => `http://127.0.0.1:${api.port}`;
+  const opsUrl = () => `http://127.0.0.1:${api.opsPort}`;
+
+  beforeAll(async () => {
+    tables = await createTestTables();
+    proxy = await startDynamoDbProxy(testEndpoints().dynamodb);
+    api = await startServiceProcess('order-api', {
+      DYNAMODB_ENDPOINT: proxy.endpoint,
+      ORDERS_TABLE: tables.orders,
+      OUTBOX_TABLE: tables.outbox,
+      // Longer than this file runs: every probe after the first is answered from the cache.
+      READINESS_CACHE_MS: '60000',
+      DYNAMODB_MAX_ATTEMPTS: '1',
+      DYNAMODB_REQUEST_TIMEOUT_MS: '400',
+    });
+  });
+  afterAll(async () => {
+    await api?.kill();
+    await proxy?.stop();
+  });
+
+  test('When the ops port is asked, then it serves /healthz, /readyz and /metrics, and the API port serves none of them', async () => {
+    const placed = await fetch(`${apiUrl()}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(orderBody()),
+    });
+    expect(placed.status).toBe(201);
+
+    expect((await fetch(`${opsUrl()}/healthz`)).status).toBe(200);
+    expect((await fetch(`${opsUrl()}/readyz`)).status).toBe(200);
+    const metrics = await fetch(`${opsUrl()}/metrics`);
+    expect(metrics.status).toBe(200);
+    const text = await metrics.text();
+    expect(text).toMatch(/orders_created_total\{service="order-api"\} 1/);
+    expect(text).toMatch(
+      /http_request_duration_seconds_count\{service="order-api",route="\/orders",method="POST",status="201"\} 1/,
+    );
+
+    for (const path of ['/healthz', '/readyz', '/metrics']) {
+      const response = await fetch(`${apiUrl()}${path}`);
+      expect({ path, status: response.status }).toEqual({ path, status: 404 });
+      expect(((await response.json()) as { code: string }).code).toBe('route.not_found');
+    }
+    expect((await fetch(`${apiUrl()}/openapi.json`)).status).toBe(200);
+  });
+
+  test('When /readyz is probed 60 times, at once and one after another, then DynamoDB sees at most one readiness call', async () => {
+    const before = proxy.count('BatchGetItem');
+    const burst = await Promise.all(Array.from({ length: 30 }, () => fetch(`${opsUrl()}/readyz`)));
+    expect(burst.map((r) => r.status)).toEqual(Array(30).fill(200));
+    for (let i = 0; i < 30; i++) expect((await fetch(`${opsUrl()}/readyz`)).status).toBe(200);
+    // The start-up probe already ran the one check of this interval.
+    expect(proxy.count('BatchGetItem') - before).toBe(0);
+    expect(proxy.count('BatchGetItem')).toBe(1);
+    expect(proxy.count('DescribeTable')).toBe(0);
+  });
+
+  // Last: it freezes the proxy for good.
+  test('When DynamoDB accepts requests and never answers, then a request answers 503 within the configured request timeout and nothing is written', async () => {
+    const before = await tablesSnapshot(tables);
+    proxy.freeze();
+    const started = Date.now();
+    const response = await fetch(`${apiUrl()}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(orderBody()),
+    });
+    const elapsedMs = Date.now() - started;
+    expect(response.status).toBe(503);
+    expect(((await response.json()) as { code: string }).code).toBe('store.unavailable');
+    // 400 ms configured; the shared default (5 s) would not fit.
+    expect(elapsedMs).toBeGreaterThanOrEqual(400);
+    expect(elapsedMs).toBeLessThan(3000);
+    expect(await tablesSnapshot(tables)).toEqual(before);
+  });
+});
