@@ -4,6 +4,14 @@ import { commonSettings, parseConfig, portSetting } from '@outbox/shared';
 const optionalString = z.preprocess((value) => (value === '' ? undefined : value), z.string().min(1).optional());
 const optionalUrl = z.preprocess((value) => (value === '' ? undefined : value), z.url().optional());
 
+/** https, or http to a loopback host (an issuer on this machine, as in tests). */
+function isHttpsOrLoopback(url: URL): boolean {
+  if (url.protocol === 'https:') return true;
+  if (url.protocol !== 'http:') return false;
+  const host = url.hostname;
+  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 const schema = z
   .object({
     ...commonSettings,
@@ -40,6 +48,15 @@ const schema = z
     AUTH_JWT_AUDIENCE: optionalString,
     /** URL of the issuer's JSON Web Key Set (required when AUTH_MODE=jwt). */
     AUTH_JWKS_URL: optionalUrl,
+    /** The token claim that holds the caller's customer id. */
+    AUTH_CUSTOMER_ID_CLAIM: z.string().min(1).default('sub'),
+    /** A scope (in the token's `scope` or `scp` claim) that may act on any customer's orders; none when unset. */
+    AUTH_ADMIN_SCOPE: optionalString,
+    /** When set, tokens need `iat` and are refused once older than this many seconds. */
+    AUTH_JWT_MAX_AGE_SECONDS: z.preprocess(
+      (value) => (value === '' ? undefined : value),
+      z.coerce.number().int().min(1).max(604800).optional(),
+    ),
     /** Comma-separated signature algorithms accepted in tokens. */
     AUTH_JWT_ALGORITHMS: z
       .string()
@@ -63,6 +80,14 @@ const schema = z
     if (env.AUTH_MODE !== 'jwt') return;
     for (const key of ['AUTH_JWT_ISSUER', 'AUTH_JWT_AUDIENCE', 'AUTH_JWKS_URL'] as const) {
       if (!env[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'is required when AUTH_MODE=jwt' });
+    }
+    // Keys fetched over plain HTTP could be swapped on the way: only loopback (a local issuer) may skip TLS.
+    if (env.AUTH_JWKS_URL && !isHttpsOrLoopback(new URL(env.AUTH_JWKS_URL))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AUTH_JWKS_URL'],
+        message: 'must be an https URL (http only on loopback: localhost, 127.0.0.0/8, [::1])',
+      });
     }
   })
   .transform((env) => ({
@@ -92,6 +117,9 @@ const schema = z
             audience: env.AUTH_JWT_AUDIENCE as string,
             jwksUrl: env.AUTH_JWKS_URL as string,
             algorithms: env.AUTH_JWT_ALGORITHMS,
+            customerIdClaim: env.AUTH_CUSTOMER_ID_CLAIM,
+            ...(env.AUTH_ADMIN_SCOPE === undefined ? {} : { adminScope: env.AUTH_ADMIN_SCOPE }),
+            ...(env.AUTH_JWT_MAX_AGE_SECONDS === undefined ? {} : { maxTokenAgeSeconds: env.AUTH_JWT_MAX_AGE_SECONDS }),
           }
         : { mode: 'off' as const },
     otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,

@@ -47,8 +47,54 @@ describe('order-api configuration', () => {
       audience: 'order-api',
       jwksUrl: 'https://issuer.test/.well-known/jwks.json',
       algorithms: ['ES256', 'RS256'],
+      customerIdClaim: 'sub',
     });
     expect(config.idempotencyTtlSeconds).toBe(48 * 3600);
+  });
+
+  test('When the customer claim, admin scope and maximum token age are set, then they are read', () => {
+    const config = loadConfig({
+      AUTH_MODE: 'jwt',
+      AUTH_JWT_ISSUER: 'https://issuer.test/',
+      AUTH_JWT_AUDIENCE: 'order-api',
+      AUTH_JWKS_URL: 'https://issuer.test/.well-known/jwks.json',
+      AUTH_CUSTOMER_ID_CLAIM: 'customer_id',
+      AUTH_ADMIN_SCOPE: 'orders:admin',
+      AUTH_JWT_MAX_AGE_SECONDS: '900',
+    });
+    expect(config.auth).toMatchObject({
+      customerIdClaim: 'customer_id',
+      adminScope: 'orders:admin',
+      maxTokenAgeSeconds: 900,
+    });
+  });
+
+  test('When the JWKS URL is plain http to a host other than loopback, then loading fails; https and loopback http pass', () => {
+    const jwt = (jwksUrl: string) => ({
+      AUTH_MODE: 'jwt',
+      AUTH_JWT_ISSUER: 'https://issuer.test/',
+      AUTH_JWT_AUDIENCE: 'order-api',
+      AUTH_JWKS_URL: jwksUrl,
+    });
+    for (const refused of [
+      'http://issuer.test/jwks.json',
+      'http://10.0.0.5/jwks.json',
+      'http://localhost.evil.test/jwks.json',
+      'ftp://issuer.test/jwks.json',
+    ]) {
+      expect(() => loadConfig(jwt(refused))).toThrow(/AUTH_JWKS_URL: must be an https URL/);
+    }
+    for (const accepted of [
+      'https://issuer.test/jwks.json',
+      'http://127.0.0.1:9999/jwks.json',
+      'http://localhost:9999/jwks.json',
+      'http://[::1]:9999/jwks.json',
+    ]) {
+      expect(loadConfig(jwt(accepted)).auth).toMatchObject({ jwksUrl: accepted });
+    }
+    expect(() => loadConfig({ ...jwt('https://issuer.test/jwks.json'), AUTH_JWT_MAX_AGE_SECONDS: '0' })).toThrow(
+      /AUTH_JWT_MAX_AGE_SECONDS/,
+    );
   });
 
   test('When AUTH_MODE=jwt lacks its settings, then loading fails listing every missing one', () => {

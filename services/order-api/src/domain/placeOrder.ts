@@ -5,6 +5,8 @@ import { ValidationError, tooManyItems, totalMismatch, totalTooLarge } from './e
 import { MAX_ITEMS_PER_ORDER, placeOrderInput } from './placeOrderInput';
 import { toMinorUnits } from './money';
 import { fieldErrorsOf } from './fieldErrorsOf';
+import type { Caller } from './Caller';
+import { assertMayActFor } from './access';
 
 /** What placing an order needs from outside: a store, the clock, ids, and settings. */
 export interface PlaceOrderDeps {
@@ -17,11 +19,14 @@ export interface PlaceOrderDeps {
 /** Extra request context that travels into the event. */
 export interface PlaceOrderContext {
   traceparent?: string;
+  /** Who places the order (authentication on): only for its own customer, unless an admin. */
+  caller?: Caller;
 }
 
 /**
- * Validates the request body, prices the order exactly in minor units, and stores the order
- * with its `OrderCreated` event (seq 1) in one transaction.
+ * Validates the request body, checks that the caller may order for its customer (403
+ * otherwise), prices the order exactly in minor units, and stores the order with its
+ * `OrderCreated` event (seq 1) in one transaction.
  */
 export async function placeOrder(body: unknown, deps: PlaceOrderDeps, context: PlaceOrderContext = {}): Promise<Order> {
   // Checked first, so a huge order gets the one clear answer rather than a field error per line.
@@ -29,6 +34,7 @@ export async function placeOrder(body: unknown, deps: PlaceOrderDeps, context: P
   if (Array.isArray(items) && items.length > MAX_ITEMS_PER_ORDER) throw tooManyItems(items.length, MAX_ITEMS_PER_ORDER);
   const parsed = placeOrderInput.safeParse(body);
   if (!parsed.success) throw new ValidationError(fieldErrorsOf(parsed.error), 'The request body is not a valid order');
+  assertMayActFor(context.caller, parsed.data.customerId);
 
   const lines: OrderLine[] = parsed.data.items.map((item, index) => {
     const unitPriceMinor = toMinorUnits(item.price) as number;

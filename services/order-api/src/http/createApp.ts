@@ -2,7 +2,7 @@ import express, { type Express } from 'express';
 import { AppError, type Logger } from '@outbox/shared';
 import type { OrderRepository } from '../data/OrderRepository';
 import type { ApiMetrics } from './apiMetrics';
-import type { Authenticator } from './authentication';
+import type { Authenticator } from '../auth/Authenticator';
 import { requireBearerToken } from './authentication';
 import { observeRequests, routeName } from './observeRequests';
 import { openApiDocument } from './openApiDocument';

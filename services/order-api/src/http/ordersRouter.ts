@@ -11,6 +11,8 @@ import { currentTraceparent } from './currentTraceparent';
 import { respondIdempotently, type HttpResult, type IdempotencyOptions } from './idempotency';
 import { encodeCursor, parseListOrdersQuery } from './listOrdersQuery';
 import { routeName } from './observeRequests';
+import { callerOf } from './authentication';
+import { assertMayActFor, visibleTo } from '../domain/access';
 
 /** Options for {@link ordersRouter}. */
 export interface OrdersRouterOptions {
@@ -55,7 +57,7 @@ export function ordersRouter(options: OrdersRouterOptions): Router {
   const now = options.now ?? (() => new Date());
   const jsonBody = express.json({ limit: options.maxBodyBytes, type: 'application/json' });
   const idempotency: IdempotencyOptions = {
-    findRecord: (key) => repository.findIdempotencyRecord(key),
+    findRecord: (key, scope) => repository.findIdempotencyRecord(key, scope),
     ttlSeconds: options.idempotencyTtlSeconds,
     now,
     onReplay: () => metrics.idempotentReplays.inc(),
@@ -83,7 +85,7 @@ export function ordersRouter(options: OrdersRouterOptions): Router {
           currency: options.currency,
           now,
         },
-        { traceparent: currentTraceparent(req) },
+        { traceparent: currentTraceparent(req), caller: callerOf(res) },
       );
       metrics.ordersCreated.inc();
       metrics.outboxEventsWritten.inc({ event_type: 'OrderCreated' });
@@ -93,6 +95,7 @@ export function ordersRouter(options: OrdersRouterOptions): Router {
 
   router.get('/', routeName('/orders'), async (req, res) => {
     const query = parseListOrdersQuery(req.query);
+    assertMayActFor(callerOf(res), query.customerId);
     const page = await repository.listOrdersByCustomer(query.customerId, query.limit, query.startKey);
     res.json({
       orders: page.orders.map(orderSummaryView),
@@ -102,7 +105,7 @@ export function ordersRouter(options: OrdersRouterOptions): Router {
 
   router.get('/:orderId', routeName('/orders/:orderId'), async (req, res) => {
     const orderId = orderIdOf(req);
-    const order = await repository.findOrder(orderId);
+    const order = visibleTo(callerOf(res), await repository.findOrder(orderId));
     if (!order) throw orderNotFound(orderId);
     res.json(orderView(order));
   });
@@ -128,7 +131,7 @@ export function ordersRouter(options: OrdersRouterOptions): Router {
               ),
             now,
           },
-          { traceparent: currentTraceparent(req) },
+          { traceparent: currentTraceparent(req), caller: callerOf(res) },
         );
         metrics.ordersCancelled.inc();
         metrics.outboxEventsWritten.inc({ event_type: 'OrderCancelled' });

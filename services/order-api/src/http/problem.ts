@@ -40,6 +40,7 @@ function titleFor(status: number): string {
   const titles: Record<number, string> = {
     400: 'Bad Request',
     401: 'Unauthorized',
+    403: 'Forbidden',
     404: 'Not Found',
     409: 'Conflict',
     413: 'Content Too Large',
