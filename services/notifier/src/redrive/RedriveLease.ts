@@ -87,13 +87,14 @@ export class RedriveLease {
       );
     } catch (error) {
       if ((error as { name?: string }).name === 'ConditionalCheckFailedException') {
-        const held = (error as { Item?: Record<string, unknown> }).Item;
-        const until =
-          typeof held?.leaseExpiresAt === 'number' ? new Date(held.leaseExpiresAt).toISOString() : 'unknown';
+        // The failed item comes back in DynamoDB's wire format (the document client does not unmarshall errors).
+        const held = (error as { Item?: Record<string, { S?: string; N?: string } | undefined> }).Item;
+        const owner = held?.leaseOwner?.S ?? 'unknown';
+        const until = held?.leaseExpiresAt?.N ? new Date(Number(held.leaseExpiresAt.N)).toISOString() : 'unknown';
         throw new AppError(
           condition.includes(':now') ? 'redrive.locked' : 'redrive.lease_lost',
-          `${refusal} (lease owner ${String(held?.leaseOwner ?? 'unknown')}, held until ${until})`,
-          { retriable: false, details: { owner: held?.leaseOwner, until } },
+          `${refusal} (lease owner ${owner}, held until ${until})`,
+          { retriable: false, details: { owner, until } },
         );
       }
       throw new AppError(
