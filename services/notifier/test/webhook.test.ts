@@ -248,7 +248,7 @@ describe('webhook channel', () => {
     );
   });
 
-  test('When a held event is stored once its gap closes but its webhook keeps failing past the gap timeout, then it is dead-lettered as webhook_exhausted, never as gap', async () => {
+  test('When a held event is stored once its gap closes but its webhook keeps failing past the gap timeout, then the sweep retries it with growing delays and it is dead-lettered as webhook_exhausted, never as gap', async () => {
     const { notifications: table } = await createTestTables();
     const topic = await createTestTopic();
     const groupId = uniqueName('notifier');
@@ -289,6 +289,10 @@ describe('webhook channel', () => {
     expect(failures).toHaveLength(6);
     // The attempts outlasted the gap timeout, which no longer applies once the event left its gap.
     expect(failures[5].at - failures[0].at).toBeGreaterThan(800);
+    // The sweep backs off per aggregate: from NOTIFIER_GAP_RECHECK_MS (100 ms) up to the 400 ms cap
+    // (less at most 20% jitter), where a sweep without backoff would retry every 100 ms.
+    expect(failures[5].at - failures[4].at).toBeGreaterThanOrEqual(300);
+    expect(failures[4].at - failures[3].at).toBeGreaterThanOrEqual(300);
     expect((await cursorOf(table, created.aggregateId))?.lastSeq).toBe(2);
     expect(await dlq.readToEnd()).toHaveLength(1);
     expect(await metricValue(notifier.registry, 'notifier_dead_letters_total', { reason: 'gap' })).toBe(0);

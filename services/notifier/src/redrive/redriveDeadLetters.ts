@@ -146,6 +146,8 @@ export async function redriveDeadLetters(options: RedriveOptions): Promise<Redri
     finish = resolve;
     fail = reject;
   });
+  // A failure may come before anything awaits `finished` (a lost lease while reading offsets).
+  finished.catch(() => undefined);
   const renewal = setInterval(() => lease.renew().catch(fail), options.leaseRenewMs ?? 20_000);
   renewal.unref();
   try {
