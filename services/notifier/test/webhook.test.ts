@@ -198,55 +198,63 @@ describe('webhook channel', () => {
     }
   });
 
-  test('When the webhook always fails one event, then after its attempt budget it is dead-lettered as webhook_exhausted and the events behind it on its partition and on others flow', async () => {
-    const { notifications: table } = await createTestTables();
-    const topic = await createTestTopic();
-    const groupId = uniqueName('notifier');
-    const stuck = orderCreated();
-    const behind = orderCreated();
-    let other = orderCreated();
-    while (partitionOf(other.aggregateId) === partitionOf(stuck.aggregateId)) other = orderCreated();
-    const receiver = await startWebhookReceiver(secret, ({ idempotencyKey }) =>
-      idempotencyKey === stuck.eventId ? 503 : 200,
-    );
-    cleanups.push(() => receiver.stop());
-    const producer = await testProducer();
-    cleanups.push(() => producer.disconnect());
-    await producer.sendTo(topic, recordOf(stuck), { ...recordOf(behind), key: stuck.aggregateId }, recordOf(other));
-    const dlq = await readTopic(deadLetterTopicFor(topic));
-    cleanups.push(() => dlq.stop());
+  test.each([
+    ['attempts', { WEBHOOK_MAX_ATTEMPTS: '3' }],
+    ['time', { WEBHOOK_MAX_ATTEMPTS: '1000', WEBHOOK_MAX_RETRY_MS: '1500' }],
+  ])(
+    'When the webhook always fails one event, then once its budget of %s is used up it is dead-lettered as webhook_exhausted and the events behind it on its partition and on others flow',
+    async (budget, budgetEnv) => {
+      const { notifications: table } = await createTestTables();
+      const topic = await createTestTopic();
+      const groupId = uniqueName('notifier');
+      const stuck = orderCreated();
+      const behind = orderCreated();
+      let other = orderCreated();
+      while (partitionOf(other.aggregateId) === partitionOf(stuck.aggregateId)) other = orderCreated();
+      const receiver = await startWebhookReceiver(secret, ({ idempotencyKey }) =>
+        idempotencyKey === stuck.eventId ? 503 : 200,
+      );
+      cleanups.push(() => receiver.stop());
+      const producer = await testProducer();
+      cleanups.push(() => producer.disconnect());
+      await producer.sendTo(topic, recordOf(stuck), { ...recordOf(behind), key: stuck.aggregateId }, recordOf(other));
+      const dlq = await readTopic(deadLetterTopicFor(topic));
+      cleanups.push(() => dlq.stop());
 
-    const notifier = await startTestNotifier({
-      table,
-      topic,
-      groupId,
-      env: { WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: secret, WEBHOOK_MAX_ATTEMPTS: '3' },
-    });
-    cleanups.push(() => notifier.stop());
-    const [letter] = await dlq.waitForCount(1);
-    expect(letter.key).toBe(stuck.aggregateId);
-    expect(letter.headers).toMatchObject({
-      'dead-letter-reason': 'webhook_exhausted',
-      'error-code': 'webhook.exhausted',
-      'dead-letter-origin': 'notifier',
-      'event-id': stuck.eventId,
-    });
-    await waitFor(() => receiver.accepted.has(behind.eventId) && receiver.accepted.has(other.eventId), {
-      timeoutMs: 30000,
-      what: 'the other events delivered',
-    });
-    await waitForCommittedToEnd(topic, groupId);
-    expect(receiver.requests.filter((r) => r.idempotencyKey === stuck.eventId)).toHaveLength(3);
-    // The notification stays stored (the cursor moved on); its delivery says it was given up.
-    expect((await notificationsOf(table, stuck.aggregateId))[0]).toMatchObject({
-      deliveryStatus: 'exhausted',
-      deliveryAttempts: 3,
-    });
-    expect(await dlq.readToEnd()).toHaveLength(1);
-    expect(await metricValue(notifier.registry, 'notifier_dead_letters_total', { reason: 'webhook_exhausted' })).toBe(
-      1,
-    );
-  });
+      const notifier = await startTestNotifier({
+        table,
+        topic,
+        groupId,
+        env: { WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: secret, ...budgetEnv },
+      });
+      cleanups.push(() => notifier.stop());
+      const [letter] = await dlq.waitForCount(1);
+      expect(letter.key).toBe(stuck.aggregateId);
+      expect(letter.headers).toMatchObject({
+        'dead-letter-reason': 'webhook_exhausted',
+        'error-code': 'webhook.exhausted',
+        'dead-letter-origin': 'notifier',
+        'event-id': stuck.eventId,
+      });
+      await waitFor(() => receiver.accepted.has(behind.eventId) && receiver.accepted.has(other.eventId), {
+        timeoutMs: 30000,
+        what: 'the other events delivered',
+      });
+      await waitForCommittedToEnd(topic, groupId);
+      const failures = receiver.requests.filter((r) => r.idempotencyKey === stuck.eventId);
+      if (budget === 'attempts') expect(failures).toHaveLength(3);
+      else expect(failures[failures.length - 1].at - failures[0].at).toBeGreaterThanOrEqual(1400);
+      // The notification stays stored (the cursor moved on); its delivery says it was given up.
+      expect((await notificationsOf(table, stuck.aggregateId))[0]).toMatchObject({
+        deliveryStatus: 'exhausted',
+        deliveryAttempts: failures.length,
+      });
+      expect(await dlq.readToEnd()).toHaveLength(1);
+      expect(await metricValue(notifier.registry, 'notifier_dead_letters_total', { reason: 'webhook_exhausted' })).toBe(
+        1,
+      );
+    },
+  );
 
   test('When a held event is stored once its gap closes but its webhook keeps failing past the gap timeout, then the sweep retries it with growing delays and it is dead-lettered as webhook_exhausted, never as gap', async () => {
     const { notifications: table } = await createTestTables();
