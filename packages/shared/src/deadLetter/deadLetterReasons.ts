@@ -10,7 +10,7 @@ export const DEAD_LETTER_REASONS = {
   /** relay or notifier: the item or record is not a valid event envelope. */
   invalid_envelope: 'both',
   /** relay: one record larger than Kafka accepts. */
-  record_too_large: 'relay',
+  too_large: 'relay',
   /** notifier: an event type it does not know. */
   unknown_type: 'notifier',
   /** notifier: an envelope schema version it does not support. */
@@ -40,7 +40,8 @@ const byCode: Record<string, DeadLetterReason> = {
   'event.unsupported_schema_version': 'unsupported_schema_version',
   'event.schema_violation': 'schema_violation',
   'event.gap': 'gap',
-  'publish.record_too_large': 'record_too_large',
+  'publish.record_too_large': 'too_large',
+  too_large: 'too_large',
   'webhook.rejected': 'webhook_rejected',
   'webhook.exhausted': 'webhook_exhausted',
   'inbox.rejected': 'inbox_rejected',
