@@ -102,6 +102,11 @@ export async function start(config: NotifierConfig, options: StartOptions = {}):
     heldMaxEvents: config.consumer.heldMaxEvents,
     heldMaxBytes: config.consumer.heldMaxBytes,
     backoff: exponentialBackoff(config.consumer.retry),
+    onFatal: (error) => {
+      if (fatal) return;
+      fatal = true;
+      options.onFatal?.(error);
+    },
   });
   await eventsConsumer.start();
   logger.info(

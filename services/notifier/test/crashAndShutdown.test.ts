@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { waitFor } from '@outbox/shared';
+import { ConfigResourceTypes } from 'kafkajs';
+import { deadLetterTopicFor, waitFor } from '@outbox/shared';
 import { createTestTables, createTestTopic, scanAll, testEndpoints, uniqueName } from '../../../test/support/testStack';
 import { startServiceProcess, type ServiceProcess } from '../../../test/support/serviceProcess';
 import {
@@ -9,6 +10,7 @@ import {
   orderCreated,
   partitionOf,
   recordOf,
+  testKafka,
   testProducer,
 } from './support/notifierTestKit';
 import { startWebhookReceiver } from './support/webhookReceiver';
@@ -108,6 +110,60 @@ describe('notifier process crash and shutdown', () => {
     }
     expect(child.exitCode).toBe(1);
     expect(output.join('')).toContain('consumer crashed');
+  });
+
+  test('When the dead-letter topic refuses a letter for good (larger than its max.message.bytes), then the notifier exits with code 1 and leaves the message uncommitted instead of retrying it forever', async () => {
+    const tables = await createTestTables();
+    const topic = await createTestTopic();
+    const groupId = uniqueName('notifier');
+    const { dynamodb, kafkaBrokers } = testEndpoints();
+    const admin = testKafka().admin();
+    await admin.connect();
+    const producer = await testProducer();
+    try {
+      await admin.alterConfigs({
+        validateOnly: false,
+        resources: [
+          {
+            type: ConfigResourceTypes.TOPIC,
+            name: deadLetterTopicFor(topic),
+            configEntries: [{ name: 'max.message.bytes', value: '1024' }],
+          },
+        ],
+      });
+      // Not JSON, so it is poison; 4 KB, so the dead-letter topic cannot take it.
+      await producer.sendTo(topic, { key: 'order-too-large-letter', value: `not json ${'x'.repeat(4000)}` });
+      const child = spawn(process.execPath, [join(__dirname, '..', 'dist', 'main.js')], {
+        env: {
+          ...process.env,
+          LOG_LEVEL: 'warn',
+          PORT: '0',
+          DYNAMODB_ENDPOINT: dynamodb,
+          KAFKA_BROKERS: kafkaBrokers.join(','),
+          NOTIFICATIONS_TABLE: tables.notifications,
+          ORDER_EVENTS_TOPIC: topic,
+          NOTIFIER_GROUP_ID: groupId,
+          KAFKA_FETCH_MAX_WAIT_MS: '250',
+          SHUTDOWN_TIMEOUT_MS: '5000',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const output: string[] = [];
+      child.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+      try {
+        await waitFor(() => child.exitCode !== null, { timeoutMs: 45000, what: 'the notifier to exit' });
+      } finally {
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+      expect(child.exitCode).toBe(1);
+      expect(output.join('')).toContain('the dead-letter topic refused a letter for good');
+      const offsets = await committedOffsets(topic, groupId);
+      expect(Object.values(offsets).every((offset) => Number(offset) < 1)).toBe(true);
+    } finally {
+      await producer.disconnect();
+      await admin.disconnect();
+    }
   });
 
   test('When a graceful stop does not finish within SHUTDOWN_TIMEOUT_MS (a webhook delivery hangs), then the process exits with code 1', async () => {

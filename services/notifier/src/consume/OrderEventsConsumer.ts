@@ -39,6 +39,11 @@ export interface OrderEventsConsumerOptions {
   backoff: (attempt: number) => number;
   /** Monotonic milliseconds for timeouts and intervals; injectable for tests. */
   now?: () => number;
+  /**
+   * Called when a message can neither be processed nor dead-lettered (the dead-letter topic
+   * refuses it for good): the message stays uncommitted and the process should exit non-zero.
+   */
+  onFatal?: (error: AppError) => void;
 }
 
 /**
@@ -278,7 +283,17 @@ export class OrderEventsConsumer {
     try {
       reason = await deadLetters.send({ topic, partition, message }, { error, firstFailedAt });
     } catch (sendError) {
-      return { kind: 'retry', error: toAppError(sendError) };
+      const failure = toAppError(sendError);
+      if (!failure.retriable) {
+        // Retrying would block the partition for good while looking busy: stop loudly instead,
+        // with the message uncommitted, so a restart (or a fixed topic) processes it again.
+        logger.error(
+          { topic, partition, offset: message.offset, code: error.code, err: failure },
+          'the dead-letter topic refused a letter for good; stopping',
+        );
+        this.options.onFatal?.(failure);
+      }
+      return { kind: 'retry', error: failure };
     }
     logger.warn({ topic, partition, offset: message.offset, code: error.code, reason }, 'dead-lettered a message');
     metrics.deadLetters.inc({ reason });

@@ -61,7 +61,15 @@ export class DeadLetterPublisher {
         ],
       });
     } catch (error) {
-      // Kafka being unreachable is transient: the message is retried, never dropped.
+      // Kafka being unreachable is transient: the message is retried, never dropped. A refusal
+      // that no retry can change (kafkajs marks it not retriable: the letter is larger than the
+      // dead-letter topic accepts, the topic is not authorized) must not be retried for good.
+      if ((error as { retriable?: boolean } | null)?.retriable === false) {
+        throw new AppError('dead_letter.rejected', `The dead-letter topic refused the letter: ${String(error)}`, {
+          retriable: false,
+          cause: error,
+        });
+      }
       throw new AppError('dead_letter.unavailable', 'Could not publish the dead letter', {
         retriable: true,
         cause: error,
