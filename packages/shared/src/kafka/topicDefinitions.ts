@@ -17,13 +17,13 @@ export interface TopicDefinitionsOptions {
   numPartitions?: number;
   /**
    * Copies of each partition (default 1, the local broker). 3 on a provisioned MSK cluster; -1
-   * takes the cluster's default (MSK Serverless fixes it at 3 and refuses other values).
+   * takes the cluster's default (use it on MSK Serverless, which manages replication itself).
    */
   replicationFactor?: number;
   /**
    * `min.insync.replicas` of both topics: with the producer's acks from all replicas, a write
    * succeeds only when this many replicas have it (2 of 3 survives one broker loss). Unset leaves
-   * the cluster's default (MSK Serverless fixes it at 2 and refuses the setting).
+   * the cluster's default (leave it unset on MSK Serverless, which does not let clients set it).
    */
   minInsyncReplicas?: number;
 }
