@@ -128,15 +128,14 @@ function withClearConnectErrors<T extends { connect(): Promise<void> }>(
 
 /** A kafkajs client whose connect errors name the broker, the security mode and the cause. */
 class SecuredKafka extends Kafka {
-  constructor(
-    config: KafkaConfig,
-    private readonly security: KafkaSecurity,
-  ) {
-    super(config);
-    this.brokerList = config.brokers as string[];
-  }
-
   private readonly brokerList: string[];
+  private readonly security: KafkaSecurity;
+
+  constructor(config: KafkaConfig & { brokers: string[] }, security: KafkaSecurity) {
+    super(config);
+    this.brokerList = config.brokers;
+    this.security = security;
+  }
 
   override producer(config?: ProducerConfig): Producer {
     return withClearConnectErrors(super.producer(config), this.brokerList, this.security);

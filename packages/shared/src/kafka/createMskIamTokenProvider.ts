@@ -76,23 +76,26 @@ export function createMskIamTokenProvider(
 
   const signFor = (current: AwsCredentials, identity: string): Promise<string> => {
     if (signing?.identity === identity) return signing.promise;
-    const promise = sign({ region: options.region, credentials: current }).then(
-      ({ token, expiryTime }) => {
-        cached = { token, expiryTime, identity };
-        return token;
-      },
-      (error: unknown) => {
-        const usable = cached && cached.identity === identity;
-        if (usable && clock() < cached!.expiryTime - KAFKAJS_REAUTH_THRESHOLD_MS) {
-          options.logger?.warn({ err: error }, 'could not renew the MSK IAM token; using the current one meanwhile');
-          return cached!.token;
-        }
-        return fail(error);
-      },
-    );
-    const entry = { identity, promise: promise.finally(() => (signing = signing === entry ? undefined : signing)) };
-    signing = entry;
-    return entry.promise;
+    const promise = sign({ region: options.region, credentials: current })
+      .then(
+        ({ token, expiryTime }) => {
+          cached = { token, expiryTime, identity };
+          return token;
+        },
+        (error: unknown) => {
+          const fallback = cached?.identity === identity ? cached : undefined;
+          if (fallback && clock() < fallback.expiryTime - KAFKAJS_REAUTH_THRESHOLD_MS) {
+            options.logger?.warn({ err: error }, 'could not renew the MSK IAM token; using the current one meanwhile');
+            return fallback.token;
+          }
+          return fail(error);
+        },
+      )
+      .finally(() => {
+        if (signing?.promise === promise) signing = undefined;
+      });
+    signing = { identity, promise };
+    return promise;
   };
 
   return async () => {
