@@ -23,8 +23,15 @@ export interface TestCertificates {
 function openssl(args: string[], cwd: string): Promise<void> {
   return new Promise((resolve, reject) => {
     execFile('openssl', args, { cwd, timeout: 30_000 }, (error, _stdout, stderr) => {
-      if (error) reject(new Error(`\`openssl ${args.join(' ')}\` failed: ${error.message}\n${stderr}`));
-      else resolve();
+      if ((error as NodeJS.ErrnoException | null)?.code === 'ENOENT') {
+        reject(
+          new Error(
+            'openssl is required to make test certificates: install it (for example `apt-get install openssl`)',
+          ),
+        );
+      } else if (error) {
+        reject(new Error(`\`openssl ${args.join(' ')}\` failed: ${error.message}\n${stderr}`));
+      } else resolve();
     });
   });
 }
