@@ -257,6 +257,29 @@ describe('Kafka security: a broker of its own with SSL and SASL_SSL (SCRAM-SHA-5
       await Promise.all([admin.disconnect(), producer.disconnect()]);
     }
   }, 60_000);
+
+  test('When MSK IAM mode cannot get credentials, then connecting fails with kafka.iam_token_failed naming the broker and the cause', async () => {
+    const admin = createKafka({
+      clientId: 'iam-test',
+      brokers: kafka.saslSslBrokers,
+      security: { mode: 'sasl-iam', caFile: certs.caFile, region: 'local-1' },
+      logger: silent,
+      retry: { retries: 0 },
+      iamTokens: {
+        credentials: async () => {
+          throw new Error('Could not load credentials from any providers');
+        },
+      },
+    }).admin();
+
+    const error = await admin.connect().catch((caught: unknown) => caught);
+    await admin.disconnect();
+
+    expect(error).toMatchObject({
+      code: 'kafka.iam_token_failed',
+      message: `Kafka at ${kafka.saslSslBrokers[0]} (SASL_SSL, AWS MSK IAM (OAUTHBEARER) in local-1): could not sign an MSK IAM token for local-1: Could not load credentials from any providers`,
+    });
+  });
 });
 
 function tablesEnv(tables: TestTables): Record<string, string> {

@@ -79,33 +79,37 @@ interface ErrorWithBroker extends Error {
   retriable?: boolean;
 }
 
-/** The innermost error kafkajs wrapped (retries exceeded wraps the last attempt's error). */
-function rootCause(error: unknown): ErrorWithBroker {
-  let current = error as ErrorWithBroker;
-  for (let depth = 0; depth < 5 && current?.cause instanceof Error; depth++) current = current.cause as ErrorWithBroker;
-  return current instanceof Error ? current : new Error(String(error));
+/** The error and the ones it wraps, outermost first (retries exceeded wraps the last attempt's error). */
+function causeChain(error: unknown): ErrorWithBroker[] {
+  const chain: ErrorWithBroker[] = [];
+  for (let current = error; current instanceof Error && chain.length < 6; current = current.cause) {
+    chain.push(current as ErrorWithBroker);
+  }
+  return chain.length > 0 ? chain : [new Error(String(error))];
 }
 
 /**
  * Turns a failed `connect()` into an {@link AppError} that names the brokers, the security mode
- * and the cause: a refused login (`kafka.authentication_failed`, not retriable), or a broker that
- * cannot be reached or whose certificate is not trusted (`kafka.connect_failed`).
+ * and the cause: a refused login (`kafka.authentication_failed`, not retriable), our own failure
+ * (an IAM token that could not be signed keeps its code), or a broker that cannot be reached or
+ * whose certificate is not trusted (`kafka.connect_failed`).
  */
 function connectError(error: unknown, brokers: string[], security: KafkaSecurity): AppError {
-  if (error instanceof AppError) return error;
-  const cause = rootCause(error);
-  const where = `Kafka at ${cause.broker ?? brokers.join(',')} (${describeKafkaSecurity(security)})`;
-  if (cause.name === 'KafkaJSSASLAuthenticationError') {
-    return new AppError('kafka.authentication_failed', `${where} refused authentication: ${cause.message}`, {
+  const chain = causeChain(error);
+  const broker = chain.find((candidate) => candidate.broker)?.broker;
+  const where = `Kafka at ${broker ?? brokers.join(',')} (${describeKafkaSecurity(security)})`;
+  const refused = chain.find((candidate) => candidate.name === 'KafkaJSSASLAuthenticationError');
+  if (refused) {
+    return new AppError('kafka.authentication_failed', `${where} refused authentication: ${refused.message}`, {
       retriable: false,
       cause: error,
     });
   }
-  if (cause instanceof AppError) {
-    return new AppError(cause.code, `${where}: ${cause.message}`, { retriable: cause.retriable, cause: error });
-  }
-  return new AppError('kafka.connect_failed', `cannot connect to ${where}: ${cause.message}`, {
-    retriable: (error as ErrorWithBroker).retriable ?? true,
+  const own = chain.find((candidate): candidate is AppError => candidate instanceof AppError);
+  if (own) return new AppError(own.code, `${where}: ${own.message}`, { retriable: own.retriable, cause: error });
+  const innermost = chain[chain.length - 1];
+  return new AppError('kafka.connect_failed', `cannot connect to ${where}: ${innermost.message}`, {
+    retriable: chain[0].retriable ?? true,
     cause: error,
   });
 }
