@@ -11,6 +11,36 @@ import { requireJava, requireMaven } from './requiredTools';
 /** The Kafka release the local stack runs; keep `kafka/pom.xml` in step. */
 export const KAFKA_VERSION = '3.9.1';
 
+/** A SCRAM user of the broker's SASL_SSL listener. */
+export interface KafkaScramUser {
+  /** Letters, digits, `-`, `_` and `.` (the storage tool's `--add-scram` syntax has no quoting). */
+  username: string;
+  /** No `,`, `[`, `]` or `"` for the same reason. */
+  password: string;
+}
+
+/**
+ * Extra TLS listeners beside PLAINTEXT (which stays, for the health check and test admins).
+ * Certificates come from the test (see `createTestCertificates`).
+ */
+export interface KafkaTlsListenersOptions {
+  /** The broker's unencrypted PKCS#8 key and certificate chain in one PEM file. */
+  keyStorePemFile: string;
+  /** Port of an `SSL` listener (TLS, no authentication). */
+  sslPort?: number;
+  /** Port of a `SASL_SSL` listener with SCRAM-SHA-512 (and unsecured OAUTHBEARER when asked). */
+  saslSslPort?: number;
+  /** SCRAM-SHA-512 users; KRaft takes them when the storage is formatted (`--add-scram`). */
+  scramUsers?: KafkaScramUser[];
+  /**
+   * Also accept OAUTHBEARER on the SASL_SSL listener, with Kafka's unsecured validator (unsigned
+   * JWTs with `sub` and `exp`): a stand-in for MSK IAM to exercise token refresh.
+   */
+  oauthBearerUnsecured?: boolean;
+  /** `connections.max.reauth.ms`: sessions end after this and must re-authenticate (default: never). */
+  connectionsMaxReauthMs?: number;
+}
+
 /** Options for {@link KafkaServer}. */
 export interface KafkaServerOptions extends LocalServerOptions {
   /** Client (PLAINTEXT) port (default 9092). */
@@ -30,7 +60,12 @@ export interface KafkaServerOptions extends LocalServerOptions {
   pomFile?: string;
   /** How long the first jar fetch may take, in milliseconds (default 10 minutes). */
   fetchTimeoutMs?: number;
+  /** Extra SSL and SASL_SSL listeners (off by default). */
+  tls?: KafkaTlsListenersOptions;
 }
+
+const SCRAM_SAFE_NAME = /^[\w.-]+$/;
+const SCRAM_SAFE_PASSWORD = /^[^,[\]"\s]+$/;
 
 const jarFetches = new Map<string, Promise<string>>();
 
@@ -82,6 +117,7 @@ export class KafkaServer extends LocalServer {
   private readonly pomFile: string;
   private readonly fetchTimeoutMs: number;
   private wipeOnNextLaunch: boolean;
+  private readonly tls?: KafkaTlsListenersOptions;
 
   constructor(options: KafkaServerOptions = {}) {
     super(options.port ?? 9092, options, { startTimeoutMs: 90_000 });
@@ -91,6 +127,12 @@ export class KafkaServer extends LocalServer {
     this.pomFile = options.pomFile ?? path.resolve(__dirname, '..', 'kafka', 'pom.xml');
     this.fetchTimeoutMs = options.fetchTimeoutMs ?? 10 * 60_000;
     this.wipeOnNextLaunch = options.freshData ?? true;
+    this.tls = options.tls;
+    for (const user of options.tls?.scramUsers ?? []) {
+      if (!SCRAM_SAFE_NAME.test(user.username) || !SCRAM_SAFE_PASSWORD.test(user.password)) {
+        throw new Error(`SCRAM user "${user.username}": name or password has characters --add-scram cannot take`);
+      }
+    }
   }
 
   /** `server.log` (log4j, WARN and above) and `kafka.out` (stdout and stderr). */
@@ -103,8 +145,22 @@ export class KafkaServer extends LocalServer {
     return [`127.0.0.1:${this.port}`];
   }
 
+  /** `host:port` of the SSL listener, when there is one. */
+  get sslBrokers(): string[] {
+    return this.tls?.sslPort ? [`127.0.0.1:${this.tls.sslPort}`] : [];
+  }
+
+  /** `host:port` of the SASL_SSL listener, when there is one. */
+  get saslSslBrokers(): string[] {
+    return this.tls?.saslSslPort ? [`127.0.0.1:${this.tls.saslSslPort}`] : [];
+  }
+
   protected override ports(): number[] {
-    return [this.port, this.controllerPort];
+    return [
+      this.port,
+      this.controllerPort,
+      ...[this.tls?.sslPort, this.tls?.saslSslPort].filter((p) => p !== undefined),
+    ];
   }
 
   protected override async isHealthy(): Promise<boolean> {
@@ -147,7 +203,21 @@ export class KafkaServer extends LocalServer {
     if (!fs.existsSync(path.join(logDir, 'meta.properties'))) {
       await execFileText(
         'java',
-        [log4j, '-cp', classPath, 'kafka.tools.StorageTool', 'format', '-t', newKafkaClusterId(), '-c', propertiesFile],
+        [
+          log4j,
+          '-cp',
+          classPath,
+          'kafka.tools.StorageTool',
+          'format',
+          '-t',
+          newKafkaClusterId(),
+          '-c',
+          propertiesFile,
+          ...(this.tls?.scramUsers ?? []).flatMap((user) => [
+            '--add-scram',
+            `SCRAM-SHA-512=[name=${user.username},password=${user.password}]`,
+          ]),
+        ],
         { timeoutMs: 60_000, cwd: this.serverDir },
       );
     }
@@ -229,15 +299,19 @@ export class KafkaServer extends LocalServer {
   }
 
   private serverProperties(logDir: string): string {
+    const brokerListeners = [`PLAINTEXT://127.0.0.1:${this.port}`];
+    if (this.tls?.sslPort) brokerListeners.push(`SSL://127.0.0.1:${this.tls.sslPort}`);
+    if (this.tls?.saslSslPort) brokerListeners.push(`SASL_SSL://127.0.0.1:${this.tls.saslSslPort}`);
     const settings: Record<string, string | number> = {
       'process.roles': 'broker,controller',
       'node.id': 1,
       'controller.quorum.voters': `1@127.0.0.1:${this.controllerPort}`,
-      listeners: `PLAINTEXT://127.0.0.1:${this.port},CONTROLLER://127.0.0.1:${this.controllerPort}`,
-      'advertised.listeners': `PLAINTEXT://127.0.0.1:${this.port}`,
+      listeners: [...brokerListeners, `CONTROLLER://127.0.0.1:${this.controllerPort}`].join(','),
+      'advertised.listeners': brokerListeners.join(','),
       'inter.broker.listener.name': 'PLAINTEXT',
       'controller.listener.names': 'CONTROLLER',
-      'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+      'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL',
+      ...this.tlsProperties(),
       'log.dirs': logDir,
       'num.partitions': 3,
       'auto.create.topics.enable': 'false',
@@ -249,6 +323,26 @@ export class KafkaServer extends LocalServer {
     };
     const lines = Object.entries(settings).map(([key, value]) => `${key}=${value}`);
     return `# Written by @outbox/local-stack (KafkaServer.ts); rewritten on every start.\n${lines.join('\n')}\n`;
+  }
+
+  private tlsProperties(): Record<string, string | number> {
+    if (!this.tls) return {};
+    const mechanisms = ['SCRAM-SHA-512', ...(this.tls.oauthBearerUnsecured ? ['OAUTHBEARER'] : [])];
+    return {
+      'ssl.keystore.type': 'PEM',
+      'ssl.keystore.location': this.tls.keyStorePemFile,
+      'listener.name.sasl_ssl.sasl.enabled.mechanisms': mechanisms.join(','),
+      'listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config':
+        'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+      ...(this.tls.oauthBearerUnsecured
+        ? {
+            // Without a validator class Kafka validates unsigned JWTs (OAuthBearerUnsecuredValidatorCallbackHandler).
+            'listener.name.sasl_ssl.oauthbearer.sasl.jaas.config':
+              'org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;',
+          }
+        : {}),
+      ...(this.tls.connectionsMaxReauthMs ? { 'connections.max.reauth.ms': this.tls.connectionsMaxReauthMs } : {}),
+    };
   }
 
   private log4jProperties(): string {

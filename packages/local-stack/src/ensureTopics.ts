@@ -1,9 +1,8 @@
-import { waitFor, type TopicDefinition } from '@outbox/shared';
-import { Kafka, logLevel } from 'kafkajs';
+import { createKafka, createLogger, ensureTopics as ensureClusterTopics, type TopicDefinition } from '@outbox/shared';
 
 /** Options for {@link ensureTopics}. */
 export interface EnsureTopicsOptions {
-  /** `host:port` of one or more brokers. */
+  /** `host:port` of one or more brokers (plaintext, the local broker). */
   brokers: string[];
   /** The topics to have, usually `topicDefinitions({ topic })` from `@outbox/shared`. */
   definitions: TopicDefinition[];
@@ -12,47 +11,18 @@ export interface EnsureTopicsOptions {
 }
 
 /**
- * Creates the topics that do not exist yet (existing ones are left as they are) and waits until
- * every partition of every listed topic has a leader, so producers can write at once.
+ * The local stack's side of `ensureTopics` from `@outbox/shared` (the one implementation, which
+ * also serves the services in AWS): creates the missing topics, waits for their leaders, and fails
+ * when an existing topic differs from its definition.
  *
  * @returns The names of the topics it created.
  */
 export async function ensureTopics(options: EnsureTopicsOptions): Promise<string[]> {
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  const admin = new Kafka({
+  const kafka = createKafka({
     clientId: 'local-stack-ensure-topics',
     brokers: options.brokers,
-    logLevel: logLevel.NOTHING,
-  }).admin();
-  await admin.connect();
-  try {
-    const existing = new Set(await admin.listTopics());
-    const missing = options.definitions.filter((definition) => !existing.has(definition.topic));
-    if (missing.length > 0) {
-      // Resolves false instead of failing when a topic appeared meanwhile.
-      await admin.createTopics({
-        topics: missing.map((definition) => ({
-          topic: definition.topic,
-          numPartitions: definition.numPartitions,
-          replicationFactor: definition.replicationFactor,
-          configEntries: definition.configEntries,
-        })),
-        waitForLeaders: true,
-        timeout: timeoutMs,
-      });
-    }
-    const topics = options.definitions.map((definition) => definition.topic);
-    await waitFor(
-      async () => {
-        const metadata = await admin.fetchTopicMetadata({ topics });
-        return metadata.topics.every(
-          (topic) => topic.partitions.length > 0 && topic.partitions.every((partition) => partition.leader >= 0),
-        );
-      },
-      { what: `leaders for every partition of ${topics.join(', ')}`, timeoutMs, intervalMs: 200 },
-    );
-    return missing.map((definition) => definition.topic);
-  } finally {
-    await admin.disconnect();
-  }
+    logger: createLogger({ service: 'local-stack', level: 'silent' }),
+  });
+  const report = await ensureClusterTopics({ kafka, definitions: options.definitions, timeoutMs: options.timeoutMs });
+  return report.created;
 }

@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { commonSettings, kafkaSettings, parseConfig, portSetting } from '@outbox/shared';
+import {
+  checkKafkaSettings,
+  commonSettings,
+  kafkaConfigFromSettings,
+  kafkaSettings,
+  parseConfig,
+  portSetting,
+} from '@outbox/shared';
 
 const millis = (fallback: number, min = 0) => z.coerce.number().int().min(min).max(86_400_000).default(fallback);
 
@@ -87,6 +94,7 @@ const schema = z
       ctx.addIssue({ code: 'custom', path: ['WEBHOOK_SECRET'], message: 'is required when WEBHOOK_URL is set' });
     }
   })
+  .superRefine(checkKafkaSettings)
   .transform((env) => ({
     service: 'notifier' as const,
     port: env.PORT,
@@ -94,9 +102,8 @@ const schema = z
     aws: { region: env.AWS_REGION, dynamodbEndpoint: env.DYNAMODB_ENDPOINT },
     tables: { notifications: env.NOTIFICATIONS_TABLE },
     kafka: {
-      brokers: env.KAFKA_BROKERS,
+      ...kafkaConfigFromSettings(env),
       clientId: env.KAFKA_CLIENT_ID ?? 'notifier',
-      topic: env.ORDER_EVENTS_TOPIC,
       groupId: env.NOTIFIER_GROUP_ID,
       sessionTimeoutMs: env.KAFKA_SESSION_TIMEOUT_MS,
       heartbeatIntervalMs: env.KAFKA_HEARTBEAT_INTERVAL_MS,

@@ -3,11 +3,13 @@ import {
   closeServer,
   createDynamoDbClients,
   createKafka,
+  ensureTopics,
   createLogger,
   createMetricsRegistry,
   createOpsServer,
   listen,
   sharedPromise,
+  topicDefinitions,
   withTimeout,
   type Logger,
 } from '@outbox/shared';
@@ -48,7 +50,15 @@ export async function start(config: NotifierConfig, options: StartOptions = {}):
   const logger = createLogger({ service: config.service, level: config.logLevel });
   const registry = createMetricsRegistry({ service: config.service });
   const { client, doc } = createDynamoDbClients({ region: config.aws.region, endpoint: config.aws.dynamodbEndpoint });
-  const kafka = createKafka({ clientId: config.kafka.clientId, brokers: config.kafka.brokers, logger });
+  const kafka = createKafka({
+    clientId: config.kafka.clientId,
+    brokers: config.kafka.brokers,
+    security: config.kafka.security,
+    logger,
+  });
+  if (config.kafka.ensureTopics) {
+    await ensureTopics({ kafka, definitions: topicDefinitions(config.kafka.topics), logger });
+  }
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
   const admin = kafka.admin();
   const consumer = kafka.consumer({

@@ -1,6 +1,13 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { commonSettings, kafkaSettings, parseConfig, portSetting } from '@outbox/shared';
+import {
+  checkKafkaSettings,
+  commonSettings,
+  kafkaConfigFromSettings,
+  kafkaSettings,
+  parseConfig,
+  portSetting,
+} from '@outbox/shared';
 
 const schema = z
   .object({
@@ -53,6 +60,7 @@ const schema = z
     message: 'must not exceed PUBLISH_RETRY_MAX_MS',
     path: ['PUBLISH_RETRY_INITIAL_MS'],
   })
+  .superRefine(checkKafkaSettings)
   .transform((env) => ({
     service: 'outbox-relay' as const,
     port: env.PORT,
@@ -70,9 +78,8 @@ const schema = z
         : { kind: 'dynamodb-streams' as const },
     tables: { outbox: env.OUTBOX_TABLE, relayState: env.RELAY_STATE_TABLE },
     kafka: {
-      brokers: env.KAFKA_BROKERS,
+      ...kafkaConfigFromSettings(env),
       clientId: env.KAFKA_CLIENT_ID ?? 'outbox-relay',
-      topic: env.ORDER_EVENTS_TOPIC,
       transactionalId: env.KAFKA_TRANSACTIONAL_ID,
     },
     pollIdleMaxMs: env.POLL_IDLE_MAX_MS,

@@ -4,12 +4,14 @@ import {
   createDynamoDbClients,
   createDynamoDbStreamsClient,
   createKafka,
+  ensureTopics,
   createKinesisClient,
   createLogger,
   createMetricsRegistry,
   createOpsServer,
   listen,
   sharedPromise,
+  topicDefinitions,
   withTimeout,
   type Logger,
 } from '@outbox/shared';
@@ -49,9 +51,13 @@ export async function start(config: RelayConfig): Promise<RelayHandle> {
   const kafka = createKafka({
     clientId: config.kafka.clientId,
     brokers: config.kafka.brokers,
+    security: config.kafka.security,
     logger,
     retry: { initialRetryTime: config.publishRetry.initialMs, maxRetryTime: config.publishRetry.maxMs, retries: 5 },
   });
+  if (config.kafka.ensureTopics) {
+    await ensureTopics({ kafka, definitions: topicDefinitions(config.kafka.topics), logger });
+  }
   const publisher = new KafkaPublisher({
     kafka,
     topic: config.kafka.topic,

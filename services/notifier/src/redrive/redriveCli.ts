@@ -2,11 +2,13 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import {
   AppError,
+  checkKafkaSettings,
   commonSettings,
   createDynamoDbClients,
   createKafka,
   createLogger,
   deadLetterTopicFor,
+  kafkaConfigFromSettings,
   kafkaSettings,
   parseConfig,
 } from '@outbox/shared';
@@ -33,13 +35,15 @@ Usage: npm run dlq:redrive -- [--dry-run] [--topic <topic>] [--brokers <host:por
 Exit codes: 0 done, 1 failed, ${EXIT_LOCKED} another redrive of this DLQ is running.
 `;
 
-const envSchema = z.object({
-  ...kafkaSettings,
-  LOG_LEVEL: commonSettings.LOG_LEVEL,
-  AWS_REGION: commonSettings.AWS_REGION,
-  DYNAMODB_ENDPOINT: commonSettings.DYNAMODB_ENDPOINT,
-  NOTIFICATIONS_TABLE: z.string().min(3).default('Notifications'),
-});
+const envSchema = z
+  .object({
+    ...kafkaSettings,
+    LOG_LEVEL: commonSettings.LOG_LEVEL,
+    AWS_REGION: commonSettings.AWS_REGION,
+    DYNAMODB_ENDPOINT: commonSettings.DYNAMODB_ENDPOINT,
+    NOTIFICATIONS_TABLE: z.string().min(3).default('Notifications'),
+  })
+  .superRefine(checkKafkaSettings);
 
 function positiveInteger(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
@@ -79,6 +83,7 @@ async function main(): Promise<number> {
   const kafka = createKafka({
     clientId: env.KAFKA_CLIENT_ID ?? 'notifier-redrive',
     brokers: env.KAFKA_BROKERS,
+    security: kafkaConfigFromSettings(env).security,
     logger,
   });
   const { client, doc } = createDynamoDbClients({ region: env.AWS_REGION, endpoint: env.DYNAMODB_ENDPOINT });
