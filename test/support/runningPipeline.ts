@@ -1,5 +1,5 @@
 import { waitFor } from '@outbox/shared';
-import { createTestTables, createTestTopic, testEndpoints, uniqueName } from './testStack';
+import { createTestTables, createTestTopic, testEndpoints, uniqueName, type TestTables } from './testStack';
 import { startServiceProcess, type ServiceProcess } from './serviceProcess';
 
 /** The three services as processes on fresh tables and a fresh topic, with one order through them. */
@@ -7,6 +7,8 @@ export interface RunningPipeline {
   api: ServiceProcess;
   relay: ServiceProcess;
   notifier: ServiceProcess;
+  tables: TestTables;
+  topic: string;
   /** Each service by the metric prefix its own metrics carry. */
   byPrefix: { prefix: string; service: ServiceProcess; name: string }[];
   stop(): Promise<void>;
@@ -22,9 +24,9 @@ export async function scrapeMetrics(service: ServiceProcess): Promise<string> {
 /**
  * Starts order-api, outbox-relay and notifier against the shared local stack, places one order
  * and waits until the notifier has processed its event, so every labelled series the normal path
- * produces exists.
+ * produces exists. `extraEnv` goes to every service (for example the notifier's `WEBHOOK_URL`).
  */
-export async function startRunningPipeline(): Promise<RunningPipeline> {
+export async function startRunningPipeline(extraEnv: Record<string, string> = {}): Promise<RunningPipeline> {
   const tables = await createTestTables();
   const topic = await createTestTopic();
   const { dynamodb, kafkaBrokers } = testEndpoints();
@@ -37,6 +39,7 @@ export async function startRunningPipeline(): Promise<RunningPipeline> {
     NOTIFICATIONS_TABLE: tables.notifications,
     ORDER_EVENTS_TOPIC: topic,
     NOTIFIER_GROUP_ID: uniqueName('notifier'),
+    ...extraEnv,
   };
   const started = await Promise.allSettled([
     startServiceProcess('order-api', env),
@@ -78,6 +81,8 @@ export async function startRunningPipeline(): Promise<RunningPipeline> {
     api,
     relay,
     notifier,
+    tables,
+    topic,
     byPrefix: [
       { name: 'order-api', prefix: 'order_api_', service: api },
       { name: 'outbox-relay', prefix: 'relay_', service: relay },
