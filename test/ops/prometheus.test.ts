@@ -5,7 +5,8 @@ import { parse } from 'yaml';
 import { createKafka, createLogger, waitFor } from '@outbox/shared';
 import { metricNamesIn } from '../support/promql';
 import { startPrometheus, type PrometheusServer } from '../support/prometheusServer';
-import { startRunningPipeline, type RunningPipeline } from '../support/runningPipeline';
+import { runPromtool } from '../support/promtool';
+import { scrapeMetrics, startRunningPipeline, type RunningPipeline } from '../support/runningPipeline';
 import { freePort } from '../support/serviceProcess';
 import { testEndpoints } from '../support/testStack';
 
@@ -47,12 +48,21 @@ function alertRules(): { alert: string; expr: string }[] {
   return rules.groups.flatMap((group) => group.rules);
 }
 
+/** Names of the metric families a Prometheus text exposition declares (`# TYPE <name> <type>`). */
+function familiesIn(text: string): string[] {
+  return [...text.matchAll(/^# TYPE (\S+) \S+$/gm)].map((match) => match[1]);
+}
+
+/** prom-client's process and Node runtime metrics, named by Prometheus's client conventions. */
+const RUNTIME_DEFAULTS = /^(process_|nodejs_)/;
+
 /** The family a sample name belongs to, as Prometheus's metadata names it. */
 function family(name: string): string {
   return name.replace(/_(bucket|count|sum)$/, '');
 }
 
-describe('a real Prometheus server scraping the three services with the repo scrape config and rules', () => {
+// One set of service processes for both parts: starting them is the slow step.
+describe('the three services as processes, scraped by promtool and by a real Prometheus server', () => {
   let pipeline: RunningPipeline | undefined;
   let prometheus: PrometheusServer | undefined;
   let webhook: Server | undefined;
@@ -111,6 +121,29 @@ describe('a real Prometheus server scraping the three services with the repo scr
     await prometheus?.stop();
     await pipeline?.stop();
     await new Promise((resolve) => (webhook ? webhook.close(resolve) : resolve(undefined)));
+  });
+
+  test("When each service's /metrics is piped to promtool check metrics, then it reports no finding", async () => {
+    for (const { name, service } of (pipeline as RunningPipeline).byPrefix) {
+      const text = await scrapeMetrics(service);
+      const result = await runPromtool(['check', 'metrics'], text);
+      expect({ name, code: result.code, findings: `${result.stdout}${result.stderr}`.trim() }).toEqual({
+        name,
+        code: 0,
+        findings: '',
+      });
+    }
+  });
+
+  test("When each /metrics is read, then every metric of the service's own carries its one prefix (order_api_, relay_, notifier_)", async () => {
+    for (const { name, prefix, service } of (pipeline as RunningPipeline).byPrefix) {
+      const own = familiesIn(await scrapeMetrics(service)).filter((family) => !RUNTIME_DEFAULTS.test(family));
+      expect(own.length).toBeGreaterThan(5);
+      expect({ name, unprefixed: own.filter((family) => !family.startsWith(prefix)) }).toEqual({
+        name,
+        unprefixed: [],
+      });
+    }
   });
 
   test('When Prometheus scrapes the targets of ops/prometheus.yml, then all three are up', async () => {
