@@ -54,8 +54,8 @@ describe('Idempotency-Key against DynamoDB Local', () => {
     expect(retry.headers['idempotent-replayed']).toBe('true');
     expect(await tablesSnapshot(tables)).toEqual(before);
     expect(await eventsOf(first.body.orderId)).toHaveLength(1);
-    expect(await built.registry.getSingleMetricAsString('idempotent_replays_total')).toMatch(
-      /idempotent_replays_total\{[^}]*\} 1/,
+    expect(await built.registry.getSingleMetricAsString('order_api_idempotent_replays_total')).toMatch(
+      /order_api_idempotent_replays_total\{[^}]*\} 1/,
     );
   });
 
@@ -83,7 +83,7 @@ describe('Idempotency-Key against DynamoDB Local', () => {
   });
 
   const replays = async () =>
-    (await built.registry.getSingleMetric('idempotent_replays_total')?.get())?.values[0]?.value ?? 0;
+    (await built.registry.getSingleMetric('order_api_idempotent_replays_total')?.get())?.values[0]?.value ?? 0;
 
   test('When 10 requests with one key arrive at once, then exactly one order and one event exist and all get the same answer', async () => {
     const replaysBefore = await replays();
@@ -137,7 +137,7 @@ describe('Idempotency-Key against DynamoDB Local', () => {
       expect(responses.filter((r) => r.headers['idempotent-replayed'] === 'true')).toHaveLength(racers - 1);
       expect(await ordersOf([...orderIds])).toHaveLength(1);
       expect(await eventsOf([...orderIds][0] as string)).toHaveLength(1);
-      const conflicts = await raced.registry.getSingleMetric('order_transaction_conflicts_total')?.get();
+      const conflicts = await raced.registry.getSingleMetric('order_api_transaction_conflicts_total')?.get();
       const lost = (conflicts?.values ?? [])
         .filter((v) => v.labels.operation === 'create')
         .reduce((sum, v) => sum + v.value, 0);

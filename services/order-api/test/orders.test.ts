@@ -68,7 +68,9 @@ describe('order-api against DynamoDB Local', () => {
     expect(events[0]).toMatchObject({ eventType: 'OrderCreated', seq: 1, aggregateType: 'Order', schemaVersion: 1 });
     expect(events[0].payload).toMatchObject({ orderId, customerId, totalMinor: 2029, currency: 'EUR' });
     expect(typeof events[0].expiresAt).toBe('number');
-    expect(await registry.getSingleMetricAsString('orders_created_total')).toMatch(/orders_created_total\{[^}]*\} 1/);
+    expect(await registry.getSingleMetricAsString('order_api_orders_created_total')).toMatch(
+      /order_api_orders_created_total\{[^}]*\} 1/,
+    );
   });
 
   test('When a stored order is read, then GET returns it with its items', async () => {

@@ -15,36 +15,36 @@ export interface ApiMetrics {
 export function createApiMetrics(registry: Registry): ApiMetrics {
   return {
     httpDuration: new Histogram({
-      name: 'http_request_duration_seconds',
+      name: 'order_api_http_request_duration_seconds',
       help: 'HTTP request duration by route template, method and status',
       labelNames: ['route', 'method', 'status'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
     ordersCreated: new Counter({
-      name: 'orders_created_total',
+      name: 'order_api_orders_created_total',
       help: 'Orders created',
       registers: [registry],
     }),
     ordersCancelled: new Counter({
-      name: 'orders_cancelled_total',
+      name: 'order_api_orders_cancelled_total',
       help: 'Orders cancelled',
       registers: [registry],
     }),
     transactionConflicts: new Counter({
-      name: 'order_transaction_conflicts_total',
+      name: 'order_api_transaction_conflicts_total',
       help: 'DynamoDB transactions lost to a concurrent writer, by operation (create, cancel) and reason',
       labelNames: ['operation', 'reason'],
       registers: [registry],
     }),
     outboxEventsWritten: new Counter({
-      name: 'outbox_events_written_total',
+      name: 'order_api_outbox_events_written_total',
       help: 'Outbox events written, by event type',
       labelNames: ['event_type'],
       registers: [registry],
     }),
     idempotentReplays: new Counter({
-      name: 'idempotent_replays_total',
+      name: 'order_api_idempotent_replays_total',
       help: 'Requests answered from a stored Idempotency-Key response',
       registers: [registry],
     }),
