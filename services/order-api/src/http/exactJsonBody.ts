@@ -88,6 +88,14 @@ export interface ExactJsonBodyOptions {
  * {@link numberTextOf}: prices are read from the text the client sent, never through a double.
  */
 export function exactJsonBody(options: ExactJsonBodyOptions): RequestHandler[] {
+  // Without source text access the amounts would silently go through doubles again: refuse to start.
+  let sourceSeen: string | undefined;
+  JSON.parse('[1.10]', (_key, value, context?: ReviverContext) => {
+    if (typeof value === 'number') sourceSeen = context?.source;
+    return value;
+  });
+  if (sourceSeen !== '1.10')
+    throw new Error('JSON.parse source text access is missing: order-api needs Node.js 22 or later');
   const readText = express.text({ type: 'application/json', limit: options.limit, defaultCharset: 'utf-8' });
   const charsetIsUtf: RequestHandler = (req, _res, next) => {
     const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.get('content-type') ?? '')?.[1]?.toLowerCase();

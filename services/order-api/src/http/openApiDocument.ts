@@ -95,14 +95,22 @@ const replayed = {
   schema: { type: 'string', enum: ['true'] },
 };
 
-/** A success answer with a JSON body. */
-function success(description: string, schema: string, headers: JsonObject = {}): JsonObject {
+/** A success answer with a JSON body, and the operations its values lead to (OpenAPI links). */
+function success(description: string, schema: string, headers: JsonObject = {}, links?: JsonObject): JsonObject {
   return {
     description,
     headers: { 'X-Request-Id': requestIdHeader, ...headers },
     content: { 'application/json': { schema: ref(schema) } },
+    ...(links ? { links } : {}),
   };
 }
+
+/** Where an order in a response leads: read it, cancel it, list its customer's orders. */
+const orderLinks = {
+  GetOrder: { operationId: 'getOrder', parameters: { orderId: '$response.body#/orderId' } },
+  CancelOrder: { operationId: 'cancelOrder', parameters: { orderId: '$response.body#/orderId' } },
+  ListOrders: { operationId: 'listOrders', parameters: { customerId: '$response.body#/customerId' } },
+};
 
 /** A problem answer; `codes` lists the `code`s it can carry. */
 function problem(description: string, codes: string[], headers: JsonObject = {}): JsonObject {
@@ -187,10 +195,15 @@ export function openApiDocument(options: OpenApiDocumentOptions): JsonObject {
           parameters: [idempotencyKeyParameter, requestIdParameter],
           requestBody: { required: true, content: { 'application/json': { schema: ref('PlaceOrderRequest') } } },
           responses: {
-            201: success('Created', 'Order', {
-              Location: { description: 'The new order', required: true, schema: { type: 'string' } },
-              'Idempotent-Replayed': replayed,
-            }),
+            201: success(
+              'Created',
+              'Order',
+              {
+                Location: { description: 'The new order', required: true, schema: { type: 'string' } },
+                'Idempotent-Replayed': replayed,
+              },
+              orderLinks,
+            ),
             400: a[400]('Malformed JSON or a bad Idempotency-Key'),
             ...(auth ? { 403: a[403]("`customerId` is not the caller's customer") } : {}),
             409: keyInProgress,
@@ -214,7 +227,17 @@ export function openApiDocument(options: OpenApiDocumentOptions): JsonObject {
           summary: "A customer's orders, newest first",
           parameters: [...listParameters, requestIdParameter],
           responses: {
-            200: success('A page', 'OrderList'),
+            200: success(
+              'A page',
+              'OrderList',
+              {},
+              {
+                NextPage: {
+                  operationId: 'listOrders',
+                  parameters: { customerId: '$request.query.customerId', cursor: '$response.body#/nextCursor' },
+                },
+              },
+            ),
             ...(auth ? { 403: a[403]("`customerId` is not the caller's customer") } : {}),
             422: problem('Invalid query (every failing parameter listed; a cursor of another customer too)', [
               'request.validation_failed',
@@ -228,7 +251,7 @@ export function openApiDocument(options: OpenApiDocumentOptions): JsonObject {
           operationId: 'getOrder',
           parameters: [orderIdParameter, requestIdParameter],
           responses: {
-            200: success('The order with its items', 'Order'),
+            200: success('The order with its items', 'Order', {}, orderLinks),
             400: a[400]('The path is not valid percent-encoding'),
             404: a[404],
             503: a[503],
@@ -242,7 +265,7 @@ export function openApiDocument(options: OpenApiDocumentOptions): JsonObject {
           parameters: [orderIdParameter, idempotencyKeyParameter, requestIdParameter],
           requestBody: { required: false, content: { 'application/json': { schema: ref('CancelOrderRequest') } } },
           responses: {
-            200: success('The cancelled order', 'Order', { 'Idempotent-Replayed': replayed }),
+            200: success('The cancelled order', 'Order', { 'Idempotent-Replayed': replayed }, orderLinks),
             400: a[400]('Malformed JSON, bad percent-encoding or a bad Idempotency-Key'),
             404: a[404],
             409: problem(

@@ -8,12 +8,15 @@ cannot express, so "a documented-valid request was rejected" means a real disagr
 - The computed order total has a documented maximum: requests whose valid lines add up to more
   are dropped (the API answers 422 `order.total_too_large`, tested in placeOrder.test.ts).
 - An `Idempotency-Key` used again with another request is a 422: every valid key is made fresh.
-- `cursor` is opaque, valid only as the API handed it out: a well-formed invented one is dropped
-  (malformed ones, over 1024 characters, stay as negative cases).
+- `cursor` is opaque, valid only as the API handed it out (the stateful phase follows the
+  `NextPage` link): a well-formed invented one is dropped (over 1024 characters it stays, as a
+  negative case).
 
 Invalid values are left alone, so negative cases stay negative.
 """
 
+import base64
+import json
 import re
 import uuid
 from decimal import Decimal
@@ -55,6 +58,15 @@ def _valid_lines_total(body):
     return total
 
 
+def _issued_cursor(cursor):
+    """Whether a cursor looks like one the API handed out (base64url JSON of an index key)."""
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, TypeError):
+        return False
+    return isinstance(key, dict) and str(key.get("pk", "")).startswith("ORDER#")
+
+
 def _is_place_order(case):
     return case.method.upper() == "POST" and case.path == "/orders"
 
@@ -79,6 +91,6 @@ def map_case(context, case):
             case.body["total"] = float(total) if total != total.to_integral_value() else int(total)
     if case.method.upper() == "GET" and case.path == "/orders" and isinstance(case.query, dict):
         cursor = case.query.get("cursor")
-        if isinstance(cursor, str) and len(cursor) <= 1024:
+        if isinstance(cursor, str) and len(cursor) <= 1024 and not _issued_cursor(cursor):
             del case.query["cursor"]
     return case
