@@ -8,9 +8,10 @@ cannot express, so "a documented-valid request was rejected" means a real disagr
 - The computed order total has a documented maximum: requests whose valid lines add up to more
   are dropped (the API answers 422 `order.total_too_large`, tested in placeOrder.test.ts).
 - An `Idempotency-Key` used again with another request is a 422: every valid key is made fresh.
-- `cursor` is opaque, valid only as the API handed it out (the stateful phase follows the
-  `NextPage` link): a well-formed invented one is dropped (over 1024 characters it stays, as a
-  negative case).
+- `cursor` is opaque, valid only as the API handed it out for that customer (the stateful phase
+  follows the `NextPage` link, but may pair its cursor with another generated `customerId`): any
+  other well-formed one is dropped (over 1024 characters it stays, as a negative case). A cursor of
+  another customer is a documented 422, tested in listOrders.test.ts.
 
 Invalid values are left alone, so negative cases stay negative.
 """
@@ -58,13 +59,13 @@ def _valid_lines_total(body):
     return total
 
 
-def _issued_cursor(cursor):
-    """Whether a cursor looks like one the API handed out (base64url JSON of an index key)."""
+def _issued_cursor(cursor, customer_id):
+    """Whether a cursor looks like one the API handed out for this customer's listing."""
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, TypeError):
         return False
-    return isinstance(key, dict) and str(key.get("pk", "")).startswith("ORDER#")
+    return isinstance(key, dict) and key.get("gsi1pk") == f"CUSTOMER#{customer_id}"
 
 
 def _is_place_order(case):
@@ -91,6 +92,7 @@ def map_case(context, case):
             case.body["total"] = float(total) if total != total.to_integral_value() else int(total)
     if case.method.upper() == "GET" and case.path == "/orders" and isinstance(case.query, dict):
         cursor = case.query.get("cursor")
-        if isinstance(cursor, str) and len(cursor) <= 1024 and not _issued_cursor(cursor):
+        issued = _issued_cursor(cursor, case.query.get("customerId")) if isinstance(cursor, str) else False
+        if isinstance(cursor, str) and len(cursor) <= 1024 and not issued:
             del case.query["cursor"]
     return case
