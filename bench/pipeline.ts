@@ -138,6 +138,7 @@ async function main(): Promise<void> {
         ORDERS_TABLE: tables.Orders,
         OUTBOX_TABLE: tables.OrderOutbox,
         PORT: '0',
+        OPS_PORT: '0',
         LOG_LEVEL: 'silent',
       }),
     );

@@ -21,6 +21,8 @@ export function freePort(): Promise<number> {
 /** A service running as its own process, as in production: `node dist/main.js`. */
 export interface ServiceProcess {
   port: number;
+  /** Port of `/healthz`, `/readyz`, `/metrics`: order-api's own ops port, `port` for the workers. */
+  opsPort: number;
   child: ChildProcess;
   output: string[];
   /** Sends SIGTERM and resolves with the exit code. */
@@ -29,14 +31,18 @@ export interface ServiceProcess {
   kill(): Promise<void>;
 }
 
-/** Starts `services/<name>/dist/main.js` with `env` and waits until `/readyz` answers 200. */
+/** Starts `services/<name>/dist/main.js` with `env` and waits until `/readyz` (on the ops port) answers 200. */
 export async function startServiceProcess(
   name: 'order-api' | 'outbox-relay' | 'notifier',
   env: Record<string, string>,
 ): Promise<ServiceProcess> {
   const port = await freePort();
+  // order-api serves its ops endpoints apart from the API (OPS_PORT); the workers on PORT.
+  let opsPort = port;
+  while (name === 'order-api' && opsPort === port) opsPort = await freePort();
+  const ports = name === 'order-api' ? { PORT: String(port), OPS_PORT: String(opsPort) } : { PORT: String(port) };
   const child = spawn(process.execPath, [join(repoRoot, 'services', name, 'dist', 'main.js')], {
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env, PORT: String(port) },
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env, ...ports },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
@@ -47,7 +53,7 @@ export async function startServiceProcess(
     await waitFor(
       async () => {
         if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}: ${output.join('')}`);
-        const response = await fetch(`http://127.0.0.1:${port}/readyz`);
+        const response = await fetch(`http://127.0.0.1:${opsPort}/readyz`);
         return response.status === 200;
       },
       { timeoutMs: 30000, what: `${name} to be ready` },
@@ -58,6 +64,7 @@ export async function startServiceProcess(
   }
   return {
     port,
+    opsPort,
     child,
     output,
     stop: async () => {

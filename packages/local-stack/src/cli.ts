@@ -29,10 +29,18 @@ interface ServiceSpec {
   entry: string;
   portVariable: string;
   defaultPort: number;
+  /** Set when `/readyz` is on a port of its own (the service's `OPS_PORT`), not on `PORT`. */
+  ops?: { portVariable: string; defaultPort: number };
 }
 
 const SERVICES: ServiceSpec[] = [
-  { name: 'order-api', entry: 'services/order-api/dist/main.js', portVariable: 'ORDER_API_PORT', defaultPort: 8080 },
+  {
+    name: 'order-api',
+    entry: 'services/order-api/dist/main.js',
+    portVariable: 'ORDER_API_PORT',
+    defaultPort: 8080,
+    ops: { portVariable: 'ORDER_API_OPS_PORT', defaultPort: 9100 },
+  },
   { name: 'outbox-relay', entry: 'services/outbox-relay/dist/main.js', portVariable: 'RELAY_PORT', defaultPort: 9101 },
   { name: 'notifier', entry: 'services/notifier/dist/main.js', portVariable: 'NOTIFIER_PORT', defaultPort: 9102 },
 ];
@@ -40,18 +48,26 @@ const SERVICES: ServiceSpec[] = [
 interface RunningService {
   spec: ServiceSpec;
   port: number;
+  opsPort: number;
   process: ManagedProcess;
+}
+
+interface ServicePorts {
+  spec: ServiceSpec;
+  port: number;
+  /** Where `/readyz` answers: `port` unless the service has an ops port of its own. */
+  opsPort: number;
 }
 
 const say = (message: string): void => console.log(`[local-stack] ${message}`);
 const complain = (message: string): void => console.error(`[local-stack] ${message}`);
 
-function servicePort(spec: ServiceSpec): number {
-  const raw = process.env[spec.portVariable];
-  if (raw === undefined || raw === '') return spec.defaultPort;
+function servicePort({ portVariable, defaultPort }: { portVariable: string; defaultPort: number }): number {
+  const raw = process.env[portVariable];
+  if (raw === undefined || raw === '') return defaultPort;
   const port = Number(raw);
   if (!Number.isInteger(port) || port < 1 || port > 65_535) {
-    throw new Error(`${spec.portVariable} must be a port number between 1 and 65535, got ${JSON.stringify(raw)}`);
+    throw new Error(`${portVariable} must be a port number between 1 and 65535, got ${JSON.stringify(raw)}`);
   }
   return port;
 }
@@ -141,22 +157,28 @@ class Cli {
     say('Local stack is ready. Press Ctrl-C to stop.');
   }
 
-  private async checkServices(): Promise<{ spec: ServiceSpec; port: number }[]> {
-    const specs = SERVICES.map((spec) => ({ spec, port: servicePort(spec) }));
-    for (const { spec, port } of specs) {
+  private async checkServices(): Promise<ServicePorts[]> {
+    const specs = SERVICES.map((spec) => ({
+      spec,
+      port: servicePort(spec),
+      opsPort: spec.ops ? servicePort(spec.ops) : servicePort(spec),
+    }));
+    for (const { spec, port, opsPort } of specs) {
       if (!fs.existsSync(path.join(repoRoot(), spec.entry))) {
         throw new Error(`${spec.entry} is missing: run \`npm run build\` first.`);
       }
-      if (await portIsOpen(port)) {
-        throw new Error(
-          `Port ${port} for ${spec.name} is already in use: stop what runs there or set ${spec.portVariable}.`,
-        );
+      const wanted: [number, string][] = [[port, spec.portVariable]];
+      if (spec.ops) wanted.push([opsPort, spec.ops.portVariable]);
+      for (const [taken, variable] of wanted) {
+        if (await portIsOpen(taken)) {
+          throw new Error(`Port ${taken} for ${spec.name} is already in use: stop what runs there or set ${variable}.`);
+        }
       }
     }
     return specs;
   }
 
-  private async startServices(stack: LocalStack, specs: { spec: ServiceSpec; port: number }[]): Promise<void> {
+  private async startServices(stack: LocalStack, specs: ServicePorts[]): Promise<void> {
     const root = repoRoot();
     const env: NodeJS.ProcessEnv = {
       ...process.env,
@@ -168,16 +190,21 @@ class Cli {
       AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
       AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
     };
-    for (const { spec, port } of specs) {
+    for (const { spec, port, opsPort } of specs) {
       const child = spawn(process.execPath, [path.join(root, spec.entry)], {
         cwd: root,
-        env: { ...env, PORT: String(port) },
+        env: { ...env, PORT: String(port), ...(spec.ops ? { OPS_PORT: String(opsPort) } : {}) },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       const prefix = `[${spec.name}]`;
       prefixLines(child.stdout, prefix, (line) => console.log(line));
       prefixLines(child.stderr, prefix, (line) => console.error(line));
-      const service: RunningService = { spec, port, process: new ManagedProcess({ name: spec.name, child }) };
+      const service: RunningService = {
+        spec,
+        port,
+        opsPort,
+        process: new ManagedProcess({ name: spec.name, child }),
+      };
       this.services.push(service);
       void service.process.exited.then((exit) => {
         if (this.shuttingDown) return;
@@ -187,9 +214,9 @@ class Cli {
       });
     }
     await Promise.all(
-      this.services.map(({ spec, port, process: child }) =>
-        waitFor(async () => (await httpStatus(`http://127.0.0.1:${port}/readyz`)) === 200, {
-          what: `${spec.name} to answer 200 on http://127.0.0.1:${port}/readyz`,
+      this.services.map(({ spec, opsPort, process: child }) =>
+        waitFor(async () => (await httpStatus(`http://127.0.0.1:${opsPort}/readyz`)) === 200, {
+          what: `${spec.name} to answer 200 on http://127.0.0.1:${opsPort}/readyz`,
           timeoutMs: SERVICE_READY_TIMEOUT_MS,
           intervalMs: 250,
           abortIf: () => (this.shuttingDown ? new Error('stopping') : child.exitError()),

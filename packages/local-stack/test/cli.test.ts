@@ -10,7 +10,12 @@ import { listProcesses } from './processes';
 
 const CLI = path.resolve(__dirname, '..', 'dist', 'cli.js');
 const PORTS = { DYNAMODB_PORT: '28000', KAFKA_PORT: '29092', KAFKA_CONTROLLER_PORT: '29093', KINESIS_PORT: '24567' };
-const SERVICE_PORTS = { ORDER_API_PORT: '28080', RELAY_PORT: '29101', NOTIFIER_PORT: '29102' };
+const SERVICE_PORTS = {
+  ORDER_API_PORT: '28080',
+  ORDER_API_OPS_PORT: '29100',
+  RELAY_PORT: '29101',
+  NOTIFIER_PORT: '29102',
+};
 
 interface RunningCli {
   child: ChildProcess;

@@ -25,8 +25,19 @@ const schema = z
     NOTIFIER_COMMIT_INTERVAL_MS: millis(0),
     /** How long an event that skips ahead (`seq > lastSeq + 1`) is held before it is dead-lettered as `gap`. */
     NOTIFIER_GAP_TIMEOUT_MS: millis(60_000, 1),
-    /** How often held events are retried and checked against the gap timeout. */
+    /** How often held events are checked against the gap timeout; also the first retry delay of a held aggregate. */
     NOTIFIER_GAP_RECHECK_MS: millis(1_000, 10),
+    /** Cap of the backoff between retries of one held aggregate by the sweep. */
+    NOTIFIER_GAP_RECHECK_MAX_MS: millis(30_000, 10),
+    /** Most events held for a gap per partition; at the cap the partition is paused until some are released. */
+    NOTIFIER_HELD_MAX_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(1_000),
+    /** Most bytes (keys and values) held for a gap per partition; at the cap the partition is paused. */
+    NOTIFIER_HELD_MAX_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .max(2 ** 31)
+      .default(16 * 1024 * 1024),
     /** First pause of a partition after a transient error (DynamoDB or webhook unavailable). */
     NOTIFIER_RETRY_INITIAL_MS: millis(200, 1),
     /** Cap of the exponential backoff between retries of a transient error. */
@@ -43,6 +54,10 @@ const schema = z
     WEBHOOK_SECRET: optional(z.string().min(16)),
     /** Timeout of one webhook request; a timeout is retried like a 5xx. */
     WEBHOOK_TIMEOUT_MS: millis(5_000, 1),
+    /** Failed webhook attempts per event after which it is dead-lettered as `webhook_exhausted`. */
+    WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(10),
+    /** Time since an event's first failed webhook attempt after which it is dead-lettered as `webhook_exhausted`. */
+    WEBHOOK_MAX_RETRY_MS: millis(600_000, 1),
     /** Upper bound for a graceful stop (finish in-flight work, commit, leave the group). */
     SHUTDOWN_TIMEOUT_MS: millis(15_000, 100),
   })
@@ -59,6 +74,13 @@ const schema = z
         code: 'custom',
         path: ['NOTIFIER_RETRY_INITIAL_MS'],
         message: 'must not exceed NOTIFIER_RETRY_MAX_MS',
+      });
+    }
+    if (env.NOTIFIER_GAP_RECHECK_MS > env.NOTIFIER_GAP_RECHECK_MAX_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['NOTIFIER_GAP_RECHECK_MS'],
+        message: 'must not exceed NOTIFIER_GAP_RECHECK_MAX_MS',
       });
     }
     if (env.WEBHOOK_URL && !env.WEBHOOK_SECRET) {
@@ -85,12 +107,16 @@ const schema = z
       commitIntervalMs: env.NOTIFIER_COMMIT_INTERVAL_MS,
       gapTimeoutMs: env.NOTIFIER_GAP_TIMEOUT_MS,
       gapRecheckMs: env.NOTIFIER_GAP_RECHECK_MS,
+      gapRecheckMaxMs: env.NOTIFIER_GAP_RECHECK_MAX_MS,
+      heldMaxEvents: env.NOTIFIER_HELD_MAX_EVENTS,
+      heldMaxBytes: env.NOTIFIER_HELD_MAX_BYTES,
       retry: { initialMs: env.NOTIFIER_RETRY_INITIAL_MS, maxMs: env.NOTIFIER_RETRY_MAX_MS },
     },
     webhook:
       env.WEBHOOK_URL && env.WEBHOOK_SECRET
         ? { url: env.WEBHOOK_URL, secret: env.WEBHOOK_SECRET, timeoutMs: env.WEBHOOK_TIMEOUT_MS }
         : undefined,
+    webhookRetry: { maxAttempts: env.WEBHOOK_MAX_ATTEMPTS, maxMs: env.WEBHOOK_MAX_RETRY_MS },
     inboxRetentionDays: env.INBOX_RETENTION_DAYS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,

@@ -1,11 +1,26 @@
 import { onShutdownSignal, startTracing } from '@outbox/shared';
 import { loadConfig } from './config';
-import { start } from './start';
+import { start, type NotifierHandle } from './start';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const tracing = startTracing({ service: config.service, otlpEndpoint: config.otlpEndpoint });
-  const handle = await start(config);
+  const running: { handle?: NotifierHandle } = {};
+  let crashed = false;
+  // A consumer that crashed for good leaves nothing to do here: stop what can be stopped (bounded)
+  // and exit non-zero, so the orchestrator starts a fresh process that rejoins the group.
+  const onFatal = () => {
+    if (crashed) return;
+    crashed = true;
+    process.exitCode = 1;
+    setTimeout(() => process.exit(1), config.shutdownTimeoutMs + 1000).unref();
+    // A crash while starting comes before the handle exists: then there is nothing to stop.
+    void Promise.resolve(running.handle?.stop())
+      .catch(() => undefined)
+      .finally(() => process.exit(1));
+  };
+  const handle = await start(config, { onFatal });
+  running.handle = handle;
   onShutdownSignal(async () => {
     await handle.stop();
     await tracing.shutdown();

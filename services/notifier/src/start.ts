@@ -29,12 +29,22 @@ export interface NotifierHandle {
   registry: Registry;
   /** Events held for a gap right now. */
   heldCount(): number;
-  /** Idempotent: finishes in-flight messages, commits, leaves the group. */
+  /** Idempotent: finishes in-flight messages, commits, leaves the group; rejects when that timed out or failed. */
   stop(): Promise<void>;
 }
 
+/** Options for {@link start}. */
+export interface StartOptions {
+  /**
+   * Called once when the notifier can no longer work and will not recover by itself: the Kafka
+   * consumer crashed and kafkajs will not restart it. `main` exits non-zero so the orchestrator
+   * starts a fresh process; the default only logs.
+   */
+  onFatal?: (error: Error) => void;
+}
+
 /** Builds the clients, joins the consumer group and starts processing. */
-export async function start(config: NotifierConfig): Promise<NotifierHandle> {
+export async function start(config: NotifierConfig, options: StartOptions = {}): Promise<NotifierHandle> {
   const logger = createLogger({ service: config.service, level: config.logLevel });
   const registry = createMetricsRegistry({ service: config.service });
   const { client, doc } = createDynamoDbClients({ region: config.aws.region, endpoint: config.aws.dynamodbEndpoint });
@@ -52,9 +62,14 @@ export async function start(config: NotifierConfig): Promise<NotifierHandle> {
   consumer.on(consumer.events.GROUP_JOIN, () => {
     joined = true;
   });
+  let fatal = false;
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     joined = false;
     logger.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
+    // With restart, kafkajs rejoins by itself; without, this process would stay alive and idle for good.
+    if (payload.restart || fatal) return;
+    fatal = true;
+    options.onFatal?.(payload.error);
   });
 
   await Promise.all([producer.connect(), admin.connect()]);
@@ -70,6 +85,7 @@ export async function start(config: NotifierConfig): Promise<NotifierHandle> {
     service: new NotificationService({
       inbox,
       webhook,
+      webhookRetry: config.webhookRetry,
       onDelivery: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
     }),
     deadLetters: new DeadLetterPublisher(producer),
@@ -79,6 +95,12 @@ export async function start(config: NotifierConfig): Promise<NotifierHandle> {
     commitIntervalMs: config.consumer.commitIntervalMs,
     gapTimeoutMs: config.consumer.gapTimeoutMs,
     gapRecheckMs: config.consumer.gapRecheckMs,
+    recheckBackoff: exponentialBackoff({
+      initialMs: config.consumer.gapRecheckMs,
+      maxMs: config.consumer.gapRecheckMaxMs,
+    }),
+    heldMaxEvents: config.consumer.heldMaxEvents,
+    heldMaxBytes: config.consumer.heldMaxBytes,
     backoff: exponentialBackoff(config.consumer.retry),
   });
   await eventsConsumer.start();
@@ -100,15 +122,21 @@ export async function start(config: NotifierConfig): Promise<NotifierHandle> {
 
   const stop = sharedPromise(async () => {
     stopping = true;
+    let unclean: unknown;
     await withTimeout(
       eventsConsumer.stop(),
       config.shutdownTimeoutMs,
       'finishing, committing and leaving the group',
-    ).catch((error: unknown) => logger.warn({ err: error }, 'consumer did not stop cleanly'));
+    ).catch((error: unknown) => {
+      unclean = error;
+      logger.error({ err: error }, 'consumer did not stop cleanly');
+    });
     await producer.disconnect().catch((error: unknown) => logger.warn({ err: error }, 'producer disconnect failed'));
     await admin.disconnect().catch((error: unknown) => logger.warn({ err: error }, 'admin disconnect failed'));
     await closeServer(ops);
     client.destroy();
+    // A stop that timed out or failed may have left work uncommitted: say so (main exits non-zero).
+    if (unclean !== undefined) throw unclean;
     logger.info('notifier stopped');
   });
   return { port, logger, registry, heldCount: () => eventsConsumer.heldCount(), stop };

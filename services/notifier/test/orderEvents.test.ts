@@ -115,8 +115,9 @@ describe('notifier against real Kafka and DynamoDB Local', () => {
     expect(letter.headers).toMatchObject({
       'dead-letter-reason': 'gap',
       'error-code': 'event.gap',
-      'original-topic': topic,
-      'original-offset': '0',
+      '__connect.errors.topic': topic,
+      '__connect.errors.offset': '0',
+      'dead-letter-origin': 'notifier',
       'event-id': orphan.eventId,
     });
     expect(Date.parse(letter.headers['first-failed-at'])).toBeLessThanOrEqual(
@@ -158,7 +159,11 @@ describe('notifier against real Kafka and DynamoDB Local', () => {
     });
     const letters = await dlq.waitForCount(5);
     expect(
-      letters.map((l) => [l.headers['original-offset'], l.headers['dead-letter-reason'], l.headers['error-code']]),
+      letters.map((l) => [
+        l.headers['__connect.errors.offset'],
+        l.headers['dead-letter-reason'],
+        l.headers['error-code'],
+      ]),
     ).toEqual([
       ['0', 'invalid_json', 'event.invalid_json'],
       ['1', 'invalid_envelope', 'event.invalid_envelope'],
@@ -168,10 +173,12 @@ describe('notifier against real Kafka and DynamoDB Local', () => {
     ]);
     for (const letter of letters) {
       expect(letter.key).toBe(key);
-      expect(letter.headers['original-topic']).toBe(topic);
-      expect(letter.headers['original-partition']).toMatch(/^\d$/);
+      expect(letter.headers['__connect.errors.topic']).toBe(topic);
+      expect(letter.headers['__connect.errors.partition']).toMatch(/^\d$/);
+      expect(letter.headers['__connect.errors.exception.class.name']).toBe('AppError');
+      expect(letter.headers['dead-letter-origin']).toBe('notifier');
       expect(Number.isNaN(Date.parse(letter.headers['first-failed-at']))).toBe(false);
-      expect(letter.headers['error-message'].length).toBeGreaterThan(0);
+      expect(letter.headers['__connect.errors.exception.message'].length).toBeGreaterThan(0);
     }
     expect(letters[0].value).toBe('{"not json');
     expect((await notificationsOf(table, key))[0]).toMatchObject({ eventId: good.eventId, seq: 1 });

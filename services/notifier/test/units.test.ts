@@ -1,11 +1,11 @@
-import { AppError, parseEnvelope } from '@outbox/shared';
+import { parseEnvelope } from '@outbox/shared';
+import type { AppError } from '@outbox/shared';
 import { loadConfig } from '../src/config';
 import { exponentialBackoff } from '@outbox/shared';
 import { PartitionProgress } from '../src/consume/PartitionProgress';
-import { reasonFor } from '../src/deadLetter/DeadLetterPublisher';
 import { renderNotification } from '../src/notify/renderNotification';
 import { validateOrderEvent } from '../src/notify/validateOrderEvent';
-import { signWebhook } from '../src/notify/WebhookChannel';
+import { parseRetryAfter, signWebhook } from '../src/notify/WebhookChannel';
 import { orderCancelled, orderCreated } from './support/notifierTestKit';
 
 describe('pure notifier logic', () => {
@@ -99,11 +99,13 @@ describe('pure notifier logic', () => {
     expect(codeOf(() => validateOrderEvent(badCancel))).toEqual(['event.schema_violation', false]);
   });
 
-  test('When errors are dead-lettered, then their codes become short reasons', () => {
-    expect(reasonFor(new AppError('event.invalid_json', 'x'))).toBe('invalid_json');
-    expect(reasonFor(new AppError('event.gap', 'x'))).toBe('gap');
-    expect(reasonFor(new AppError('webhook.rejected', 'x'))).toBe('webhook_rejected');
-    expect(reasonFor(new AppError('internal', 'x'))).toBe('internal');
+  test('When a webhook answers Retry-After, then seconds and HTTP dates become a wait in milliseconds', () => {
+    const now = new Date('2026-01-02T03:04:05.000Z');
+    expect(parseRetryAfter('3', now)).toBe(3000);
+    expect(parseRetryAfter('Fri, 02 Jan 2026 03:04:15 GMT', now)).toBe(10000);
+    expect(parseRetryAfter('Thu, 01 Jan 2026 00:00:00 GMT', now)).toBe(0);
+    expect(parseRetryAfter('soon', now)).toBeUndefined();
+    expect(parseRetryAfter(null, now)).toBeUndefined();
   });
 
   test('When a webhook body is signed, then the signature is the HMAC-SHA256 of timestamp and body', () => {
@@ -121,17 +123,27 @@ describe('pure notifier logic', () => {
         KAFKA_HEARTBEAT_INTERVAL_MS: '6000',
         NOTIFIER_RETRY_INITIAL_MS: '5000',
         NOTIFIER_RETRY_MAX_MS: '100',
+        NOTIFIER_GAP_RECHECK_MS: '5000',
+        NOTIFIER_GAP_RECHECK_MAX_MS: '1000',
       });
     } catch (error) {
       problems = (error as { problems: string[] }).problems;
     }
     expect(problems.map((p) => p.split(':')[0]).sort()).toEqual([
       'KAFKA_HEARTBEAT_INTERVAL_MS',
+      'NOTIFIER_GAP_RECHECK_MS',
       'NOTIFIER_RETRY_INITIAL_MS',
       'WEBHOOK_SECRET',
     ]);
     const defaults = loadConfig({});
     expect(defaults.webhook).toBeUndefined();
-    expect(defaults.consumer).toMatchObject({ partitionConcurrency: 3, commitIntervalMs: 0, gapTimeoutMs: 60000 });
+    expect(defaults.consumer).toMatchObject({
+      partitionConcurrency: 3,
+      commitIntervalMs: 0,
+      gapTimeoutMs: 60000,
+      heldMaxEvents: 1000,
+      heldMaxBytes: 16 * 1024 * 1024,
+    });
+    expect(defaults.webhookRetry).toEqual({ maxAttempts: 10, maxMs: 600000 });
   });
 });

@@ -5,14 +5,17 @@ import { readTopic } from '../../../test/support/topicReader';
 import {
   committedOffsets,
   deadLetterTopicFor,
+  cursorOf,
   metricValue,
   notificationsOf,
+  orderCancelled,
   orderCreated,
   partitionOf,
   recordOf,
   startTestNotifier,
   testKafka,
   testProducer,
+  waitForCommittedToEnd,
 } from './support/notifierTestKit';
 import { startWebhookReceiver } from './support/webhookReceiver';
 
@@ -193,5 +196,141 @@ describe('webhook channel', () => {
     } finally {
       await admin.disconnect();
     }
+  });
+
+  test.each([
+    ['attempts', { WEBHOOK_MAX_ATTEMPTS: '3' }],
+    ['time', { WEBHOOK_MAX_ATTEMPTS: '1000', WEBHOOK_MAX_RETRY_MS: '1500' }],
+  ])(
+    'When the webhook always fails one event, then once its budget of %s is used up it is dead-lettered as webhook_exhausted and the events behind it on its partition and on others flow',
+    async (budget, budgetEnv) => {
+      const { notifications: table } = await createTestTables();
+      const topic = await createTestTopic();
+      const groupId = uniqueName('notifier');
+      const stuck = orderCreated();
+      const behind = orderCreated();
+      let other = orderCreated();
+      while (partitionOf(other.aggregateId) === partitionOf(stuck.aggregateId)) other = orderCreated();
+      const receiver = await startWebhookReceiver(secret, ({ idempotencyKey }) =>
+        idempotencyKey === stuck.eventId ? 503 : 200,
+      );
+      cleanups.push(() => receiver.stop());
+      const producer = await testProducer();
+      cleanups.push(() => producer.disconnect());
+      await producer.sendTo(topic, recordOf(stuck), { ...recordOf(behind), key: stuck.aggregateId }, recordOf(other));
+      const dlq = await readTopic(deadLetterTopicFor(topic));
+      cleanups.push(() => dlq.stop());
+
+      const notifier = await startTestNotifier({
+        table,
+        topic,
+        groupId,
+        env: { WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: secret, ...budgetEnv },
+      });
+      cleanups.push(() => notifier.stop());
+      const [letter] = await dlq.waitForCount(1);
+      expect(letter.key).toBe(stuck.aggregateId);
+      expect(letter.headers).toMatchObject({
+        'dead-letter-reason': 'webhook_exhausted',
+        'error-code': 'webhook.exhausted',
+        'dead-letter-origin': 'notifier',
+        'event-id': stuck.eventId,
+      });
+      await waitFor(() => receiver.accepted.has(behind.eventId) && receiver.accepted.has(other.eventId), {
+        timeoutMs: 30000,
+        what: 'the other events delivered',
+      });
+      await waitForCommittedToEnd(topic, groupId);
+      const failures = receiver.requests.filter((r) => r.idempotencyKey === stuck.eventId);
+      if (budget === 'attempts') expect(failures).toHaveLength(3);
+      else expect(failures[failures.length - 1].at - failures[0].at).toBeGreaterThanOrEqual(1400);
+      // The notification stays stored (the cursor moved on); its delivery says it was given up.
+      expect((await notificationsOf(table, stuck.aggregateId))[0]).toMatchObject({
+        deliveryStatus: 'exhausted',
+        deliveryAttempts: failures.length,
+      });
+      expect(await dlq.readToEnd()).toHaveLength(1);
+      expect(await metricValue(notifier.registry, 'notifier_dead_letters_total', { reason: 'webhook_exhausted' })).toBe(
+        1,
+      );
+    },
+  );
+
+  test('When a held event is stored once its gap closes but its webhook keeps failing past the gap timeout, then the sweep retries it with growing delays and it is dead-lettered as webhook_exhausted, never as gap', async () => {
+    const { notifications: table } = await createTestTables();
+    const topic = await createTestTopic();
+    const groupId = uniqueName('notifier');
+    const created = orderCreated();
+    const cancelled = orderCancelled(created.aggregateId, 2);
+    const receiver = await startWebhookReceiver(secret, ({ idempotencyKey }) =>
+      idempotencyKey === cancelled.eventId ? 503 : 200,
+    );
+    cleanups.push(() => receiver.stop());
+    const producer = await testProducer();
+    cleanups.push(() => producer.disconnect());
+    // seq 2 first: held until seq 1 is stored, then stored itself, but its webhook never succeeds.
+    await producer.sendTo(topic, recordOf(cancelled), recordOf(created));
+    const dlq = await readTopic(deadLetterTopicFor(topic));
+    cleanups.push(() => dlq.stop());
+
+    const notifier = await startTestNotifier({
+      table,
+      topic,
+      groupId,
+      env: {
+        WEBHOOK_URL: receiver.url,
+        WEBHOOK_SECRET: secret,
+        WEBHOOK_MAX_ATTEMPTS: '6',
+        NOTIFIER_GAP_TIMEOUT_MS: '800',
+        NOTIFIER_GAP_RECHECK_MAX_MS: '400',
+      },
+    });
+    cleanups.push(() => notifier.stop());
+    const [letter] = await dlq.waitForCount(1);
+    expect(letter.headers).toMatchObject({
+      'dead-letter-reason': 'webhook_exhausted',
+      'event-id': cancelled.eventId,
+    });
+    await waitForCommittedToEnd(topic, groupId);
+    expect(notifier.heldCount()).toBe(0);
+    const failures = receiver.requests.filter((r) => r.idempotencyKey === cancelled.eventId);
+    expect(failures).toHaveLength(6);
+    // The attempts outlasted the gap timeout, which no longer applies once the event left its gap.
+    expect(failures[5].at - failures[0].at).toBeGreaterThan(800);
+    // The sweep backs off per aggregate: from NOTIFIER_GAP_RECHECK_MS (100 ms) up to the 400 ms cap
+    // (less at most 20% jitter), where a sweep without backoff would retry every 100 ms.
+    expect(failures[5].at - failures[4].at).toBeGreaterThanOrEqual(300);
+    expect(failures[4].at - failures[3].at).toBeGreaterThanOrEqual(300);
+    expect((await cursorOf(table, created.aggregateId))?.lastSeq).toBe(2);
+    expect(await dlq.readToEnd()).toHaveLength(1);
+    expect(await metricValue(notifier.registry, 'notifier_dead_letters_total', { reason: 'gap' })).toBe(0);
+  });
+
+  test('When the webhook answers 429 with Retry-After, then the next attempt waits at least that long', async () => {
+    const { notifications: table } = await createTestTables();
+    const topic = await createTestTopic();
+    const event = orderCreated();
+    const receiver = await startWebhookReceiver(secret, ({ attempt }) =>
+      attempt === 1 ? { status: 429, headers: { 'retry-after': '2' } } : 200,
+    );
+    cleanups.push(() => receiver.stop());
+    const producer = await testProducer();
+    cleanups.push(() => producer.disconnect());
+    await producer.sendTo(topic, recordOf(event));
+    const notifier = await startTestNotifier({
+      table,
+      topic,
+      groupId: uniqueName('notifier'),
+      env: { WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: secret },
+    });
+    cleanups.push(() => notifier.stop());
+    await waitFor(() => receiver.accepted.has(event.eventId), {
+      timeoutMs: 30000,
+      what: 'the delivery after the wait',
+    });
+    const [throttled, accepted] = receiver.requests;
+    expect(throttled.status).toBe(429);
+    // The backoff alone would retry after about 50 ms.
+    expect(accepted.at - throttled.at).toBeGreaterThanOrEqual(1900);
   });
 });

@@ -4,11 +4,23 @@ import { commonSettings, parseConfig, portSetting } from '@outbox/shared';
 const optionalString = z.preprocess((value) => (value === '' ? undefined : value), z.string().min(1).optional());
 const optionalUrl = z.preprocess((value) => (value === '' ? undefined : value), z.url().optional());
 
+/** https, or http to a loopback host (an issuer on this machine, as in tests). */
+function isHttpsOrLoopback(url: URL): boolean {
+  if (url.protocol === 'https:') return true;
+  if (url.protocol !== 'http:') return false;
+  const host = url.hostname;
+  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 const schema = z
   .object({
     ...commonSettings,
-    /** HTTP port of the API. */
+    /** HTTP port of the API (`/orders`, `/openapi.json`). */
     PORT: portSetting(8080),
+    /** Port of the operations endpoints `/healthz`, `/readyz` and `/metrics`, apart from the API. */
+    OPS_PORT: portSetting(9100),
+    /** Milliseconds one readiness check answers every `/readyz` probe (one DynamoDB call per interval). */
+    READINESS_CACHE_MS: z.coerce.number().int().min(100).max(60000).default(2000),
     /** ISO-4217 currency of every order (one currency per deployment). */
     CURRENCY: z
       .string()
@@ -22,6 +34,10 @@ const schema = z
     IDEMPOTENCY_TTL_HOURS: z.coerce.number().int().min(1).max(720).default(24),
     /** How often the DynamoDB client tries a call before the API answers 503. */
     DYNAMODB_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+    /** Longest wait for a TCP connection to DynamoDB, in ms. */
+    DYNAMODB_CONNECTION_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(2000),
+    /** Longest wait for one DynamoDB request and its answer, in ms (each SDK attempt). */
+    DYNAMODB_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(120000).default(5000),
     /** Seconds the `Retry-After` header of a 503 suggests. */
     RETRY_AFTER_SECONDS: z.coerce.number().int().min(1).max(3600).default(1),
     /** `off` (local default) or `jwt`: every `/orders` request needs a valid bearer token. */
@@ -32,6 +48,15 @@ const schema = z
     AUTH_JWT_AUDIENCE: optionalString,
     /** URL of the issuer's JSON Web Key Set (required when AUTH_MODE=jwt). */
     AUTH_JWKS_URL: optionalUrl,
+    /** The token claim that holds the caller's customer id. */
+    AUTH_CUSTOMER_ID_CLAIM: z.string().min(1).default('sub'),
+    /** A scope (in the token's `scope` or `scp` claim) that may act on any customer's orders; none when unset. */
+    AUTH_ADMIN_SCOPE: optionalString,
+    /** When set, tokens need `iat` and are refused once older than this many seconds. */
+    AUTH_JWT_MAX_AGE_SECONDS: z.preprocess(
+      (value) => (value === '' ? undefined : value),
+      z.coerce.number().int().min(1).max(604800).optional(),
+    ),
     /** Comma-separated signature algorithms accepted in tokens. */
     AUTH_JWT_ALGORITHMS: z
       .string()
@@ -49,16 +74,35 @@ const schema = z
       ),
   })
   .superRefine((env, ctx) => {
+    if (env.OPS_PORT !== 0 && env.OPS_PORT === env.PORT) {
+      ctx.addIssue({ code: 'custom', path: ['OPS_PORT'], message: 'must differ from PORT' });
+    }
     if (env.AUTH_MODE !== 'jwt') return;
     for (const key of ['AUTH_JWT_ISSUER', 'AUTH_JWT_AUDIENCE', 'AUTH_JWKS_URL'] as const) {
       if (!env[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'is required when AUTH_MODE=jwt' });
+    }
+    // Keys fetched over plain HTTP could be swapped on the way: only loopback (a local issuer) may skip TLS.
+    if (env.AUTH_JWKS_URL && !isHttpsOrLoopback(new URL(env.AUTH_JWKS_URL))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AUTH_JWKS_URL'],
+        message: 'must be an https URL (http only on loopback: localhost, 127.0.0.0/8, [::1])',
+      });
     }
   })
   .transform((env) => ({
     service: 'order-api' as const,
     port: env.PORT,
+    opsPort: env.OPS_PORT,
+    readinessCacheMs: env.READINESS_CACHE_MS,
     logLevel: env.LOG_LEVEL,
-    aws: { region: env.AWS_REGION, dynamodbEndpoint: env.DYNAMODB_ENDPOINT, maxAttempts: env.DYNAMODB_MAX_ATTEMPTS },
+    aws: {
+      region: env.AWS_REGION,
+      dynamodbEndpoint: env.DYNAMODB_ENDPOINT,
+      maxAttempts: env.DYNAMODB_MAX_ATTEMPTS,
+      connectionTimeoutMs: env.DYNAMODB_CONNECTION_TIMEOUT_MS,
+      requestTimeoutMs: env.DYNAMODB_REQUEST_TIMEOUT_MS,
+    },
     tables: { orders: env.ORDERS_TABLE, outbox: env.OUTBOX_TABLE },
     currency: env.CURRENCY,
     outboxRetentionDays: env.OUTBOX_RETENTION_DAYS,
@@ -73,6 +117,9 @@ const schema = z
             audience: env.AUTH_JWT_AUDIENCE as string,
             jwksUrl: env.AUTH_JWKS_URL as string,
             algorithms: env.AUTH_JWT_ALGORITHMS,
+            customerIdClaim: env.AUTH_CUSTOMER_ID_CLAIM,
+            ...(env.AUTH_ADMIN_SCOPE === undefined ? {} : { adminScope: env.AUTH_ADMIN_SCOPE }),
+            ...(env.AUTH_JWT_MAX_AGE_SECONDS === undefined ? {} : { maxTokenAgeSeconds: env.AUTH_JWT_MAX_AGE_SECONDS }),
           }
         : { mode: 'off' as const },
     otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,

@@ -1,10 +1,10 @@
 import { createServer } from 'node:http';
-import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import {
   closeServer,
   createDynamoDbClients,
   createLogger,
   createMetricsRegistry,
+  createOpsServer,
   listen,
   sharedPromise,
   withTimeout,
@@ -15,11 +15,14 @@ import { createApp } from './http/createApp';
 import { createApiMetrics } from './http/apiMetrics';
 import { OrderRepository } from './data/OrderRepository';
 import { createJwtAuthenticator } from './auth/createJwtAuthenticator';
+import { cachedReadiness } from './ops/cachedReadiness';
 
 /** A running order-api. */
 export interface OrderApiHandle {
-  /** The port it listens on. */
+  /** The port of the API (`/orders`, `/openapi.json`). */
   port: number;
+  /** The port of `/healthz`, `/readyz` and `/metrics`. */
+  opsPort: number;
   logger: Logger;
   /** Idempotent: fails readiness, finishes in-flight requests, closes clients. */
   stop(): Promise<void>;
@@ -33,6 +36,8 @@ export async function start(config: OrderApiConfig): Promise<OrderApiHandle> {
     region: config.aws.region,
     endpoint: config.aws.dynamodbEndpoint,
     maxAttempts: config.aws.maxAttempts,
+    connectionTimeoutMs: config.aws.connectionTimeoutMs,
+    requestTimeoutMs: config.aws.requestTimeoutMs,
   });
   const repository = new OrderRepository({
     doc,
@@ -41,19 +46,17 @@ export async function start(config: OrderApiConfig): Promise<OrderApiHandle> {
     outboxRetentionDays: config.outboxRetentionDays,
   });
   let stopping = false;
-  const isReady = async () => {
-    if (stopping) return false;
-    await Promise.all(
-      [config.tables.orders, config.tables.outbox].map((TableName) =>
-        client.send(new DescribeTableCommand({ TableName })),
-      ),
-    );
-    return true;
-  };
+  const tablesReadable = cachedReadiness({
+    check: async () => {
+      await repository.checkTablesReadable();
+      return true;
+    },
+    intervalMs: config.readinessCacheMs,
+  });
+  const isReady = async () => !stopping && (await tablesReadable());
   const authenticate = config.auth.mode === 'jwt' ? await createJwtAuthenticator(config.auth) : undefined;
   const app = createApp({
     repository,
-    registry,
     metrics: createApiMetrics(registry),
     logger,
     currency: config.currency,
@@ -61,11 +64,16 @@ export async function start(config: OrderApiConfig): Promise<OrderApiHandle> {
     idempotencyTtlSeconds: config.idempotencyTtlSeconds,
     retryAfterSeconds: config.retryAfterSeconds,
     authenticate,
-    isReady,
   });
   const server = createServer(app);
   const port = await listen(server, config.port);
-  logger.info({ port, auth: config.auth.mode }, 'order-api listening');
+  const ops = createOpsServer({ registry, isReady });
+  const opsPort = await listen(ops, config.opsPort).catch(async (error: unknown) => {
+    await closeServer(server);
+    client.destroy();
+    throw error;
+  });
+  logger.info({ port, opsPort, auth: config.auth.mode }, 'order-api listening');
 
   const stop = sharedPromise(async () => {
     stopping = true;
@@ -73,8 +81,9 @@ export async function start(config: OrderApiConfig): Promise<OrderApiHandle> {
       logger.warn({ err: error }, 'forcing open connections closed');
       server.closeAllConnections();
     });
+    await closeServer(ops);
     client.destroy();
     logger.info('order-api stopped');
   });
-  return { port, logger, stop };
+  return { port, opsPort, logger, stop };
 }

@@ -1,10 +1,9 @@
-import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { generateKeyPairSync } from 'node:crypto';
 import request from 'supertest';
-import { closeServer, listen } from '@outbox/shared';
 import { startServiceProcess, type ServiceProcess } from '../../../test/support/serviceProcess';
 import { createTestTables, scanAll, testEndpoints, type TestTables } from '../../../test/support/testStack';
-import { orderBody, tablesSnapshot } from './support/testApp';
+import { customerId, orderBody, tablesSnapshot } from './support/testApp';
+import { signJwt, startJwtIssuer } from './support/jwtIssuer';
 
 /*
  * The service runs as its own process (node dist/main.js), as deployed: jose is ESM-only and
@@ -13,43 +12,20 @@ import { orderBody, tablesSnapshot } from './support/testApp';
  */
 const issuer = 'https://issuer.test/';
 const audience = 'order-api';
-
-function signJwt(
-  claims: Record<string, unknown>,
-  key: KeyObject,
-  header: Record<string, unknown> = { alg: 'RS256', kid: 'k1' },
-): string {
-  const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  const signingInput = `${encode({ typ: 'JWT', ...header })}.${encode(claims)}`;
-  const signature = header.alg === 'none' ? '' : sign('sha256', Buffer.from(signingInput), key).toString('base64url');
-  return `${signingInput}.${signature}`;
-}
+const maxTokenAgeSeconds = 600;
 
 describe('bearer-JWT authentication (AUTH_MODE=jwt), order-api as its own process', () => {
-  const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const strangerKeys = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  let jwksHealthy = true;
-  let jwksServer: Server;
+  let jwt: Awaited<ReturnType<typeof startJwtIssuer>>;
   let tables: TestTables;
   let api: ServiceProcess;
   let url: string;
   const now = () => Math.floor(Date.now() / 1000);
-  const validClaims = () => ({ iss: issuer, aud: audience, sub: 'user-1', iat: now(), exp: now() + 300 });
+  // The customer id claim is `sub` by default.
+  const validClaims = () => ({ iss: issuer, aud: audience, sub: customerId, iat: now(), exp: now() + 300 });
 
   beforeAll(async () => {
-    jwksServer = createServer((_req, res) => {
-      if (!jwksHealthy) {
-        res.writeHead(500).end();
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          keys: [{ ...keys.publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'RS256', use: 'sig' }],
-        }),
-      );
-    });
-    const jwksPort = await listen(jwksServer, 0, '127.0.0.1');
+    jwt = await startJwtIssuer();
     tables = await createTestTables();
     api = await startServiceProcess('order-api', {
       DYNAMODB_ENDPOINT: testEndpoints().dynamodb,
@@ -58,19 +34,20 @@ describe('bearer-JWT authentication (AUTH_MODE=jwt), order-api as its own proces
       AUTH_MODE: 'jwt',
       AUTH_JWT_ISSUER: issuer,
       AUTH_JWT_AUDIENCE: audience,
-      AUTH_JWKS_URL: `http://127.0.0.1:${jwksPort}/.well-known/jwks.json`,
+      AUTH_JWKS_URL: jwt.jwksUrl,
+      AUTH_JWT_MAX_AGE_SECONDS: String(maxTokenAgeSeconds),
     });
     url = `http://127.0.0.1:${api.port}`;
   });
   afterAll(async () => {
     await api?.kill();
-    await closeServer(jwksServer);
+    await jwt?.stop();
   });
 
   // First in the file on purpose: the verifier has not fetched the key set yet, so it must fetch now.
   test('When the key set cannot be fetched, then it answers 503 with Retry-After and writes nothing, and accepts the token once the key set is back', async () => {
-    const token = signJwt(validClaims(), keys.privateKey);
-    jwksHealthy = false;
+    const token = signJwt(validClaims(), jwt.keys.privateKey);
+    jwt.setHealthy(false);
     const before = await tablesSnapshot(tables);
     try {
       const response = await request(url).post('/orders').set('Authorization', `Bearer ${token}`).send(orderBody());
@@ -79,7 +56,7 @@ describe('bearer-JWT authentication (AUTH_MODE=jwt), order-api as its own proces
       expect(response.body.type).toMatch(/auth-unavailable$/);
       expect(await tablesSnapshot(tables)).toEqual(before);
     } finally {
-      jwksHealthy = true;
+      jwt.setHealthy(true);
     }
     await request(url).post('/orders').set('Authorization', `Bearer ${token}`).send(orderBody()).expect(201);
   });
@@ -90,10 +67,10 @@ describe('bearer-JWT authentication (AUTH_MODE=jwt), order-api as its own proces
       undefined,
       'not-a-jwt',
       signJwt(validClaims(), strangerKeys.privateKey),
-      signJwt({ ...validClaims(), aud: 'someone-else' }, keys.privateKey),
-      signJwt({ ...validClaims(), iss: 'https://evil.test/' }, keys.privateKey),
-      signJwt({ ...validClaims(), exp: now() - 3600 }, keys.privateKey),
-      signJwt(validClaims(), keys.privateKey, { alg: 'none', kid: 'k1' }),
+      signJwt({ ...validClaims(), aud: 'someone-else' }, jwt.keys.privateKey),
+      signJwt({ ...validClaims(), iss: 'https://evil.test/' }, jwt.keys.privateKey),
+      signJwt({ ...validClaims(), exp: now() - 3600 }, jwt.keys.privateKey),
+      signJwt(validClaims(), jwt.keys.privateKey, { alg: 'none', kid: 'k1' }),
     ];
     for (const token of tokens) {
       const call = request(url).post('/orders').set('Idempotency-Key', 'auth-1').send(orderBody());
@@ -108,8 +85,36 @@ describe('bearer-JWT authentication (AUTH_MODE=jwt), order-api as its own proces
     expect(await tablesSnapshot(tables)).toEqual(before);
   });
 
+  test('When a token lacks exp or sub, or (with a maximum age set) lacks iat or is older than the maximum, then it answers 401 naming the claim and nothing is written', async () => {
+    const without = (claim: string) => {
+      const { [claim]: _dropped, ...rest } = validClaims() as Record<string, unknown>;
+      return rest;
+    };
+    const cases: [string, Record<string, unknown>, RegExp][] = [
+      ['no exp', without('exp'), /"exp"/],
+      ['no sub', without('sub'), /"sub"/],
+      ['sub not a string', { ...validClaims(), sub: 42 }, /sub/],
+      ['no iat', without('iat'), /"iat"/],
+      ['too old', { ...validClaims(), iat: now() - maxTokenAgeSeconds - 120 }, /"iat"/],
+    ];
+    const before = await tablesSnapshot(tables);
+    for (const [name, claims, claim] of cases) {
+      const response = await request(url)
+        .post('/orders')
+        .set('Authorization', `Bearer ${signJwt(claims, jwt.keys.privateKey)}`)
+        .send(orderBody());
+      expect({ name, status: response.status }).toEqual({ name, status: 401 });
+      expect(response.body.code).toBe('auth.invalid_token');
+      expect({ name, detail: response.body.detail }).toEqual({ name, detail: expect.stringMatching(claim) });
+    }
+    expect(await tablesSnapshot(tables)).toEqual(before);
+    // Within the maximum age the same token shape is accepted.
+    const fresh = signJwt({ ...validClaims(), iat: now() - maxTokenAgeSeconds + 60 }, jwt.keys.privateKey);
+    await request(url).get('/orders').query({ customerId }).set('Authorization', `Bearer ${fresh}`).expect(200);
+  });
+
   test('When the token is valid, then the order is placed and read; health and the OpenAPI document need no token', async () => {
-    const token = signJwt(validClaims(), keys.privateKey);
+    const token = signJwt(validClaims(), jwt.keys.privateKey);
     const created = await request(url)
       .post('/orders')
       .set('Authorization', `Bearer ${token}`)
@@ -117,7 +122,7 @@ describe('bearer-JWT authentication (AUTH_MODE=jwt), order-api as its own proces
       .expect(201);
     await request(url).get(`/orders/${created.body.orderId}`).set('Authorization', `Bearer ${token}`).expect(200);
     expect((await scanAll(tables.outbox)).filter((item) => item.aggregateId === created.body.orderId)).toHaveLength(1);
-    await request(url).get('/healthz').expect(200);
+    await request(`http://127.0.0.1:${api.opsPort}`).get('/healthz').expect(200);
     const doc = await request(url).get('/openapi.json').expect(200);
     expect(doc.body.security).toEqual([{ bearerAuth: [] }]);
   });

@@ -194,4 +194,77 @@ describe('Idempotency-Key against DynamoDB Local', () => {
     expect(retry.headers['idempotent-replayed']).toBe('true');
     expect((await eventsOf(created.body.orderId)).map((event) => event.seq)).toEqual([1, 2]);
   });
+
+  test('When a cancel is retried with its key while the first is still writing, then the retry replays the 200 instead of answering 409', async () => {
+    const created = await request(built.app).post('/orders').send(orderBody()).expect(201);
+    const orderId = created.body.orderId as string;
+    // The real repository; hooks only line the two requests up: the first holds its write until
+    // the retry has looked the key up (and found nothing), and the retry reads the order only
+    // after the first committed, so it sees CANCELLED.
+    let firstWriting!: () => void;
+    const firstIsWriting = new Promise<void>((resolve) => (firstWriting = resolve));
+    let retryLookedUp!: () => void;
+    const retryHasLookedUp = new Promise<void>((resolve) => (retryLookedUp = resolve));
+    let firstCommitted!: () => void;
+    const firstHasCommitted = new Promise<void>((resolve) => (firstCommitted = resolve));
+    let lookups = 0;
+    let reads = 0;
+    let writes = 0;
+    class LinedUpRepository extends OrderRepository {
+      override async findIdempotencyRecord(key: string) {
+        const record = await super.findIdempotencyRecord(key);
+        lookups += 1;
+        if (lookups === 2) retryLookedUp();
+        return record;
+      }
+      override async findOrder(id: string) {
+        reads += 1;
+        if (reads === 2) await firstHasCommitted;
+        return super.findOrder(id);
+      }
+      override async saveCancellation(...args: Parameters<OrderRepository['saveCancellation']>) {
+        writes += 1;
+        if (writes > 1) return super.saveCancellation(...args);
+        firstWriting();
+        await retryHasLookedUp;
+        try {
+          return await super.saveCancellation(...args);
+        } finally {
+          firstCommitted();
+        }
+      }
+    }
+    const raced = buildTestApp({ tables, clock, makeRepository: (options) => new LinedUpRepository(options) });
+    const racedServer = createServer(raced.app);
+    const url = `http://127.0.0.1:${await listen(racedServer, 0, '127.0.0.1')}`;
+    const cancel = () =>
+      request(url).post(`/orders/${orderId}/cancel`).set('Idempotency-Key', 'cancel-race-1').send({ reason: 'oops' });
+    try {
+      const first = cancel().then((response) => response);
+      await firstIsWriting;
+      const retry = cancel().then((response) => response);
+      const [firstResponse, retryResponse] = await Promise.all([first, retry]);
+      expect(firstResponse.status).toBe(200);
+      expect(retryResponse.status).toBe(200);
+      expect(retryResponse.headers['idempotent-replayed']).toBe('true');
+      expect(retryResponse.body).toEqual(firstResponse.body);
+      expect((await eventsOf(orderId)).map((event) => event.seq)).toEqual([1, 2]);
+    } finally {
+      await closeServer(racedServer);
+      raced.destroy();
+    }
+  });
+
+  test('When 8 cancels with one key arrive at once, then all answer 200 with one body and one OrderCancelled event exists', async () => {
+    const created = await request(built.app).post('/orders').send(orderBody()).expect(201);
+    const orderId = created.body.orderId as string;
+    const responses = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        request(baseUrl).post(`/orders/${orderId}/cancel`).set('Idempotency-Key', 'cancel-burst-1').send({}),
+      ),
+    );
+    expect(responses.map((r) => r.status)).toEqual(Array(8).fill(200));
+    expect(new Set(responses.map((r) => JSON.stringify(r.body))).size).toBe(1);
+    expect((await eventsOf(orderId)).map((event) => event.seq)).toEqual([1, 2]);
+  });
 });

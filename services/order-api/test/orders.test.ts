@@ -26,12 +26,10 @@ describe('order-api against DynamoDB Local', () => {
         outboxTable: tables.outbox,
         outboxRetentionDays: 7,
       }),
-      registry,
       metrics: createApiMetrics(registry),
       logger: createLogger({ service: 'order-api-test', level: 'silent' }),
       currency: 'EUR',
       maxBodyBytes: 65536,
-      isReady: async () => true,
     });
   });
   afterAll(() => destroy());

@@ -1,7 +1,15 @@
 import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
-import { AppError, parseEnvelope, toAppError, type Logger, type OrderEventEnvelope } from '@outbox/shared';
+import {
+  AppError,
+  DEAD_LETTER_HEADERS,
+  parseEnvelope,
+  toAppError,
+  type DeadLetterReason,
+  type Logger,
+  type OrderEventEnvelope,
+} from '@outbox/shared';
 import type { NotificationService } from '../notify/NotificationService';
-import { reasonFor, type DeadLetterPublisher } from '../deadLetter/DeadLetterPublisher';
+import type { DeadLetterPublisher } from '../deadLetter/DeadLetterPublisher';
 import type { NotifierMetrics } from './notifierMetrics';
 import { PartitionProgress } from './PartitionProgress';
 
@@ -19,26 +27,47 @@ export interface OrderEventsConsumerOptions {
   commitIntervalMs: number;
   /** How long a held event waits for the missing seq before it is dead-lettered as `gap`. */
   gapTimeoutMs: number;
-  /** How often held events are retried and checked against the gap timeout. */
+  /** How often held events are checked against the gap timeout (and the first retry delay of a held aggregate). */
   gapRecheckMs: number;
+  /** Delay before the n-th retry of a held aggregate by the sweep. */
+  recheckBackoff: (attempt: number) => number;
+  /** Most events held per partition; at the cap the partition is paused until some are released. */
+  heldMaxEvents: number;
+  /** Most bytes (keys and values) held per partition; at the cap the partition is paused. */
+  heldMaxBytes: number;
   /** Pause before the n-th consecutive retry of a partition after a transient error. */
   backoff: (attempt: number) => number;
   /** Monotonic milliseconds for timeouts and intervals; injectable for tests. */
   now?: () => number;
 }
 
-/** An event waiting for an earlier seq of its aggregate. */
+/**
+ * An event waiting for an earlier seq of its aggregate (`gap`), or one whose last try failed
+ * transiently after it left the gap (`retry`: say, stored but its webhook failed). Only a `gap`
+ * event is ever dead-lettered as `gap`.
+ */
 interface HeldEvent {
   message: KafkaMessage;
   envelope: OrderEventEnvelope;
   heldAt: number;
   firstFailedAt: Date;
+  bytes: number;
+  last: 'gap' | 'retry';
+}
+
+/** The held events of one aggregate, in seq order, and when the sweep tries them next. */
+interface HeldAggregate {
+  events: HeldEvent[];
+  checks: number;
+  nextCheckAt: number;
 }
 
 interface PartitionState {
   progress: PartitionProgress;
-  /** Held events per aggregate id, in seq order. */
-  held: Map<string, HeldEvent[]>;
+  held: Map<string, HeldAggregate>;
+  heldBytes: number;
+  /** Paused because the held events reached the cap; resumed when they drop below it. */
+  heldFull: boolean;
   /** Serializes the partition's batches with the sweep of its held events. */
   lock: Promise<void>;
   attempts: number;
@@ -46,7 +75,13 @@ interface PartitionState {
   lastCommitAt: number;
 }
 
-type Attempt = { kind: 'done' } | { kind: 'gap' } | { kind: 'retry'; error: AppError };
+type Attempt = { kind: 'done' } | { kind: 'gap' } | { kind: 'full' } | { kind: 'retry'; error: AppError };
+
+/** How long a retriable error asks to wait (a webhook's Retry-After), 0 when it does not say. */
+function retryAfterOf(error: AppError): number {
+  const value = error.details?.retryAfterMs;
+  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
+}
 
 /**
  * Consumes order events in a consumer group and turns each into its effects exactly once.
@@ -56,7 +91,9 @@ type Attempt = { kind: 'done' } | { kind: 'gap' } | { kind: 'retry'; error: AppE
  * - Partitions are processed concurrently, each strictly in offset order; one aggregate lives
  *   on one partition, and the inbox cursor enforces `seq` order on top.
  * - An event that skips ahead is held (the partition goes on) and retried whenever its aggregate
- *   moves and on every recheck; after the gap timeout it is dead-lettered with reason `gap`.
+ *   moves and by a sweep that backs off per aggregate; after the gap timeout it is dead-lettered
+ *   with reason `gap`. Held events are capped per partition (count and bytes): at the cap the
+ *   partition is paused until some are released, so memory stays bounded.
  * - A permanent failure goes to `<topic>.dlq` and the partition goes on; a transient one pauses
  *   only that partition, with capped exponential backoff, and redelivers the same message.
  */
@@ -112,6 +149,8 @@ export class OrderEventsConsumer {
       state = {
         progress: new PartitionProgress(),
         held: new Map(),
+        heldBytes: 0,
+        heldFull: false,
         lock: Promise.resolve(),
         attempts: 0,
         lastCommitAt: this.now(),
@@ -133,7 +172,7 @@ export class OrderEventsConsumer {
     const keep = new Set(assigned);
     for (const [partition, state] of this.partitions) {
       if (keep.has(partition)) continue;
-      if (state.resumeTimer) {
+      if (state.resumeTimer || state.heldFull) {
         clearTimeout(state.resumeTimer);
         // kafkajs keeps a pause across assignments: undo it, or the partition would stay paused if it came back.
         this.options.consumer.resume([{ topic: this.options.topic, partitions: [partition] }]);
@@ -148,10 +187,14 @@ export class OrderEventsConsumer {
     await this.withLock(partition, async () => {
       const state = this.state(partition);
       for (const message of batch.messages) {
-        if (this.stopping || !isRunning() || isStale() || state.resumeTimer) break;
+        if (this.stopping || !isRunning() || isStale() || state.resumeTimer || state.heldFull) break;
         const result = await this.handleMessage(topic, partition, state, message);
         if (result.kind === 'retry') {
           this.pauseForRetry(topic, partition, state, result.error);
+          break;
+        }
+        if (result.kind === 'full') {
+          this.pauseForHeldCap(topic, partition, state);
           break;
         }
         state.attempts = 0;
@@ -178,8 +221,16 @@ export class OrderEventsConsumer {
       return this.deadLetter(topic, partition, message, toAppError(error), 'unknown');
     }
     const result = await this.attempt(topic, partition, message, envelope);
-    if (result.kind === 'gap') this.hold(partition, state, message, envelope);
-    if (result.kind === 'done') await this.drain(topic, partition, state, envelope.aggregateId);
+    if (result.kind === 'gap') {
+      const bytes = (message.value?.length ?? 0) + (message.key?.length ?? 0);
+      // Always room for one, so a single large event can never stall the partition.
+      const full =
+        state.progress.heldCount > 0 &&
+        (state.progress.heldCount >= this.options.heldMaxEvents || state.heldBytes + bytes > this.options.heldMaxBytes);
+      if (full) return { kind: 'full' };
+      this.hold(partition, state, message, envelope, bytes);
+    }
+    if (result.kind === 'done') await this.drain(topic, partition, state, envelope.aggregateId, false);
     return result;
   }
 
@@ -193,7 +244,8 @@ export class OrderEventsConsumer {
     const { service, metrics } = this.options;
     const endTimer = metrics.processingDuration.startTimer();
     try {
-      const outcome = await service.handle(envelope);
+      const redriven = message.headers?.[DEAD_LETTER_HEADERS.redriveCount] !== undefined;
+      const outcome = await service.handle(envelope, { redriven });
       if (outcome === 'gap') return { kind: 'gap' };
       metrics.eventsProcessed.inc({ event_type: envelope.eventType, outcome });
       if (outcome === 'stored') {
@@ -222,9 +274,9 @@ export class OrderEventsConsumer {
     firstFailedAt?: Date,
   ): Promise<Attempt> {
     const { deadLetters, metrics, logger } = this.options;
-    const reason = reasonFor(error);
+    let reason: DeadLetterReason;
     try {
-      await deadLetters.send({ topic, partition, message }, { reason, error, firstFailedAt });
+      reason = await deadLetters.send({ topic, partition, message }, { error, firstFailedAt });
     } catch (sendError) {
       return { kind: 'retry', error: toAppError(sendError) };
     }
@@ -234,11 +286,25 @@ export class OrderEventsConsumer {
     return { kind: 'done' };
   }
 
-  private hold(partition: number, state: PartitionState, message: KafkaMessage, envelope: OrderEventEnvelope): void {
-    const list = state.held.get(envelope.aggregateId) ?? [];
-    list.push({ message, envelope, heldAt: this.now(), firstFailedAt: new Date() });
+  private hold(
+    partition: number,
+    state: PartitionState,
+    message: KafkaMessage,
+    envelope: OrderEventEnvelope,
+    bytes: number,
+  ): void {
+    const now = this.now();
+    const aggregate = state.held.get(envelope.aggregateId) ?? {
+      events: [],
+      checks: 1,
+      nextCheckAt: now + this.options.recheckBackoff(1),
+    };
+    const list = aggregate.events;
+    list.push({ message, envelope, heldAt: now, firstFailedAt: new Date(), bytes, last: 'gap' });
     list.sort((a, b) => a.envelope.seq - b.envelope.seq || Number(BigInt(a.message.offset) - BigInt(b.message.offset)));
-    state.held.set(envelope.aggregateId, list);
+    state.held.set(envelope.aggregateId, aggregate);
+    state.heldBytes += bytes;
+    state.progress.seen(message.offset, true);
     this.options.metrics.gapsHeld.inc();
     this.options.metrics.eventsProcessed.inc({ event_type: envelope.eventType, outcome: 'held' });
     this.options.logger.info(
@@ -247,21 +313,61 @@ export class OrderEventsConsumer {
     );
   }
 
-  /** Retries the held events of an aggregate in seq order, as far as its cursor allows. */
-  private async drain(topic: string, partition: number, state: PartitionState, aggregateId: string): Promise<void> {
-    const list = state.held.get(aggregateId);
-    while (list && list.length > 0) {
+  /**
+   * Retries the held events of an aggregate in seq order, as far as its cursor allows. A sweep
+   * that leaves some held backs the aggregate off (`recheckBackoff`, or a longer Retry-After).
+   */
+  private async drain(
+    topic: string,
+    partition: number,
+    state: PartitionState,
+    aggregateId: string,
+    bySweep: boolean,
+  ): Promise<void> {
+    const aggregate = state.held.get(aggregateId);
+    if (!aggregate) return;
+    const list = aggregate.events;
+    let waitMs = 0;
+    while (list.length > 0) {
       const next = list[0];
       const result = await this.attempt(topic, partition, next.message, next.envelope);
+      if (result.kind === 'retry') {
+        next.last = 'retry';
+        waitMs = retryAfterOf(result.error);
+        this.options.metrics.transientRetries.inc({ code: result.error.code });
+      }
+      if (result.kind === 'gap') next.last = 'gap';
       if (result.kind !== 'done') break;
-      list.shift();
-      state.progress.release(next.message.offset);
+      this.release(state, aggregateId, next);
     }
-    if (list && list.length === 0) state.held.delete(aggregateId);
-    this.updateHeldGauge(partition, state);
+    if (list.length > 0 && bySweep) {
+      aggregate.checks += 1;
+      aggregate.nextCheckAt = this.now() + Math.max(this.options.recheckBackoff(aggregate.checks), waitMs);
+    }
+    this.afterRelease(topic, partition, state);
   }
 
-  /** Retries held events and dead-letters those past the gap timeout; commits what became done. */
+  /** Forgets a held event that is now done (handled or dead-lettered). */
+  private release(state: PartitionState, aggregateId: string, event: HeldEvent): void {
+    const aggregate = state.held.get(aggregateId);
+    if (aggregate && aggregate.events[0] === event) aggregate.events.shift();
+    if (aggregate && aggregate.events.length === 0) state.held.delete(aggregateId);
+    state.heldBytes -= event.bytes;
+    state.progress.release(event.message.offset);
+  }
+
+  /** Updates the gauge and resumes a partition paused at the held cap once it is below the cap. */
+  private afterRelease(topic: string, partition: number, state: PartitionState): void {
+    this.updateHeldGauge(partition, state);
+    const { heldMaxEvents, heldMaxBytes, consumer, logger } = this.options;
+    if (!state.heldFull || state.progress.heldCount >= heldMaxEvents || state.heldBytes >= heldMaxBytes) return;
+    state.heldFull = false;
+    if (this.stopping || state.resumeTimer) return;
+    logger.info({ partition, held: state.progress.heldCount }, 'held events below the cap; resuming the partition');
+    consumer.resume([{ topic, partitions: [partition] }]);
+  }
+
+  /** Retries due held events and dead-letters those past the gap timeout; commits what became done. */
   private async sweep(): Promise<void> {
     // A slow sweep (DynamoDB down) must not pile up behind itself.
     if (this.stopping || this.sweeping) return;
@@ -278,39 +384,59 @@ export class OrderEventsConsumer {
     for (const [partition, state] of this.partitions) {
       await this.withLock(partition, async () => {
         if (this.stopping) return;
-        for (const aggregateId of [...state.held.keys()]) {
-          await this.drain(topic, partition, state, aggregateId);
-          const list = state.held.get(aggregateId) ?? [];
-          while (list.length > 0 && this.now() - list[0].heldAt >= gapTimeoutMs) {
-            const expired = list[0];
-            const error = new AppError(
-              'event.gap',
-              `seq ${expired.envelope.seq} of ${aggregateId} waited ${gapTimeoutMs} ms for an earlier seq that never arrived`,
-            );
-            const result = await this.deadLetter(
-              topic,
-              partition,
-              expired.message,
-              error,
-              expired.envelope.eventType,
-              expired.firstFailedAt,
-            );
-            if (result.kind !== 'done') break;
-            list.shift();
-            state.progress.release(expired.message.offset);
-          }
-          if (list.length === 0) state.held.delete(aggregateId);
+        for (const [aggregateId, aggregate] of [...state.held]) {
+          const now = this.now();
+          const head = aggregate.events[0];
+          const expired = head !== undefined && head.last === 'gap' && now - head.heldAt >= gapTimeoutMs;
+          // An expiring event gets one last try first, so a gap letter always follows a fresh check.
+          if (now >= aggregate.nextCheckAt || expired) await this.drain(topic, partition, state, aggregateId, true);
+          await this.expire(topic, partition, state, aggregateId);
         }
-        this.updateHeldGauge(partition, state);
+        this.afterRelease(topic, partition, state);
         await this.commit(partition, false);
       }).catch((error: unknown) => logger.warn({ err: error, partition }, 'held-event sweep failed'));
     }
   }
 
+  /** Dead-letters, as `gap`, the aggregate's leading events that still wait for an earlier seq past the timeout. */
+  private async expire(topic: string, partition: number, state: PartitionState, aggregateId: string): Promise<void> {
+    const { gapTimeoutMs } = this.options;
+    const list = state.held.get(aggregateId)?.events ?? [];
+    while (list.length > 0 && list[0].last === 'gap' && this.now() - list[0].heldAt >= gapTimeoutMs) {
+      const expired = list[0];
+      const error = new AppError(
+        'event.gap',
+        `seq ${expired.envelope.seq} of ${aggregateId} waited ${gapTimeoutMs} ms for an earlier seq that never arrived`,
+      );
+      const result = await this.deadLetter(
+        topic,
+        partition,
+        expired.message,
+        error,
+        expired.envelope.eventType,
+        expired.firstFailedAt,
+      );
+      if (result.kind !== 'done') break;
+      this.release(state, aggregateId, expired);
+      // What followed the expired event may now be in order (or a gap of its own, timed from its own hold).
+      await this.drain(topic, partition, state, aggregateId, false);
+    }
+  }
+
+  /** Pauses a partition whose held events reached the cap; a sweep resumes it. */
+  private pauseForHeldCap(topic: string, partition: number, state: PartitionState): void {
+    state.heldFull = true;
+    this.options.logger.warn(
+      { partition, held: state.progress.heldCount, heldBytes: state.heldBytes },
+      'held events at the cap; pausing the partition until some are released',
+    );
+    this.options.consumer.pause([{ topic, partitions: [partition] }]);
+  }
+
   private pauseForRetry(topic: string, partition: number, state: PartitionState, error: AppError): void {
     const { consumer, backoff, metrics, logger } = this.options;
     state.attempts += 1;
-    const delayMs = backoff(state.attempts);
+    const delayMs = Math.max(backoff(state.attempts), retryAfterOf(error));
     metrics.transientRetries.inc({ code: error.code });
     logger.warn(
       { partition, code: error.code, attempt: state.attempts, delayMs, err: error.cause ?? error },
@@ -320,7 +446,7 @@ export class OrderEventsConsumer {
     clearTimeout(state.resumeTimer);
     state.resumeTimer = setTimeout(() => {
       state.resumeTimer = undefined;
-      if (!this.stopping) consumer.resume([{ topic, partitions: [partition] }]);
+      if (!this.stopping && !state.heldFull) consumer.resume([{ topic, partitions: [partition] }]);
     }, delayMs);
     state.resumeTimer.unref();
   }

@@ -1,33 +1,33 @@
 import type { KafkaMessage, Producer } from 'kafkajs';
-import { AppError, deadLetterTopicFor } from '@outbox/shared';
-import { DEAD_LETTER_HEADERS, headerText } from './deadLetterHeaders';
+import {
+  AppError,
+  buildDeadLetterHeaders,
+  deadLetterReasonFor,
+  deadLetterTopicFor,
+  type DeadLetterReason,
+} from '@outbox/shared';
 
-/** Where a dead letter came from. */
-export interface DeadLetterOrigin {
+/** The consumed record that failed. */
+export interface FailedRecord {
   topic: string;
   partition: number;
   message: KafkaMessage;
 }
 
-/** Why a message is dead-lettered. */
-export interface DeadLetterReason {
-  /** Short reason, e.g. `gap`, `invalid_json`, `webhook_rejected`. */
-  reason: string;
+/** Why a record is dead-lettered. */
+export interface DeadLetterCause {
   error: AppError;
-  /** When the message first failed; kept from an earlier dead letter that was redriven. */
+  /** Defaults to the reason of the error's code. */
+  reason?: DeadLetterReason;
+  /** When the record first failed (say, when it was first held); a first failure time in its headers wins. */
   firstFailedAt?: Date;
 }
 
-/** The short reason for an error code: `event.invalid_json` becomes `invalid_json`. */
-export function reasonFor(error: AppError): string {
-  const code = error.code.includes('.') ? error.code.slice(error.code.indexOf('.') + 1) : error.code;
-  return error.code.startsWith('webhook.') ? `webhook_${code}` : code;
-}
-
 /**
- * Sends messages the notifier cannot process to `<topic>.dlq`: same key (the aggregate id, so a
- * redrive keeps aggregate order) and value, the original headers, plus the reason, the error, the
- * original topic, partition and offset, and the time of the first failure.
+ * Sends records the notifier cannot process to `<topic>.dlq` under the shared dead-letter
+ * contract (`buildDeadLetterHeaders`, origin `notifier`): same key (the aggregate id, so a
+ * redrive keeps aggregate order) and value, the original headers, plus the reason, the error,
+ * the original topic, partition and offset, and the time of the first failure.
  */
 export class DeadLetterPublisher {
   private readonly producer: Producer;
@@ -36,29 +36,27 @@ export class DeadLetterPublisher {
     this.producer = producer;
   }
 
-  async send(origin: DeadLetterOrigin, why: DeadLetterReason): Promise<void> {
-    const headers = { ...(origin.message.headers ?? {}) };
-    const earlier = headerText(headers[DEAD_LETTER_HEADERS.firstFailedAt]);
-    const firstFailedAt = earlier ?? (why.firstFailedAt ?? new Date()).toISOString();
+  /** Resolves once Kafka acknowledged the letter; returns the reason written. */
+  async send(record: FailedRecord, cause: DeadLetterCause): Promise<DeadLetterReason> {
+    const reason = cause.reason ?? deadLetterReasonFor(cause.error.code);
     try {
       await this.producer.send({
-        topic: deadLetterTopicFor(origin.topic),
+        topic: deadLetterTopicFor(record.topic),
         acks: -1,
         messages: [
           {
-            key: origin.message.key,
-            value: origin.message.value,
-            headers: {
-              ...headers,
-              [DEAD_LETTER_HEADERS.reason]: why.reason,
-              [DEAD_LETTER_HEADERS.errorCode]: why.error.code,
-              [DEAD_LETTER_HEADERS.errorMessage]: why.error.message.slice(0, 1000),
-              [DEAD_LETTER_HEADERS.originalTopic]: origin.topic,
-              [DEAD_LETTER_HEADERS.originalPartition]: String(origin.partition),
-              [DEAD_LETTER_HEADERS.originalOffset]: origin.message.offset,
-              [DEAD_LETTER_HEADERS.firstFailedAt]: firstFailedAt,
-              [DEAD_LETTER_HEADERS.deadLetteredAt]: new Date().toISOString(),
-            },
+            key: record.message.key,
+            value: record.message.value,
+            headers: buildDeadLetterHeaders({
+              origin: 'notifier',
+              reason,
+              errorCode: cause.error.code,
+              errorMessage: cause.error.message,
+              errorClassName: cause.error.name,
+              record: { topic: record.topic, partition: record.partition, offset: record.message.offset },
+              originalHeaders: record.message.headers,
+              firstFailedAt: cause.firstFailedAt,
+            }),
           },
         ],
       });
@@ -69,5 +67,6 @@ export class DeadLetterPublisher {
         cause: error,
       });
     }
+    return reason;
   }
 }

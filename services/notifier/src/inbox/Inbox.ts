@@ -18,8 +18,17 @@ export interface InboxOptions {
  */
 export type RecordOutcome = 'stored' | 'duplicate' | 'stale' | 'gap';
 
-/** Webhook delivery state kept on the notification record. */
-export type DeliveryStatus = 'pending' | 'delivered' | 'rejected';
+/**
+ * Webhook delivery state kept on the notification record: `exhausted` when transient failures
+ * used up the event's retry budget (attempts or time), `rejected` on a permanent refusal.
+ */
+export type DeliveryStatus = 'pending' | 'delivered' | 'rejected' | 'exhausted';
+
+/** The retry budget used so far by an event's failed webhook deliveries. */
+export interface DeliveryFailures {
+  attempts: number;
+  firstFailedAt: Date;
+}
 
 const seqKey = (seq: number) => `NOTIFICATION#${String(seq).padStart(10, '0')}`;
 
@@ -145,25 +154,62 @@ export class Inbox {
     }
   }
 
-  /** Records the outcome of a webhook delivery on the notification. */
+  /**
+   * Records the outcome of a webhook delivery on the notification. `pending` also clears the
+   * failure count, so a redriven event gets a fresh retry budget.
+   */
   async setDeliveryStatus(event: OrderEventEnvelope, status: DeliveryStatus, detail?: string): Promise<void> {
     try {
       await this.options.doc.send(
         new UpdateCommand({
           TableName: this.options.table,
           Key: { pk: `AGGREGATE#${event.aggregateId}`, sk: seqKey(event.seq) },
-          UpdateExpression: 'SET deliveryStatus = :status, deliveryUpdatedAt = :now, deliveryDetail = :detail',
+          UpdateExpression:
+            'SET deliveryStatus = :status, deliveryUpdatedAt = :now, deliveryDetail = :detail' +
+            (status === 'pending' ? ' REMOVE deliveryAttempts, deliveryFirstFailedAt' : ''),
           ConditionExpression: 'eventId = :eventId',
           ExpressionAttributeValues: {
             ':status': status,
             ':now': this.now().toISOString(),
-            ':detail': detail ?? status,
+            ':detail': (detail ?? status).slice(0, 1000),
             ':eventId': event.eventId,
           },
         }),
       );
     } catch (error) {
       throw this.failure(error, 'Could not record the delivery');
+    }
+  }
+
+  /**
+   * Counts one transiently failed delivery on the notification and returns the budget used so
+   * far. Kept in the table, so the budget holds across redeliveries, restarts and rebalances.
+   */
+  async recordDeliveryFailure(event: OrderEventEnvelope, detail: string): Promise<DeliveryFailures> {
+    const now = this.now();
+    try {
+      const { Attributes } = await this.options.doc.send(
+        new UpdateCommand({
+          TableName: this.options.table,
+          Key: { pk: `AGGREGATE#${event.aggregateId}`, sk: seqKey(event.seq) },
+          UpdateExpression:
+            'SET deliveryStatus = :pending, deliveryUpdatedAt = :now, deliveryDetail = :detail, ' +
+            'deliveryFirstFailedAt = if_not_exists(deliveryFirstFailedAt, :now) ADD deliveryAttempts :one',
+          ConditionExpression: 'eventId = :eventId',
+          ExpressionAttributeValues: {
+            ':pending': 'pending',
+            ':now': now.toISOString(),
+            ':detail': detail.slice(0, 1000),
+            ':one': 1,
+            ':eventId': event.eventId,
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      const firstFailedAt = new Date(String(Attributes?.deliveryFirstFailedAt ?? now.toISOString()));
+      return { attempts: Number(Attributes?.deliveryAttempts ?? 1), firstFailedAt };
+    } catch (error) {
+      throw this.failure(error, 'Could not record the failed delivery');
     }
   }
 

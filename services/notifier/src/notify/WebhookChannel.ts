@@ -30,7 +30,8 @@ export function signWebhook(secret: string, timestamp: string, body: string): st
 /**
  * POSTs a notification to a configured URL, signed, with the event id as idempotency key so
  * the receiver can drop a repeated delivery. 2xx is success; 5xx, 408, 429, timeouts and network
- * errors are retriable (`webhook.unavailable`); any other status is permanent (`webhook.rejected`).
+ * errors are retriable (`webhook.unavailable`, with `details.retryAfterMs` when a 408 or 429 carried
+ * `Retry-After`); any other status is permanent (`webhook.rejected`).
  */
 export class WebhookChannel {
   private readonly options: WebhookChannelOptions;
@@ -66,8 +67,28 @@ export class WebhookChannel {
     if (response.ok) return;
     const status = response.status;
     if (status >= 500 || status === 408 || status === 429) {
-      throw new AppError('webhook.unavailable', `Webhook answered ${status}`, { retriable: true, details: { status } });
+      // A receiver that says when to come back (408 and 429, as RFC 9110 and RFC 6585 allow) is not asked sooner.
+      const retryAfterMs =
+        status === 408 || status === 429
+          ? parseRetryAfter(response.headers.get('retry-after'), this.options.now?.() ?? new Date())
+          : undefined;
+      throw new AppError('webhook.unavailable', `Webhook answered ${status}`, {
+        retriable: true,
+        details: retryAfterMs === undefined ? { status } : { status, retryAfterMs },
+      });
     }
     throw new AppError('webhook.rejected', `Webhook answered ${status}`, { retriable: false, details: { status } });
   }
+}
+
+/**
+ * Milliseconds a `Retry-After` value asks to wait: delta-seconds or an HTTP date (RFC 9110
+ * 10.2.3); undefined when absent or unreadable.
+ */
+export function parseRetryAfter(value: string | null, now: Date): number | undefined {
+  if (value === null) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isFinite(at) ? Math.max(0, at - now.getTime()) : undefined;
 }

@@ -8,10 +8,16 @@ export interface ReceivedRequest {
   signatureValid: boolean;
   status: number;
   body: Record<string, unknown>;
+  /** Milliseconds since the epoch when the request arrived. */
+  at: number;
 }
 
-/** Decides the status for a request; the receiver itself accepts each idempotency key once. */
-export type Responder = (request: { idempotencyKey: string; body: Record<string, unknown>; attempt: number }) => number;
+/** Decides the status (and optional extra headers) for a request; the receiver itself accepts each idempotency key once. */
+export type Responder = (request: {
+  idempotencyKey: string;
+  body: Record<string, unknown>;
+  attempt: number;
+}) => number | { status: number; headers: Record<string, string> };
 
 /**
  * A real HTTP webhook receiver (node:http) like a customer would run: it checks the HMAC
@@ -37,11 +43,12 @@ export async function startWebhookReceiver(secret: string, respond: Responder, o
       const attempt = (attempts.get(key) ?? 0) + 1;
       attempts.set(key, attempt);
       const body = JSON.parse(raw) as Record<string, unknown>;
-      const status = signatureValid ? respond({ idempotencyKey: key, body, attempt }) : 401;
+      const answerOf = signatureValid ? respond({ idempotencyKey: key, body, attempt }) : 401;
+      const { status, headers } = typeof answerOf === 'number' ? { status: answerOf, headers: {} } : answerOf;
       if (status >= 200 && status < 300) accepted.set(key, (accepted.get(key) ?? 0) + 1);
-      requests.push({ idempotencyKey: key, signatureValid, status, body });
+      requests.push({ idempotencyKey: key, signatureValid, status, body, at: Date.now() });
       const answer = () => {
-        res.writeHead(status, { 'content-type': 'application/json' });
+        res.writeHead(status, { 'content-type': 'application/json', ...headers });
         res.end('{}');
       };
       if (options.delayMs) setTimeout(answer, options.delayMs);

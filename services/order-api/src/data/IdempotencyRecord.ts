@@ -4,6 +4,8 @@
  */
 export interface IdempotencyRecord {
   key: string;
+  /** Whose key it is (a digest of the caller's subject); absent when authentication is off. */
+  scope?: string;
   /** SHA-256 of the request (method, path, caller and canonical body): same key, other request → 422. */
   requestHash: string;
   /** The response to replay. */

@@ -1,4 +1,5 @@
 import {
+  BatchGetCommand,
   GetCommand,
   QueryCommand,
   TransactWriteCommand,
@@ -43,6 +44,8 @@ export const orderPk = (orderId: string) => `ORDER#${orderId}`;
 export const customerPk = (customerId: string) => `CUSTOMER#${customerId}`;
 const itemSk = (lineNo: number) => `ITEM#${String(lineNo).padStart(3, '0')}`;
 const idempotencyPk = (key: string) => `IDEMPOTENCY#${key}`;
+// The key in the partition key, the caller in the sort key: neither can spill into the other.
+const idempotencySk = (scope: string | undefined) => (scope === undefined ? 'IDEMPOTENCY' : `IDEMPOTENCY#${scope}`);
 
 /**
  * The one place that writes the Orders and OrderOutbox tables: every change of an order, its
@@ -193,14 +196,14 @@ export class OrderRepository {
     return { orders: shown.map((meta) => ({ ...this.orderFromMeta(meta), items: [] })), nextKey };
   }
 
-  /** The live idempotency record for `key` (strongly consistent), or `undefined`. */
-  async findIdempotencyRecord(key: string): Promise<IdempotencyRecord | undefined> {
+  /** The live idempotency record for `key` of caller `scope` (strongly consistent), or `undefined`. */
+  async findIdempotencyRecord(key: string, scope?: string): Promise<IdempotencyRecord | undefined> {
     let item;
     try {
       ({ Item: item } = await this.options.doc.send(
         new GetCommand({
           TableName: this.options.ordersTable,
-          Key: { pk: idempotencyPk(key), sk: 'IDEMPOTENCY' },
+          Key: { pk: idempotencyPk(key), sk: idempotencySk(scope) },
           ConsistentRead: true,
         }),
       ));
@@ -211,6 +214,7 @@ export class OrderRepository {
     if (!item || Number(item.expiresAt) <= this.nowSeconds()) return undefined;
     return {
       key,
+      ...(scope === undefined ? {} : { scope }),
       requestHash: String(item.requestHash),
       status: Number(item.status),
       body: String(item.body),
@@ -218,6 +222,21 @@ export class OrderRepository {
       createdAt: String(item.createdAt),
       expiresAt: Number(item.expiresAt),
     };
+  }
+
+  /**
+   * Resolves when both tables answer a read, rejects otherwise: one `BatchGetItem` of a key that
+   * never exists in each table (a data-plane call, so it proves what requests need).
+   */
+  async checkTablesReadable(): Promise<void> {
+    await this.options.doc.send(
+      new BatchGetCommand({
+        RequestItems: {
+          [this.options.ordersTable]: { Keys: [{ pk: 'READINESS', sk: 'PROBE' }] },
+          [this.options.outboxTable]: { Keys: [{ aggregateId: 'READINESS', seq: 0 }] },
+        },
+      }),
+    );
   }
 
   private async transact(
@@ -240,7 +259,7 @@ export class OrderRepository {
         TableName: this.options.ordersTable,
         Item: {
           pk: idempotencyPk(record.key),
-          sk: 'IDEMPOTENCY',
+          sk: idempotencySk(record.scope),
           requestHash: record.requestHash,
           status: record.status,
           body: record.body,

@@ -4,6 +4,8 @@ import { CANCELLABLE_STATUSES, type Order } from './Order';
 import { ValidationError, WriteConflictError, invalidState, orderNotFound, versionConflict } from './errors';
 import { cancelOrderInput } from './cancelOrderInput';
 import { fieldErrorsOf } from './fieldErrorsOf';
+import type { Caller } from './Caller';
+import { visibleTo } from './access';
 
 /** What cancelling needs from outside. */
 export interface CancelOrderDeps {
@@ -22,11 +24,14 @@ export interface CancelOrderDeps {
 /** Extra request context that travels into the event. */
 export interface CancelOrderContext {
   traceparent?: string;
+  /** Who cancels (authentication on): another customer's order is not found for it. */
+  caller?: Caller;
 }
 
 /**
- * Cancels an order: reads it, checks that its state allows cancelling (and, when the client
- * sent `expectedVersion`, that it is still that version), then writes the new state and an
+ * Cancels an order: reads it (another customer's order is "not found" for the caller), checks
+ * that its state allows cancelling (and, when the client sent `expectedVersion`, that it is
+ * still that version), then writes the new state and an
  * `OrderCancelled` event with `seq` = the new version in one transaction conditioned on the
  * version read. Of concurrent cancels exactly one wins; the others get 409 with the current state.
  */
@@ -43,7 +48,7 @@ export async function cancelOrder(
   const newId = deps.newId ?? randomUUID;
 
   for (let attempt = 1; ; attempt++) {
-    const current = await deps.findOrder(orderId);
+    const current = visibleTo(context.caller, await deps.findOrder(orderId));
     if (!current) throw orderNotFound(orderId);
     if (expectedVersion !== undefined && current.version !== expectedVersion)
       throw versionConflict(current, expectedVersion);

@@ -72,6 +72,14 @@ export function orderNotFound(orderId: string): AppError {
   });
 }
 
+/** The caller may not act for this customer (placing or listing another customer's orders). */
+export function forbiddenCustomer(customerId: string): AppError {
+  return new AppError('auth.forbidden', `This caller may not act for customer ${customerId}`, {
+    httpStatus: 403,
+    details: { customerId },
+  });
+}
+
 const currentState = (order: Order) => ({ orderId: order.orderId, status: order.status, version: order.version });
 
 /** The order is in a state that does not allow the change. */

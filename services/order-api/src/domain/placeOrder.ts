@@ -5,6 +5,8 @@ import { ValidationError, tooManyItems, totalMismatch, totalTooLarge, type Field
 import { MAX_ITEMS_PER_ORDER, TOO_PRECISE, placeOrderInput } from './placeOrderInput';
 import { MAX_PRICE_MINOR, MAX_TOTAL_MINOR, decimalTextOf, fromMinorUnits, minorUnitsOf } from './money';
 import { fieldErrorsOf } from './fieldErrorsOf';
+import type { Caller } from './Caller';
+import { assertMayActFor } from './access';
 
 /** What placing an order needs from outside: a store, the clock, ids, and settings. */
 export interface PlaceOrderDeps {
@@ -17,6 +19,8 @@ export interface PlaceOrderDeps {
 /** Extra request context: what travels into the event, and the body's number texts. */
 export interface PlaceOrderContext {
   traceparent?: string;
+  /** Who places the order (authentication on): only for its own customer, unless an admin. */
+  caller?: Caller;
   /**
    * The decimal text the request held for `holder[key]` (see `numberTextOf` in the HTTP layer).
    * Amounts are read from it exactly; without it (or for a value it does not know) a number's
@@ -89,8 +93,9 @@ function distinct(errors: FieldError[]): FieldError[] {
 }
 
 /**
- * Validates the request body, prices the order exactly in minor units, and stores the order
- * with its `OrderCreated` event (seq 1) in one transaction.
+ * Validates the request body, checks that the caller may order for its customer (403
+ * otherwise), prices the order exactly in minor units, and stores the order with its
+ * `OrderCreated` event (seq 1) in one transaction.
  */
 export async function placeOrder(body: unknown, deps: PlaceOrderDeps, context: PlaceOrderContext = {}): Promise<Order> {
   // Checked first, so a huge order gets the one clear answer rather than a field error per line.
@@ -102,6 +107,7 @@ export async function placeOrder(body: unknown, deps: PlaceOrderDeps, context: P
     const errors = distinct([...(parsed.success ? [] : fieldErrorsOf(parsed.error)), ...amounts.errors]);
     throw new ValidationError(errors, 'The request body is not a valid order');
   }
+  assertMayActFor(context.caller, parsed.data.customerId);
 
   const lines: OrderLine[] = parsed.data.items.map((item, index) => {
     const unitPriceMinor = amounts.minor.get(`items.${index}.price`) as number;

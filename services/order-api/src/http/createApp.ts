@@ -1,9 +1,8 @@
 import express, { type Express } from 'express';
-import type { Registry } from 'prom-client';
 import { AppError, type Logger } from '@outbox/shared';
 import type { OrderRepository } from '../data/OrderRepository';
 import type { ApiMetrics } from './apiMetrics';
-import type { Authenticator } from './authentication';
+import type { Authenticator } from '../auth/Authenticator';
 import { requireBearerToken } from './authentication';
 import { observeRequests, routeName } from './observeRequests';
 import { openApiDocument } from './openApiDocument';
@@ -13,13 +12,10 @@ import { problemHandler } from './problem';
 /** Everything the Express app needs, built by `main.ts` (or a test). */
 export interface CreateAppOptions {
   repository: OrderRepository;
-  registry: Registry;
   metrics: ApiMetrics;
   logger: Logger;
   currency: string;
   maxBodyBytes: number;
-  /** True while DynamoDB answers; drives `/readyz`. */
-  isReady: () => Promise<boolean>;
   /** Seconds an `Idempotency-Key` is remembered; 24 h by default. */
   idempotencyTtlSeconds?: number;
   /** Seconds a retriable 503/409 asks clients to wait; 1 by default. */
@@ -29,7 +25,7 @@ export interface CreateAppOptions {
   now?: () => Date;
 }
 
-/** Builds the order-api Express app without listening, so supertest can drive it. */
+/** Builds the order-api's public Express app without listening, so supertest can drive it. */
 export function createApp(options: CreateAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -38,16 +34,7 @@ export function createApp(options: CreateAppOptions): Express {
 
   app.use(observeRequests({ logger: options.logger, metrics: options.metrics }));
 
-  app.get('/healthz', routeName('/healthz'), (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/readyz', routeName('/readyz'), async (_req, res) => {
-    const ready = await options.isReady().catch(() => false);
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready' });
-  });
-  app.get('/metrics', routeName('/metrics'), async (_req, res) => {
-    res.type(options.registry.contentType).send(await options.registry.metrics());
-  });
+  // `/healthz`, `/readyz` and `/metrics` live on the ops port (see start.ts), never here.
   const document = openApiDocument({
     authEnabled: options.authenticate !== undefined,
     maxBodyBytes: options.maxBodyBytes,

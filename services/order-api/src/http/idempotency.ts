@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
+import { AppError } from '@outbox/shared';
 import type { IdempotencyRecord } from '../data/IdempotencyRecord';
+import { callerOf } from './authentication';
 import {
   ValidationError,
   WriteConflictError,
@@ -21,7 +23,7 @@ export type Remember = (result: HttpResult) => IdempotencyRecord;
 
 /** Options for {@link respondIdempotently}. */
 export interface IdempotencyOptions {
-  findRecord(key: string): Promise<IdempotencyRecord | undefined>;
+  findRecord(key: string, scope: string | undefined): Promise<IdempotencyRecord | undefined>;
   /** How long a key is remembered. */
   ttlSeconds: number;
   now: () => Date;
@@ -55,6 +57,14 @@ function canonicalJson(value: unknown, depth = 0): string {
   return JSON.stringify(value) ?? 'null';
 }
 
+/**
+ * Whose keys these are: a digest of the caller's subject (fixed length, no identifier stored),
+ * so one caller's key never blocks or replays for another. `undefined` with authentication off.
+ */
+export function callerScope(subject: string | undefined): string | undefined {
+  return subject === undefined ? undefined : createHash('sha256').update(subject).digest('hex');
+}
+
 /** SHA-256 over what makes a request "the same": method, path, caller and canonical body. */
 export function requestHash(req: Request, subject: string | undefined): string {
   return createHash('sha256')
@@ -70,7 +80,8 @@ function send(res: Response, result: HttpResult): void {
 }
 
 /**
- * Runs a state-changing handler under the request's `Idempotency-Key`, if it has one.
+ * Runs a state-changing handler under the request's `Idempotency-Key`, if it has one. With
+ * authentication on, keys are the caller's own: the same key from two callers is two keys.
  *
  * - No key: runs the handler once.
  * - A live record with the same request hash: replays the stored status, headers and body
@@ -81,6 +92,9 @@ function send(res: Response, result: HttpResult): void {
  *   the cancelled condition, reads the winner's record and replays it. Because the record
  *   commits with the order, a record is never visible before its order ("in progress" cannot
  *   be observed); only repeated DynamoDB transaction conflicts end in a retriable 409.
+ * - The handler answers a conflict (409) but a record now exists: a twin with this key
+ *   committed between our look-up and our read (a retried cancel whose first try was still
+ *   in flight). The next round replays the twin's answer (or 422 if the requests differ).
  *
  * Only successes are remembered: a rejected request wrote nothing and answers the same again.
  */
@@ -93,27 +107,31 @@ export async function respondIdempotently(
   const key = req.get(IDEMPOTENCY_HEADER);
   if (key === undefined) return send(res, await handler(undefined));
   if (!KEY.test(key)) throw invalidIdempotencyKey();
-  const hash = requestHash(req, (res.locals.principal as { subject?: string } | undefined)?.subject);
+  const subject = callerOf(res)?.subject;
+  const scope = callerScope(subject);
+  const hash = requestHash(req, subject);
   const maxAttempts = options.maxAttempts ?? 5;
 
+  const replay = (stored: IdempotencyRecord): void => {
+    if (stored.requestHash !== hash) throw idempotencyKeyReused();
+    options.onReplay?.();
+    res
+      .status(stored.status)
+      .set(stored.headers)
+      .set('Idempotent-Replayed', 'true')
+      .type('application/json')
+      .send(stored.body);
+  };
+
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    const stored = await options.findRecord(key);
-    if (stored) {
-      if (stored.requestHash !== hash) throw idempotencyKeyReused();
-      options.onReplay?.();
-      res
-        .status(stored.status)
-        .set(stored.headers)
-        .set('Idempotent-Replayed', 'true')
-        .type('application/json')
-        .send(stored.body);
-      return;
-    }
+    const stored = await options.findRecord(key, scope);
+    if (stored) return replay(stored);
     try {
       const result = await handler((outcome) => {
         const now = options.now();
         return {
           key,
+          ...(scope === undefined ? {} : { scope }),
           requestHash: hash,
           status: outcome.status,
           body: JSON.stringify(outcome.body),
@@ -127,7 +145,14 @@ export async function respondIdempotently(
       const lostRace =
         error instanceof WriteConflictError &&
         (error.reason === 'idempotency_key_taken' || error.reason === 'transaction_conflict');
-      if (!lostRace) throw error;
+      if (lostRace) continue;
+      // A conflict (the order is already cancelled, or moved on) may be the work of a twin with
+      // this key that committed after our look-up: its answer is ours, so look once more.
+      if (error instanceof AppError && error.httpStatus === 409) {
+        const twin = await options.findRecord(key, scope);
+        if (twin) return replay(twin);
+      }
+      throw error;
     }
   }
   throw idempotencyInProgress();

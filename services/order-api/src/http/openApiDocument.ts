@@ -130,7 +130,7 @@ function answers(options: OpenApiDocumentOptions) {
       'auth.missing_token',
       'auth.invalid_token',
     ]),
-    403: (what: string) => problem(`${what}; nothing was read or written`, []),
+    403: (what: string) => problem(`${what}; nothing was read or written`, ['auth.forbidden']),
     404: problem('No such order (or, with authentication on, not an order of the caller)', ['order.not_found']),
     413: problem(`Body over ${options.maxBodyBytes} bytes; the problem holds \`limitBytes\``, ['request.too_large']),
     415: problem('The body is not application/json in a UTF charset', [

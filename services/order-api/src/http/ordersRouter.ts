@@ -12,6 +12,8 @@ import { respondIdempotently, type HttpResult, type IdempotencyOptions } from '.
 import { encodeCursor, parseListOrdersQuery } from './listOrdersQuery';
 import { routeName } from './observeRequests';
 import { exactJsonBody, numberTextOf } from './exactJsonBody';
+import { callerOf } from './authentication';
+import { assertMayActFor, visibleTo } from '../domain/access';
 
 /** Options for {@link ordersRouter}. */
 export interface OrdersRouterOptions {
@@ -80,7 +82,7 @@ export function ordersRouter(options: OrdersRouterOptions): Router {
   // Not express.json(): prices are read from the body's decimal text, which JSON.parse alone drops.
   const jsonBody = exactJsonBody({ limit: options.maxBodyBytes });
   const idempotency: IdempotencyOptions = {
-    findRecord: (key) => repository.findIdempotencyRecord(key),
+    findRecord: (key, scope) => repository.findIdempotencyRecord(key, scope),
     ttlSeconds: options.idempotencyTtlSeconds,
     now,
     onReplay: () => metrics.idempotentReplays.inc(),
@@ -108,7 +110,7 @@ export function ordersRouter(options: OrdersRouterOptions): Router {
           currency: options.currency,
           now,
         },
-        { traceparent: currentTraceparent(req), numberText: numberTextOf },
+        { traceparent: currentTraceparent(req), caller: callerOf(res), numberText: numberTextOf },
       );
       metrics.ordersCreated.inc();
       metrics.outboxEventsWritten.inc({ event_type: 'OrderCreated' });
@@ -118,6 +120,7 @@ export function ordersRouter(options: OrdersRouterOptions): Router {
 
   router.get('/', routeName('/orders'), async (req, res) => {
     const query = parseListOrdersQuery(req.query);
+    assertMayActFor(callerOf(res), query.customerId);
     const page = await repository.listOrdersByCustomer(query.customerId, query.limit, query.startKey);
     res.json({
       orders: page.orders.map(orderSummaryView),
@@ -127,7 +130,7 @@ export function ordersRouter(options: OrdersRouterOptions): Router {
 
   router.get('/:orderId', routeName('/orders/:orderId'), async (req, res) => {
     const orderId = orderIdOf(req);
-    const order = await repository.findOrder(orderId);
+    const order = visibleTo(callerOf(res), await repository.findOrder(orderId));
     if (!order) throw orderNotFound(orderId);
     res.json(orderView(order));
   });
@@ -153,7 +156,7 @@ export function ordersRouter(options: OrdersRouterOptions): Router {
               ),
             now,
           },
-          { traceparent: currentTraceparent(req) },
+          { traceparent: currentTraceparent(req), caller: callerOf(res) },
         );
         metrics.ordersCancelled.inc();
         metrics.outboxEventsWritten.inc({ event_type: 'OrderCancelled' });

@@ -21,9 +21,7 @@ export class TestClock {
 }
 
 /** Options for {@link buildTestApp}. */
-export interface TestAppOptions extends Partial<
-  Omit<CreateAppOptions, 'repository' | 'registry' | 'metrics' | 'logger'>
-> {
+export interface TestAppOptions extends Partial<Omit<CreateAppOptions, 'repository' | 'metrics' | 'logger'>> {
   tables: TestTables;
   /** DynamoDB endpoint; the local stack's by default. */
   endpoint?: string;
@@ -67,11 +65,9 @@ export function buildTestApp(options: TestAppOptions) {
   const app = createApp({
     currency: 'EUR',
     maxBodyBytes: 65536,
-    isReady: async () => true,
     now: options.clock?.now,
     ...options,
     repository,
-    registry,
     metrics: createApiMetrics(registry),
     logger: createLogger({ service: 'order-api-test', level: 'info', destination }),
   });

@@ -1,5 +1,12 @@
 import type { Kafka, Message, Producer } from 'kafkajs';
-import { AppError, EVENT_HEADERS, deadLetterTopicFor, type OrderEventEnvelope } from '@outbox/shared';
+import {
+  AppError,
+  EVENT_HEADERS,
+  buildDeadLetterHeaders,
+  deadLetterTopicFor,
+  relayDeadLetterValue,
+  type OrderEventEnvelope,
+} from '@outbox/shared';
 
 /** An event ready to publish, with where it came from. */
 export interface OutgoingEvent {
@@ -134,18 +141,17 @@ export class KafkaPublisher {
     await old.disconnect().catch(() => undefined);
   }
 
+  /** A dead letter under the shared contract: origin `relay`, the raw item as JSON, the source shard and sequence number. */
   private toDeadLetter(letter: DeadLetter): Message {
     return {
       key: letter.key ?? null,
-      value: JSON.stringify(letter.item),
-      headers: {
-        'error-code': letter.errorCode,
-        'error-message': letter.errorMessage,
-        'original-topic': this.options.topic,
-        [EVENT_HEADERS.sourceShard]: letter.shardId,
-        [EVENT_HEADERS.sourceSequenceNumber]: letter.sequenceNumber,
-        'failed-at': new Date().toISOString(),
-      },
+      value: relayDeadLetterValue(letter.item),
+      headers: buildDeadLetterHeaders({
+        origin: 'relay',
+        errorCode: letter.errorCode,
+        errorMessage: letter.errorMessage,
+        source: { shardId: letter.shardId, sequenceNumber: letter.sequenceNumber },
+      }),
     };
   }
 }
