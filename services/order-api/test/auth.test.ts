@@ -124,6 +124,6 @@ describe('bearer-JWT authentication (AUTH_MODE=jwt), order-api as its own proces
     expect((await scanAll(tables.outbox)).filter((item) => item.aggregateId === created.body.orderId)).toHaveLength(1);
     await request(`http://127.0.0.1:${api.opsPort}`).get('/healthz').expect(200);
     const doc = await request(url).get('/openapi.json').expect(200);
-    expect(doc.body.security).toEqual([{ bearer: [] }]);
+    expect(doc.body.security).toEqual([{ bearerAuth: [] }]);
   });
 });

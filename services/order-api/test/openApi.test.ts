@@ -68,6 +68,13 @@ describe('GET /openapi.json', () => {
       { customerId, items: [{ ...line, price: -0.01 }] },
       { customerId, items: [{ ...line, price: 0 }] },
       { customerId, items: [{ ...line, price: '2.50' }] },
+      { customerId, items: [{ ...line, price: 0.29 }] },
+      { customerId, items: [{ ...line, price: 0.001 }] },
+      { customerId, items: [{ ...line, price: 1000000000 }] },
+      { customerId, items: [{ ...line, price: 1000000000.01 }] },
+      { customerId, items: [{ ...line, productId: ' ' }] },
+      { customerId, items: [{ ...line, quantity: 1000, price: 1000000000 }], total: 1000000000000 },
+      { customerId, items: [line], total: 10000000000000 },
     ];
     const placeOrder = validatorFor('PlaceOrderRequest');
     for (const body of samples) {
@@ -96,15 +103,99 @@ describe('GET /openapi.json', () => {
     );
   });
 
-  test('When authentication is on, then the document declares the bearer scheme and the 401 answers', () => {
+  test('When the list query is checked by the document and by the API, then `limit` and the customer id agree at their edges', async () => {
+    const list = doc.paths['/orders']?.get as { parameters: { name: string; schema: Record<string, unknown> }[] };
+    const limit = list.parameters.find((p) => p.name === 'limit');
+    expect(limit?.schema).toMatchObject({ type: 'integer', minimum: 1, maximum: 100 });
+    for (const [value, accepted] of [
+      ['0', false],
+      ['1', true],
+      ['100', true],
+      ['101', false],
+      ['1.5', false],
+      ['x', false],
+    ] as const) {
+      const response = await request(built.app).get('/orders').query({ customerId, limit: value });
+      expect({ value, status: response.status }).toEqual({ value, status: accepted ? 200 : 422 });
+    }
+  });
+
+  test('When headers are checked, then the documented Idempotency-Key pattern is what the API enforces and X-Request-Id is documented as it behaves', async () => {
+    const post = doc.paths['/orders']?.post as {
+      parameters: { name: string; schema: { pattern?: string } }[];
+      responses: Record<string, { headers: Record<string, { schema: { pattern?: string } }> }>;
+    };
+    const keyPattern = new RegExp(post.parameters.find((p) => p.name === 'Idempotency-Key')?.schema.pattern as string);
+    for (const key of ['k', '~'.repeat(255), '~'.repeat(256), 'with space', 'é']) {
+      const response = await request(built.app).post('/orders').set('Idempotency-Key', key).send(orderBody(1));
+      expect({ key, status: response.status }).toEqual({ key, status: keyPattern.test(key) ? 201 : 400 });
+    }
+    // Any request value is accepted (a bad one is replaced), so the request side has no pattern...
+    expect(post.parameters.find((p) => p.name === 'X-Request-Id')?.schema).toEqual({ type: 'string' });
+    // ...and every answer carries an id that matches the documented response pattern.
+    const idPattern = new RegExp(post.responses['201']?.headers['X-Request-Id']?.schema.pattern as string);
+    for (const sent of ['req-1', 'bad id', '']) {
+      const response = await request(built.app).get('/orders/not-an-order').set('X-Request-Id', sent).expect(404);
+      expect(response.headers['x-request-id']).toMatch(idPattern);
+    }
+  });
+
+  test('When the document lists statuses, then every operation has its problems and none documents a 500', () => {
+    const statuses = (path: string, method: string) =>
+      Object.keys((doc.paths[path]?.[method] as { responses: object }).responses).sort();
+    expect(statuses('/orders', 'get')).toEqual(['200', '422', '503']);
+    expect(statuses('/orders/{orderId}', 'get')).toEqual(['200', '400', '404', '503']);
+    expect(statuses('/orders/{orderId}/cancel', 'post')).toEqual([
+      '200',
+      '400',
+      '404',
+      '409',
+      '413',
+      '415',
+      '422',
+      '503',
+    ]);
+    expect(doc.components.schemas.PlaceOrderRequest).toMatchObject({
+      properties: {
+        items: {
+          items: { properties: { price: { type: 'number', minimum: 0, maximum: 1000000000, multipleOf: 0.01 } } },
+        },
+        total: { type: 'number', minimum: 0, maximum: 9999999999999.99, multipleOf: 0.01 },
+      },
+    });
+    expect(Object.keys(doc.paths)).not.toEqual(expect.arrayContaining(['/healthz']));
+  });
+
+  test('When authentication is on, then the document declares the bearerAuth scheme on every operation, 401 everywhere and 403 where another customer can be named', () => {
     const secured = openApiDocument({ authEnabled: true, maxBodyBytes: 65536 }) as Doc & {
       security: unknown;
-      components: { securitySchemes: unknown };
+      components: { securitySchemes: Record<string, unknown> };
     };
-    expect(secured.security).toEqual([{ bearer: [] }]);
-    expect(secured.components.securitySchemes).toEqual({
-      bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+    expect(secured.security).toEqual([{ bearerAuth: [] }]);
+    expect(secured.components.securitySchemes.bearerAuth).toMatchObject({
+      type: 'http',
+      scheme: 'bearer',
+      bearerFormat: 'JWT',
     });
-    expect(Object.keys((secured.paths['/orders']?.post as { responses: object }).responses)).toContain('401');
+    const operation = (path: string, method: string) =>
+      secured.paths[path]?.[method] as { security: unknown; responses: Record<string, unknown> };
+    const all = [
+      ['/orders', 'post'],
+      ['/orders', 'get'],
+      ['/orders/{orderId}', 'get'],
+      ['/orders/{orderId}/cancel', 'post'],
+    ] as const;
+    for (const [path, method] of all) {
+      expect(operation(path, method).security).toEqual([{ bearerAuth: [] }]);
+      expect(Object.keys(operation(path, method).responses)).toContain('401');
+    }
+    expect(Object.keys(operation('/orders', 'post').responses)).toContain('403');
+    expect(Object.keys(operation('/orders', 'get').responses)).toContain('403');
+    // Another customer's order is "not found" (404), never a 403 that would confirm it exists.
+    expect(Object.keys(operation('/orders/{orderId}', 'get').responses)).not.toContain('403');
+    expect(Object.keys(operation('/orders/{orderId}/cancel', 'post').responses)).toEqual(
+      expect.arrayContaining(['401', '404']),
+    );
+    expect(Object.keys(operation('/orders/{orderId}/cancel', 'post').responses)).not.toContain('403');
   });
 });

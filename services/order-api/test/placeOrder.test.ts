@@ -193,7 +193,18 @@ describe('POST /orders against DynamoDB Local', () => {
       'order-not-found',
     );
     await expectRejected(() => request(built.app).get('/orders/not-an-id'), 404, 'order-not-found');
-    await expectRejected(() => request(built.app).delete('/orders'), 404, 'route-not-found');
+    await expectRejected(() => request(built.app).get('/nowhere'), 404, 'route-not-found');
+    const notAllowed = await expectRejected(
+      () => request(built.app).delete('/orders'),
+      405,
+      'request-method-not-allowed',
+    );
+    expect(notAllowed.headers.allow).toBe('GET, POST, HEAD, OPTIONS');
+    await expectRejected(
+      () => request(built.app).put(`/orders/00000000-0000-4000-8000-000000000000/cancel`),
+      405,
+      'request-method-not-allowed',
+    );
     await expectRejected(
       () => request(built.app).post('/orders').set('content-type', 'application/json; charset=latin1').send('{}'),
       415,
@@ -201,18 +212,89 @@ describe('POST /orders against DynamoDB Local', () => {
     );
   });
 
-  test('When a price would make the total inexact, then it answers 422 and stores nothing', async () => {
-    await expectRejected(
-      () =>
-        request(built.app)
-          .post('/orders')
-          .send({
-            customerId,
-            items: Array.from({ length: 10 }, () => ({ productId: 'p', quantity: 1000, price: 9007199254740.99 })),
-          }),
+  /** Posts a body written as JSON text, so numbers reach the API exactly as typed. */
+  const postText = (text: string) =>
+    request(built.app).post('/orders').set('content-type', 'application/json').send(text);
+  const line = (price: string, quantity = 1) => `{"productId":"p","quantity":${quantity},"price":${price}}`;
+  const bodyText = (lines: string[], total?: string) =>
+    `{"customerId":"${customerId}","items":[${lines.join(',')}]${total === undefined ? '' : `,"total":${total}`}}`;
+
+  test('When prices are at the bounds (0, 0.01, the maximum 1000000000.00) or written as 1.10 or 2e2, then they are stored exactly from the text', async () => {
+    const response = await postText(
+      bodyText(
+        [line('0'), line('0.01'), line('1000000000.00', 1000), line('1.10', 3), line('2e2')],
+        '1000000000203.31',
+      ),
+    ).expect(201);
+    expect(response.body.items.map((l: { priceMinor: number }) => l.priceMinor)).toEqual([
+      0, 1, 100_000_000_000, 110, 20000,
+    ]);
+    expect(response.body).toMatchObject({ totalMinor: 100_000_000_020_331, total: 1000000000203.31 });
+    const meta = (await scanAll(tables.orders)).find(
+      (item) => item.pk === `ORDER#${response.body.orderId}` && item.sk === 'META',
+    );
+    expect(meta).toMatchObject({ totalMinor: 100_000_000_020_331 });
+  });
+
+  test('When a price has more than 2 decimals in its text (0.30000000000000001, 1.005, 1e-7), then it answers 422 naming the field and stores nothing, although a double would read 0.3', async () => {
+    for (const price of ['0.30000000000000001', '1.005', '1e-7', '19.999999999999999999']) {
+      const response = await expectRejected(
+        () => postText(bodyText([line('1'), line(price)])),
+        422,
+        'request-validation-failed',
+      );
+      expect(response.body.errors).toEqual([{ field: 'items.1.price', message: 'must have at most 2 decimal places' }]);
+    }
+  });
+
+  test('When a price is over the maximum (1000000000.01, 80000000000000.01, 1e400), then it answers 422 naming the maximum and stores nothing', async () => {
+    for (const price of ['1000000000.01', '80000000000000.01', '1e400']) {
+      const response = await expectRejected(() => postText(bodyText([line(price)])), 422, 'request-validation-failed');
+      expect(response.body.errors).toEqual(
+        expect.arrayContaining([{ field: 'items.0.price', message: 'must be at most 1000000000' }]),
+      );
+    }
+  });
+
+  test('When the submitted total has sub-cent text or is over the maximum total, then it answers 422 on `total` and stores nothing', async () => {
+    const tooPrecise = await expectRejected(
+      () => postText(bodyText([line('0.1', 3)], '0.30000000000000001')),
+      422,
+      'request-validation-failed',
+    );
+    expect(tooPrecise.body.errors).toEqual([{ field: 'total', message: 'must have at most 2 decimal places' }]);
+    const tooLarge = await expectRejected(
+      () => postText(bodyText([line('0.1', 3)], '10000000000000.00')),
+      422,
+      'request-validation-failed',
+    );
+    expect(tooLarge.body.errors).toEqual([{ field: 'total', message: 'must be at most 9999999999999.99' }]);
+  });
+
+  test('When the computed total is at the maximum total, then it is stored exactly; one cent over, it answers 422 order.total_too_large and stores nothing', async () => {
+    // 9 lines of 1000000000.00 × 1000 = 9000000000000.00, plus 999999999999.99.
+    const atMax = [
+      ...Array.from({ length: 9 }, () => line('1000000000', 1000)),
+      line('999999999.99', 1000),
+      line('0.99', 1),
+    ];
+    // 999999999.99 × 1000 = 999999999990.00; + 0.99 → 9999999999990.99; then 9.00 more reaches the maximum.
+    const response = await postText(bodyText([...atMax, line('9')], '9999999999999.99')).expect(201);
+    expect(response.body).toMatchObject({ totalMinor: 999_999_999_999_999, total: 9999999999999.99 });
+
+    const over = await expectRejected(() => postText(bodyText([...atMax, line('9.01')])), 422, 'order-total-too-large');
+    expect(over.body).toMatchObject({
+      maxTotal: 9999999999999.99,
+      maxTotalMinor: 999_999_999_999_999,
+      computedTotal: '10000000000000.00',
+    });
+    // The largest order the bounds allow is refused whole, with the exact computed total.
+    const largest = await expectRejected(
+      () => postText(bodyText(Array.from({ length: MAX_ITEMS_PER_ORDER }, () => line('1000000000', 1000)))),
       422,
       'order-total-too-large',
     );
+    expect(largest.body.computedTotal).toBe('97000000000000.00');
   });
 
   test('When the body nests deeply, carries __proto__ or huge numbers, with or without a key, then it answers 422, never 500, and stores nothing', async () => {

@@ -3,9 +3,9 @@ import { z } from 'zod';
 /** The optional body of `POST /orders/:id/cancel`. Unknown fields are rejected. */
 export const cancelOrderInput = z.strictObject({
   /** Why the order is cancelled; travels in the `OrderCancelled` event. */
+  // Taken as sent: trimming would turn the documented-valid " " into an empty reason.
   reason: z
     .string({ error: 'must be a string' })
-    .trim()
     .min(1, 'must not be empty')
     .max(500, 'must be at most 500 characters')
     .optional(),

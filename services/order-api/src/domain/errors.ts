@@ -1,6 +1,6 @@
 import { AppError } from '@outbox/shared';
 import type { Order } from './Order';
-import { fromMinorUnits } from './money';
+import { formatMinorUnits, fromMinorUnits } from './money';
 
 /** One failing field of a request, named by its path (`items.0.price`). */
 export interface FieldError {
@@ -35,7 +35,7 @@ export function tooManyItems(itemCount: number, maxItems: number): AppError {
 export function totalMismatch(submittedMinor: number, computedMinor: number): AppError {
   return new AppError(
     'order.total_mismatch',
-    `The submitted total ${fromMinorUnits(submittedMinor)} does not equal the computed total ${fromMinorUnits(computedMinor)}`,
+    `The submitted total ${formatMinorUnits(submittedMinor)} does not equal the computed total ${formatMinorUnits(computedMinor)}`,
     {
       httpStatus: 422,
       details: {
@@ -48,11 +48,20 @@ export function totalMismatch(submittedMinor: number, computedMinor: number): Ap
   );
 }
 
-/** The order total exceeds what minor units can represent exactly. */
-export function totalTooLarge(): AppError {
-  return new AppError('order.total_too_large', 'The order total is too large to be represented exactly', {
-    httpStatus: 422,
-  });
+/** The computed order total is over the documented maximum. */
+export function totalTooLarge(computedMinor: bigint, maxMinor: number): AppError {
+  return new AppError(
+    'order.total_too_large',
+    `The order total ${formatMinorUnits(computedMinor)} is over the maximum order total ${formatMinorUnits(maxMinor)}`,
+    {
+      httpStatus: 422,
+      details: {
+        computedTotal: formatMinorUnits(computedMinor),
+        maxTotal: fromMinorUnits(maxMinor),
+        maxTotalMinor: maxMinor,
+      },
+    },
+  );
 }
 
 /** The order does not exist. */

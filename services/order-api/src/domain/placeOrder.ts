@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { ENVELOPE_SCHEMA_VERSION, type OrderCreatedPayload, type OrderEventEnvelope } from '@outbox/shared';
 import type { Order, OrderLine } from './Order';
-import { ValidationError, tooManyItems, totalMismatch, totalTooLarge } from './errors';
-import { MAX_ITEMS_PER_ORDER, placeOrderInput } from './placeOrderInput';
-import { toMinorUnits } from './money';
+import { ValidationError, tooManyItems, totalMismatch, totalTooLarge, type FieldError } from './errors';
+import { MAX_ITEMS_PER_ORDER, TOO_PRECISE, placeOrderInput } from './placeOrderInput';
+import { MAX_PRICE_MINOR, MAX_TOTAL_MINOR, decimalTextOf, fromMinorUnits, minorUnitsOf } from './money';
 import { fieldErrorsOf } from './fieldErrorsOf';
 import type { Caller } from './Caller';
 import { assertMayActFor } from './access';
@@ -16,11 +16,80 @@ export interface PlaceOrderDeps {
   newId?: () => string;
 }
 
-/** Extra request context that travels into the event. */
+/** Extra request context: what travels into the event, and the body's number texts. */
 export interface PlaceOrderContext {
   traceparent?: string;
   /** Who places the order (authentication on): only for its own customer, unless an admin. */
   caller?: Caller;
+  /**
+   * The decimal text the request held for `holder[key]` (see `numberTextOf` in the HTTP layer).
+   * Amounts are read from it exactly; without it (or for a value it does not know) a number's
+   * shortest round-trip text is used, which is what a JavaScript caller's number means.
+   */
+  numberText?: (holder: object, key: string) => string | undefined;
+}
+
+/** One amount of the body, where it sits, and the bound it must keep. */
+interface AmountField {
+  field: string;
+  holder: Record<string, unknown>;
+  key: string;
+  maxMinor: number;
+}
+
+/** The body's amounts (unit prices and the total) that are numbers, for the exact reading. */
+function amountFieldsOf(body: unknown): AmountField[] {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return [];
+  const record = body as Record<string, unknown>;
+  const fields: AmountField[] = [];
+  if (Array.isArray(record.items)) {
+    record.items.forEach((item: unknown, index) => {
+      if (item !== null && typeof item === 'object' && !Array.isArray(item))
+        fields.push({
+          field: `items.${index}.price`,
+          holder: item as Record<string, unknown>,
+          key: 'price',
+          maxMinor: MAX_PRICE_MINOR,
+        });
+    });
+  }
+  fields.push({ field: 'total', holder: record, key: 'total', maxMinor: MAX_TOTAL_MINOR });
+  return fields.filter(({ holder, key }) => typeof holder[key] === 'number');
+}
+
+const AMOUNT_MESSAGES = {
+  not_a_number: () => 'must be a number',
+  negative: () => 'must not be negative',
+  too_precise: () => TOO_PRECISE,
+  too_large: (maxMinor: number) => `must be at most ${fromMinorUnits(maxMinor)}`,
+} as const;
+
+/**
+ * Reads every amount of the body from its decimal text into exact minor units. Returns the
+ * minor units by field name, and a field error for each amount that is not exact or in bounds
+ * (`0.30000000000000001` is too precise, although its double prints as 0.3).
+ */
+function readAmounts(body: unknown, context: PlaceOrderContext): { minor: Map<string, number>; errors: FieldError[] } {
+  const minor = new Map<string, number>();
+  const errors: FieldError[] = [];
+  for (const { field, holder, key, maxMinor } of amountFieldsOf(body)) {
+    const text = context.numberText?.(holder, key) ?? decimalTextOf(holder[key] as number);
+    const result = minorUnitsOf(text, maxMinor);
+    if (result.ok) minor.set(field, result.minor);
+    else errors.push({ field, message: AMOUNT_MESSAGES[result.problem](maxMinor) });
+  }
+  return { minor, errors };
+}
+
+/** Field errors without repeats (the zod check and the exact reading may say the same). */
+function distinct(errors: FieldError[]): FieldError[] {
+  const seen = new Set<string>();
+  return errors.filter((error) => {
+    const id = `${error.field}\u0000${error.message}`;
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
 }
 
 /**
@@ -33,11 +102,15 @@ export async function placeOrder(body: unknown, deps: PlaceOrderDeps, context: P
   const items = (body as { items?: unknown } | null)?.items;
   if (Array.isArray(items) && items.length > MAX_ITEMS_PER_ORDER) throw tooManyItems(items.length, MAX_ITEMS_PER_ORDER);
   const parsed = placeOrderInput.safeParse(body);
-  if (!parsed.success) throw new ValidationError(fieldErrorsOf(parsed.error), 'The request body is not a valid order');
+  const amounts = readAmounts(body, context);
+  if (!parsed.success || amounts.errors.length > 0) {
+    const errors = distinct([...(parsed.success ? [] : fieldErrorsOf(parsed.error)), ...amounts.errors]);
+    throw new ValidationError(errors, 'The request body is not a valid order');
+  }
   assertMayActFor(context.caller, parsed.data.customerId);
 
   const lines: OrderLine[] = parsed.data.items.map((item, index) => {
-    const unitPriceMinor = toMinorUnits(item.price) as number;
+    const unitPriceMinor = amounts.minor.get(`items.${index}.price`) as number;
     return {
       lineNo: index + 1,
       productId: item.productId,
@@ -46,16 +119,13 @@ export async function placeOrder(body: unknown, deps: PlaceOrderDeps, context: P
       lineTotalMinor: unitPriceMinor * item.quantity,
     };
   });
-  // Integers only; any step beyond 2^53 would stop being exact, so it is refused instead.
-  let totalMinor = 0;
-  for (const line of lines) {
-    totalMinor += line.lineTotalMinor;
-    if (!Number.isSafeInteger(line.lineTotalMinor) || !Number.isSafeInteger(totalMinor)) throw totalTooLarge();
-  }
-  if (parsed.data.total !== undefined) {
-    const submittedMinor = toMinorUnits(parsed.data.total) as number;
-    if (submittedMinor !== totalMinor) throw totalMismatch(submittedMinor, totalMinor);
-  }
+  // Each line total is exact (price ≤ 10^11 minor units × quantity ≤ 1000 < 2^53); the sum of 97
+  // of them may not be, so it is added up in BigInt and refused beyond the documented maximum.
+  const exactTotal = lines.reduce((sum, line) => sum + BigInt(line.lineTotalMinor), 0n);
+  if (exactTotal > BigInt(MAX_TOTAL_MINOR)) throw totalTooLarge(exactTotal, MAX_TOTAL_MINOR);
+  const totalMinor = Number(exactTotal);
+  const submittedMinor = amounts.minor.get('total');
+  if (submittedMinor !== undefined && submittedMinor !== totalMinor) throw totalMismatch(submittedMinor, totalMinor);
 
   const now = (deps.now ?? (() => new Date()))().toISOString();
   const newId = deps.newId ?? randomUUID;

@@ -10,12 +10,17 @@ export const MAX_PAGE_SIZE = 100;
 /** The query of `GET /orders`, as strings arrive in a query. Unknown parameters are rejected. */
 export const listOrdersQuery = z.strictObject({
   customerId: z.uuid('must be a UUID'),
+  // A query value is text; the document shows the integer it must spell (io 'output').
   limit: z
     .string({ error: 'must be given once' })
-    .regex(/^\d{1,3}$/, `must be an integer from 1 to ${MAX_PAGE_SIZE}`)
-    .refine(
-      (value) => Number(value) >= 1 && Number(value) <= MAX_PAGE_SIZE,
-      `must be an integer from 1 to ${MAX_PAGE_SIZE}`,
+    .regex(/^[0-9]+$/, `must be an integer from 1 to ${MAX_PAGE_SIZE}`)
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .int(`must be an integer from 1 to ${MAX_PAGE_SIZE}`)
+        .min(1, `must be an integer from 1 to ${MAX_PAGE_SIZE}`)
+        .max(MAX_PAGE_SIZE, `must be an integer from 1 to ${MAX_PAGE_SIZE}`),
     )
     .optional()
     .meta({ description: `Page size, 1 to ${MAX_PAGE_SIZE} (default ${DEFAULT_PAGE_SIZE})` }),
@@ -70,5 +75,5 @@ export function parseListOrdersQuery(query: unknown): ListOrdersRequest {
     }
     startKey = key.data;
   }
-  return { customerId, limit: limit === undefined ? DEFAULT_PAGE_SIZE : Number(limit), startKey };
+  return { customerId, limit: limit ?? DEFAULT_PAGE_SIZE, startKey };
 }

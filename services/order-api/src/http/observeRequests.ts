@@ -4,7 +4,7 @@ import type { Logger } from '@outbox/shared';
 import type { ApiMetrics } from './apiMetrics';
 
 /** A request id we accept from the caller; anything else is replaced by a fresh UUID. */
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+export const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Options for {@link observeRequests}. */
 export interface ObserveRequestsOptions {

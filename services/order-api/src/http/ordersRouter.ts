@@ -1,4 +1,4 @@
-import express, { Router, type Request, type RequestHandler } from 'express';
+import { Router, type Request, type RequestHandler } from 'express';
 import { AppError } from '@outbox/shared';
 import { placeOrder } from '../domain/placeOrder';
 import { cancelOrder } from '../domain/cancelOrder';
@@ -11,6 +11,7 @@ import { currentTraceparent } from './currentTraceparent';
 import { respondIdempotently, type HttpResult, type IdempotencyOptions } from './idempotency';
 import { encodeCursor, parseListOrdersQuery } from './listOrdersQuery';
 import { routeName } from './observeRequests';
+import { exactJsonBody, numberTextOf } from './exactJsonBody';
 import { callerOf } from './authentication';
 import { assertMayActFor, visibleTo } from '../domain/access';
 
@@ -42,6 +43,29 @@ function requireJson(optional: boolean): RequestHandler {
   };
 }
 
+/**
+ * Answers a method the path does not support: 405 with `Allow` (RFC 9110), or, for `OPTIONS`,
+ * 204 with `Allow`. Registered after a path's routes, so it sees only the other methods.
+ */
+function otherMethods(...allowed: string[]): RequestHandler {
+  const allow = [...allowed, ...(allowed.includes('GET') ? ['HEAD'] : []), 'OPTIONS'].join(', ');
+  return (req, res) => {
+    res.setHeader('Allow', allow);
+    if (req.method === 'OPTIONS') {
+      res.status(204).end();
+      return;
+    }
+    throw new AppError(
+      'request.method_not_allowed',
+      `${req.method} is not supported here; use ${allowed.join(' or ')}`,
+      {
+        httpStatus: 405,
+        details: { allowedMethods: allowed },
+      },
+    );
+  };
+}
+
 /** Counts transactions lost to concurrent writers, then lets the error go on. */
 function countingConflicts<T>(metrics: ApiMetrics, operation: 'create' | 'cancel', write: Promise<T>): Promise<T> {
   return write.catch((error: unknown) => {
@@ -55,7 +79,8 @@ export function ordersRouter(options: OrdersRouterOptions): Router {
   const router = Router();
   const { repository, metrics } = options;
   const now = options.now ?? (() => new Date());
-  const jsonBody = express.json({ limit: options.maxBodyBytes, type: 'application/json' });
+  // Not express.json(): prices are read from the body's decimal text, which JSON.parse alone drops.
+  const jsonBody = exactJsonBody({ limit: options.maxBodyBytes });
   const idempotency: IdempotencyOptions = {
     findRecord: (key, scope) => repository.findIdempotencyRecord(key, scope),
     ttlSeconds: options.idempotencyTtlSeconds,
@@ -74,7 +99,7 @@ export function ordersRouter(options: OrdersRouterOptions): Router {
     headers: { location: `${req.baseUrl}/${order.orderId}` },
   });
 
-  router.post('/', routeName('/orders'), requireJson(false), jsonBody, async (req, res) => {
+  router.post('/', routeName('/orders'), requireJson(false), ...jsonBody, async (req, res) => {
     await respondIdempotently(req, res, idempotency, async (remember) => {
       const order = await placeOrder(
         req.body,
@@ -85,7 +110,7 @@ export function ordersRouter(options: OrdersRouterOptions): Router {
           currency: options.currency,
           now,
         },
-        { traceparent: currentTraceparent(req), caller: callerOf(res) },
+        { traceparent: currentTraceparent(req), caller: callerOf(res), numberText: numberTextOf },
       );
       metrics.ordersCreated.inc();
       metrics.outboxEventsWritten.inc({ event_type: 'OrderCreated' });
@@ -114,7 +139,7 @@ export function ordersRouter(options: OrdersRouterOptions): Router {
     '/:orderId/cancel',
     routeName('/orders/:orderId/cancel'),
     requireJson(true),
-    jsonBody,
+    ...jsonBody,
     async (req, res) => {
       const orderId = orderIdOf(req);
       await respondIdempotently(req, res, idempotency, async (remember) => {
@@ -140,5 +165,8 @@ export function ordersRouter(options: OrdersRouterOptions): Router {
     },
   );
 
+  router.all('/', routeName('/orders'), otherMethods('GET', 'POST'));
+  router.all('/:orderId', routeName('/orders/:orderId'), otherMethods('GET'));
+  router.all('/:orderId/cancel', routeName('/orders/:orderId/cancel'), otherMethods('POST'));
   return router;
 }

@@ -1,8 +1,29 @@
 import type { ErrorRequestHandler, Response } from 'express';
+import { z } from 'zod';
 import { AppError, toAppError, type Logger } from '@outbox/shared';
 
 /** Base URI of the problem `type`s; each error code gets its own stable type URI. */
 export const PROBLEM_TYPE_BASE = 'https://outbox.example.com/problems/';
+
+/**
+ * An RFC 9457 problem document as the API sends it: the standard members, our `code` and
+ * `requestId`, plus case details (`errors`, `current`, `maxItems`, `limitBytes`, ...).
+ */
+export const problemBody = z
+  .looseObject({
+    type: z.url().meta({ description: `Stable per case: ${PROBLEM_TYPE_BASE}<code with . and _ as ->` }),
+    title: z.string(),
+    status: z.number().int().min(400).max(599),
+    detail: z.string(),
+    code: z.string().meta({ description: 'The error code, e.g. `order.not_found`' }),
+    instance: z.string().optional(),
+    requestId: z.string().optional(),
+    errors: z
+      .array(z.strictObject({ field: z.string(), message: z.string() }))
+      .optional()
+      .meta({ description: 'Every failing field (422 `request.validation_failed`)' }),
+  })
+  .meta({ description: 'RFC 9457 problem details (application/problem+json)' });
 
 /** The problem `type` URI of an error code (`order.not_found` → `.../order-not-found`). */
 export function problemType(code: string): string {
@@ -21,19 +42,17 @@ export function sendProblem(res: Response, error: AppError, instance?: string, o
   if (error.retriable && (status === 503 || status === 409))
     res.setHeader('Retry-After', String(options.retryAfterSeconds ?? 1));
   if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
-  res
-    .status(status)
-    .type('application/problem+json')
-    .json({
-      ...(error.details ?? {}),
-      type: problemType(error.code),
-      title: titleFor(status),
-      status,
-      detail: error.message,
-      code: error.code,
-      instance,
-      requestId: res.locals.requestId,
-    });
+  const body: z.input<typeof problemBody> = {
+    ...(error.details ?? {}),
+    type: problemType(error.code),
+    title: titleFor(status),
+    status,
+    detail: error.message,
+    code: error.code,
+    instance,
+    requestId: res.locals.requestId as string | undefined,
+  };
+  res.status(status).type('application/problem+json').json(body);
 }
 
 function titleFor(status: number): string {
@@ -42,6 +61,7 @@ function titleFor(status: number): string {
     401: 'Unauthorized',
     403: 'Forbidden',
     404: 'Not Found',
+    405: 'Method Not Allowed',
     409: 'Conflict',
     413: 'Content Too Large',
     415: 'Unsupported Media Type',
