@@ -3,7 +3,7 @@ export type { AppErrorOptions } from './errors/AppError';
 export { ConfigError } from './config/ConfigError';
 export { parseConfig } from './config/parseConfig';
 export { commonSettings, kafkaSettings, portSetting } from './config/commonSettings';
-export { ENVELOPE_SCHEMA_VERSION } from './events/OrderEventEnvelope';
+export { ENVELOPE_SCHEMA_VERSION, ORDER_EVENT_TYPES, eventTypeLabel } from './events/OrderEventEnvelope';
 export type {
   OrderEventEnvelope,
   OrderEventType,

@@ -184,5 +184,15 @@ describe('notifier against real Kafka and DynamoDB Local', () => {
     expect((await notificationsOf(table, key))[0]).toMatchObject({ eventId: good.eventId, seq: 1 });
     await waitForCommittedToEnd(topic, groupId);
     expect(await metricValue(notifier.registry, 'notifier_dead_letters_total')).toBe(5);
+    // Label values stay bounded: an invented event type is counted as `unknown`, not as itself.
+    expect(
+      await metricValue(notifier.registry, 'notifier_events_processed_total', {
+        event_type: 'unknown',
+        outcome: 'dead_lettered',
+      }),
+    ).toBe(3);
+    expect(
+      await metricValue(notifier.registry, 'notifier_events_processed_total', { event_type: 'OrderShipped' }),
+    ).toBe(0);
   });
 });

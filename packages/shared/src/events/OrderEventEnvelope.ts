@@ -1,5 +1,16 @@
 /** Event types the order aggregate emits. */
-export type OrderEventType = 'OrderCreated' | 'OrderCancelled';
+export const ORDER_EVENT_TYPES = ['OrderCreated', 'OrderCancelled'] as const;
+
+/** One of {@link ORDER_EVENT_TYPES}. */
+export type OrderEventType = (typeof ORDER_EVENT_TYPES)[number];
+
+/**
+ * The value of an `event_type` metric label: a known type, or `unknown` for anything else, so a
+ * writer inventing types cannot create unbounded series.
+ */
+export function eventTypeLabel(eventType: unknown): OrderEventType | 'unknown' {
+  return (ORDER_EVENT_TYPES as readonly unknown[]).includes(eventType) ? (eventType as OrderEventType) : 'unknown';
+}
 
 /** The current envelope schema version. */
 export const ENVELOPE_SCHEMA_VERSION = 1;

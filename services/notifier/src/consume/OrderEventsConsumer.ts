@@ -1,6 +1,7 @@
 import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import {
   AppError,
+  eventTypeLabel,
   DEAD_LETTER_HEADERS,
   parseEnvelope,
   toAppError,
@@ -252,7 +253,7 @@ export class OrderEventsConsumer {
       const redriven = message.headers?.[DEAD_LETTER_HEADERS.redriveCount] !== undefined;
       const outcome = await service.handle(envelope, { redriven });
       if (outcome === 'gap') return { kind: 'gap' };
-      metrics.eventsProcessed.inc({ event_type: envelope.eventType, outcome });
+      metrics.eventsProcessed.inc({ event_type: eventTypeLabel(envelope.eventType), outcome });
       if (outcome === 'stored') {
         const occurredAt = Date.parse(envelope.occurredAt);
         // Date.now(): end-to-end latency compares wall clocks of two machines by nature.
@@ -297,7 +298,7 @@ export class OrderEventsConsumer {
     }
     logger.warn({ topic, partition, offset: message.offset, code: error.code, reason }, 'dead-lettered a message');
     metrics.deadLetters.inc({ reason });
-    metrics.eventsProcessed.inc({ event_type: eventType, outcome: 'dead_lettered' });
+    metrics.eventsProcessed.inc({ event_type: eventTypeLabel(eventType), outcome: 'dead_lettered' });
     return { kind: 'done' };
   }
 
@@ -321,7 +322,7 @@ export class OrderEventsConsumer {
     state.heldBytes += bytes;
     state.progress.seen(message.offset, true);
     this.options.metrics.gapsHeld.inc();
-    this.options.metrics.eventsProcessed.inc({ event_type: envelope.eventType, outcome: 'held' });
+    this.options.metrics.eventsProcessed.inc({ event_type: eventTypeLabel(envelope.eventType), outcome: 'held' });
     this.options.logger.info(
       { partition, offset: message.offset, aggregateId: envelope.aggregateId, seq: envelope.seq },
       'holding an event until the missing seq arrives',
