@@ -6,7 +6,7 @@ import { loadConfig as loadNotifierConfig } from '../../services/notifier/src/co
 import { loadConfig as loadOrderApiConfig } from '../../services/order-api/src/config';
 import { loadConfig as loadRelayConfig } from '../../services/outbox-relay/src/config';
 import { asList, policyStatements, readTemplate, type Template } from './support/cloudFormation';
-import { configAliases, serviceConfigKeys } from './support/serviceConfigKeys';
+import { serviceConfigKeys, serviceReads } from './support/serviceConfigKeys';
 
 const root = path.resolve(__dirname, '../..');
 const copilot = path.join(root, 'copilot');
@@ -16,13 +16,6 @@ const loaders: Record<string, (env: NodeJS.ProcessEnv) => unknown> = {
   'outbox-relay': loadRelayConfig,
   notifier: loadNotifierConfig,
 };
-
-/**
- * Settings the manifests set that other branches of issue 11 add to the configs (api-auth: the
- * order-api's ops port; kafka-sec: Kafka security). Once merged, the configs read them and this
- * list can go.
- */
-const PENDING_SETTINGS = new Set(['OPS_PORT', 'KAFKA_SECURITY']);
 
 interface ServiceManifest {
   name: string;
@@ -195,7 +188,6 @@ test('The repo has Copilot manifests for the three services and at least a test 
 describe.each(services)('the %s manifest', (service) => {
   const m = manifest(service);
   const keys = serviceConfigKeys(service);
-  const aliases = configAliases();
 
   test('When it is read, then its name, image argument and port match the service', () => {
     expect(m.name).toBe(service);
@@ -226,8 +218,7 @@ describe.each(services)('the %s manifest', (service) => {
     (env) => {
       const { deployed, mirrors } = deployedEnvironment(service, env);
       for (const key of Object.keys(deployed)) {
-        const read = keys.has(key) || [...aliases.values()].includes(key) || PENDING_SETTINGS.has(key);
-        const known = read || mirrors.has(key);
+        const known = serviceReads(service, key) || mirrors.has(key);
         if (!known)
           throw new Error(
             `${service} in ${env}: ${key} is set, but services/${service}/src/config.ts does not read it`,
