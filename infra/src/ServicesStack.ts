@@ -57,6 +57,8 @@ export class ServicesStack extends Stack {
       KAFKA_BROKERS: platform.kafkaBootstrapBrokers,
       KAFKA_SECURITY: deploymentSettings.kafkaSecurity,
       ORDER_EVENTS_TOPIC: deploymentSettings.orderEventsTopic,
+      KAFKA_ENSURE_TOPICS: deploymentSettings.kafkaTopics.ensure,
+      KAFKA_TOPIC_REPLICATION_FACTOR: deploymentSettings.kafkaTopics.replicationFactor,
     };
 
     const service = (

@@ -237,7 +237,12 @@ test('When each container environment is read, then it sets only settings the co
     };
   expect(manifest('outbox-relay').variables.ORDER_EVENTS_TOPIC).toBe(deploymentSettings.orderEventsTopic);
   expect(manifest('notifier').variables.NOTIFIER_GROUP_ID).toBe(deploymentSettings.notifierGroupId);
-  expect(manifest('notifier').variables.KAFKA_SECURITY).toBe(deploymentSettings.kafkaSecurity);
+  for (const service of ['outbox-relay', 'notifier']) {
+    const { variables } = manifest(service);
+    expect(variables.KAFKA_SECURITY).toBe(deploymentSettings.kafkaSecurity);
+    expect(variables.KAFKA_ENSURE_TOPICS).toBe(deploymentSettings.kafkaTopics.ensure);
+    expect(String(variables.KAFKA_TOPIC_REPLICATION_FACTOR)).toBe(deploymentSettings.kafkaTopics.replicationFactor);
+  }
 });
 
 test('When cfn-lint checks the synthesized templates, then it reports no errors', () => {

@@ -326,7 +326,7 @@ describe('IAM in the addon templates', () => {
     });
   });
 
-  test('When the Kafka policies are read, then the relay writes the topic and its DLQ, and the notifier reads the topic, joins its group and writes the DLQ', () => {
+  test('When the Kafka policies are read, then the relay writes the topic and its DLQ, the notifier reads the topic, joins its group and writes the DLQ, and both may create the two topics, nothing more', () => {
     const kafkaGrants = (service: string) => {
       const { template } = addonTemplates(service).find(({ file }) => file.endsWith('kafka-access.yml'))!;
       const mappings = Object.values(template.Mappings!)[0]!.OrderEvents!;
@@ -353,6 +353,13 @@ describe('IAM in the addon templates', () => {
     expect(manifest('notifier').variables.ORDER_EVENTS_TOPIC).toBe(topic);
     const dlq = deadLetterTopicFor(topic);
     const group = String(manifest('notifier').variables.NOTIFIER_GROUP_ID);
+    // Both services create the two topics at start when missing (KAFKA_ENSURE_TOPICS=true).
+    for (const service of ['outbox-relay', 'notifier'])
+      expect(manifest(service).variables.KAFKA_ENSURE_TOPICS).toBe('true');
+    const ensureTopics = [topic, dlq].flatMap((name) => [
+      `kafka-cluster:CreateTopic topic:${name}`,
+      `kafka-cluster:DescribeTopicDynamicConfiguration topic:${name}`,
+    ]);
 
     expect(kafkaGrants('outbox-relay')).toEqual(
       [
@@ -362,6 +369,7 @@ describe('IAM in the addon templates', () => {
         `kafka-cluster:WriteData topic:${topic}`,
         `kafka-cluster:DescribeTopic topic:${dlq}`,
         `kafka-cluster:WriteData topic:${dlq}`,
+        ...ensureTopics,
       ].sort(),
     );
     expect(kafkaGrants('notifier')).toEqual(
@@ -374,6 +382,7 @@ describe('IAM in the addon templates', () => {
         `kafka-cluster:AlterGroup group:${group}`,
         `kafka-cluster:DescribeTopic topic:${dlq}`,
         `kafka-cluster:WriteData topic:${dlq}`,
+        ...ensureTopics,
       ].sort(),
     );
   });

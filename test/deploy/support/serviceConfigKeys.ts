@@ -42,10 +42,15 @@ export function serviceConfigKeys(service: string): Set<string> {
 
 /**
  * Settings the deployments set that other branches of issue 11 add to the configs (api-auth: the
- * order-api's ops port; kafka-sec: Kafka security). Once merged, the configs read them and this
- * list can go.
+ * order-api's ops port; kafka-sec: Kafka security and topic creation). Once merged, the configs
+ * read them and this list can go.
  */
-export const PENDING_SETTINGS: ReadonlySet<string> = new Set(['OPS_PORT', 'KAFKA_SECURITY']);
+export const PENDING_SETTINGS: ReadonlySet<string> = new Set([
+  'OPS_PORT',
+  'KAFKA_SECURITY',
+  'KAFKA_ENSURE_TOPICS',
+  'KAFKA_TOPIC_REPLICATION_FACTOR',
+]);
 
 /** Whether `key` is a setting of the service's config (or the Copilot alias of one). */
 export function serviceReads(service: string, key: string): boolean {
