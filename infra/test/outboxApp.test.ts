@@ -211,12 +211,12 @@ test('When each container environment is read, then it sets only settings the co
     AUTH_JWT_AUDIENCE: 'orders-api',
     AUTH_JWKS_URL: 'https://issuer.example.com/.well-known/jwks.json',
   };
+  // Values CloudFormation resolves at deploy time get stand-ins.
+  const standIns: Record<string, string> = { KAFKA_BROKERS: 'boot-1.example.com:9098', AWS_REGION: 'eu-west-1' };
   for (const [name, container] of containers()) {
     const env: Record<string, string> = {};
     for (const { Name, Value } of container.Environment as { Name: string; Value: unknown }[]) {
-      // A value CloudFormation resolves at deploy time (a table name, the brokers) gets a stand-in.
-      env[Name] =
-        typeof Value === 'string' ? Value : Name === 'KAFKA_BROKERS' ? 'boot-1.example.com:9098' : `deployed-${Name}`;
+      env[Name] = typeof Value === 'string' ? Value : (standIns[Name] ?? `deployed-${Name}`);
     }
     for (const { Name } of (container.Secrets as { Name: string }[] | undefined) ?? []) {
       env[Name] = secretStandIns[Name]!;
