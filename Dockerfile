@@ -6,8 +6,10 @@
 # compiler or npm. test/deploy/dockerfile.test.ts checks this file and what npm installs for it.
 #
 # Base image: node:24-slim (Debian), pinned by the digest of its multi-platform index so every
-# build gets the same bytes. Chosen without a Docker engine: the digest that public projects pin
-# for node:24-slim (a 2026 build). Refresh it deliberately:
+# build gets the same bytes. How it was chosen: this machine has no Docker engine and no access to
+# Docker Hub, so the digest is one that several public repositories pin for node:24-slim (their
+# notes call it the OCI index); it was not re-checked against the registry. Verify it before the
+# first real build, and refresh it deliberately:
 #   docker buildx imagetools inspect node:24-slim   (the "Digest:" line)
 ARG NODE_IMAGE=node:24-slim@sha256:a9f5f7c91a432850b2a8a7797adf5eadb6c733ceed61167806cee7ea7fbc29df
 
