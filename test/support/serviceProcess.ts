@@ -29,13 +29,17 @@ export interface ServiceProcess {
   kill(): Promise<void>;
 }
 
-/** Starts `services/<name>/dist/main.js` with `env` and waits until `/readyz` answers 200. */
+/**
+ * Starts `services/<name>/dist/main.js` with `env` (and `nodeArgs`, e.g. a heap limit) and waits
+ * until `/readyz` answers 200.
+ */
 export async function startServiceProcess(
   name: 'order-api' | 'outbox-relay' | 'notifier',
   env: Record<string, string>,
+  nodeArgs: string[] = [],
 ): Promise<ServiceProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(repoRoot, 'services', name, 'dist', 'main.js')], {
+  const child = spawn(process.execPath, [...nodeArgs, join(repoRoot, 'services', name, 'dist', 'main.js')], {
     env: { ...process.env, LOG_LEVEL: 'warn', ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

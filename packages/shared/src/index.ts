@@ -40,3 +40,13 @@ export type { OpsServerOptions } from './http/createOpsServer';
 export { waitFor } from './testing/waitFor';
 export type { WaitForOptions } from './testing/waitFor';
 export type { OrderCancelledPayload } from './events/OrderCancelledPayload';
+export {
+  OUTBOX_TIME_INDEX,
+  OUTBOX_TIME_INDEX_ATTRIBUTES,
+  OUTBOX_TIME_INDEX_PARTITIONS,
+  hourStart,
+  nextHour,
+  outboxTimeIndexKeys,
+  outboxTimeIndexPartitionKeys,
+} from './events/outboxTimeIndex';
+export type { OutboxTimeIndexKeys } from './events/outboxTimeIndex';

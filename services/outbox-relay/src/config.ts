@@ -36,8 +36,20 @@ const schema = z
     KINESIS_ENDPOINT: z.preprocess((v) => (v === '' ? undefined : v), z.url().optional()),
     /** A backfill starts this long before the newest event known to be published, in ms (writers' clocks differ). */
     BACKFILL_OVERLAP_MS: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
-    /** Parallel Scan segments when backfilling from the outbox table. */
-    BACKFILL_SCAN_SEGMENTS: z.coerce.number().int().min(1).max(64).default(4),
+    /** How far back a backfill with no known start reads the outbox table, in hours (longer than the outbox retention). */
+    BACKFILL_LOOKBACK_HOURS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 400)
+      .default(192),
+    /** How far ahead of now a backfill reads the outbox table's time index, in hours (writers' clocks may run ahead). */
+    BACKFILL_LOOKAHEAD_HOURS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 30)
+      .default(24),
     /** When set, every batch is a Kafka transaction under this one stable id (all relay instances share it). */
     KAFKA_TRANSACTIONAL_ID: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).optional()),
   })
@@ -79,7 +91,11 @@ const schema = z
     batchSize: env.BATCH_SIZE,
     lease: { durationMs: env.LEASE_DURATION_MS, renewIntervalMs: env.LEASE_RENEW_INTERVAL_MS },
     shardRefreshMs: env.SHARD_REFRESH_MS,
-    backfill: { overlapMs: env.BACKFILL_OVERLAP_MS, scanSegments: env.BACKFILL_SCAN_SEGMENTS },
+    backfill: {
+      overlapMs: env.BACKFILL_OVERLAP_MS,
+      lookBackMs: env.BACKFILL_LOOKBACK_HOURS * 3_600_000,
+      lookAheadMs: env.BACKFILL_LOOKAHEAD_HOURS * 3_600_000,
+    },
     publishRetry: { initialMs: env.PUBLISH_RETRY_INITIAL_MS, maxMs: env.PUBLISH_RETRY_MAX_MS },
     otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
   }));

@@ -93,7 +93,12 @@ export async function start(config: RelayConfig): Promise<RelayHandle> {
     resolveStreamArn,
     sourceFor,
     checkpoints: new CheckpointStore({ doc, table: config.tables.relayState, relayName: config.tables.outbox }),
-    backfill: new OutboxBackfill({ doc, table: config.tables.outbox, segments: config.backfill.scanSegments }),
+    backfill: new OutboxBackfill({
+      doc,
+      table: config.tables.outbox,
+      lookBackMs: config.backfill.lookBackMs,
+      lookAheadMs: config.backfill.lookAheadMs,
+    }),
     backfillOverlapMs: config.backfill.overlapMs,
     publisher,
     lease,

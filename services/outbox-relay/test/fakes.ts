@@ -1,8 +1,9 @@
 import { createLogger, createMetricsRegistry } from '@outbox/shared';
 import type { Checkpoints, ShardCheckpoint, StreamPointer } from '../src/checkpoint/CheckpointStore';
 import type { LeaseFence } from '../src/lease/LeaderLease';
-import type { BackfillSource } from '../src/backfill/OutboxBackfill';
-import type { ChangeSource, RecordBatch, SourceRecord, StreamShard } from '../src/source/StreamShard';
+import type { BackfillSource, BackfillWindow } from '../src/backfill/OutboxBackfill';
+import type { ChangeSource, RecordBatch, ShardStart, SourceRecord, StreamShard } from '../src/source/StreamShard';
+import { SourceError } from '../src/source/SourceError';
 import type { DeadLetter, OutgoingEvent } from '../src/publish/KafkaPublisher';
 import { Relay, type RelayOptions } from '../src/relay/Relay';
 import { createRelayMetrics } from '../src/relay/relayMetrics';
@@ -49,8 +50,14 @@ export class FakeSource implements ChangeSource {
     return this.shards;
   }
 
-  async iteratorFor(shardId: string, after?: string): Promise<string | undefined> {
+  /** Every start asked for, in order. */
+  readonly starts: ShardStart[] = [];
+
+  async iteratorFor(shard: StreamShard, start: ShardStart): Promise<string | undefined> {
+    const shardId = shard.shardId;
+    const after = 'after' in start ? start.after : undefined;
     this.iteratorRequests.push({ shardId, after });
+    this.starts.push(start);
     const error = this.failNext.iteratorFor.shift();
     if (error) throw error;
     const records = this.records.get(shardId) ?? [];
@@ -70,10 +77,14 @@ export class FakeSource implements ChangeSource {
   }
 }
 
-export function named(name: string): Error {
-  const error = new Error(name);
-  error.name = name;
-  return error;
+/** What a source raises when records the relay has not read are gone from the stream. */
+export function trimmed(shardId = 'shardId-1'): SourceError {
+  return new SourceError('source.trimmed', shardId, `records of ${shardId} were trimmed`);
+}
+
+/** What a source raises when an iterator is no longer valid. */
+export function expired(shardId = 'shardId-1'): SourceError {
+  return new SourceError('source.iterator_expired', shardId, `the iterator of ${shardId} is no longer valid`);
 }
 
 export class MemoryCheckpoints implements Checkpoints {
@@ -109,13 +120,13 @@ export class RecordingPublisher {
 }
 
 export class FakeBackfill implements BackfillSource {
+  /** The start of each window read, as an ISO time (`undefined`: the whole table). */
   readonly calls: (string | undefined)[] = [];
   constructor(private readonly records: SourceRecord[]) {}
-  async readSince(since: string | undefined) {
-    this.calls.push(since);
-    return this.records.filter(
-      (r) => since === undefined || Date.parse(String(r.newImage?.occurredAt)) >= Date.parse(since),
-    );
+  async *read(window: BackfillWindow) {
+    const { fromMs } = window;
+    this.calls.push(fromMs === undefined ? undefined : new Date(fromMs).toISOString());
+    yield this.records.filter((r) => fromMs === undefined || Date.parse(String(r.newImage?.occurredAt)) >= fromMs);
   }
 }
 

@@ -2,7 +2,8 @@ import { AppError, type Logger } from '@outbox/shared';
 import type { Checkpoints, ShardCheckpoint } from '../checkpoint/CheckpointStore';
 import { LeaseLostError, type LeaderLease } from '../lease/LeaderLease';
 import type { BackfillSource } from '../backfill/OutboxBackfill';
-import type { ChangeSource, SourceRecord, StreamShard } from '../source/StreamShard';
+import type { ChangeSource, ShardStart, SourceRecord, StreamShard } from '../source/StreamShard';
+import { isSourceError } from '../source/SourceError';
 import { isDrained, planShards } from '../source/ShardLineage';
 import type { DeadLetter, OutgoingEvent } from '../publish/KafkaPublisher';
 import type { RelayMetrics } from './relayMetrics';
@@ -53,8 +54,6 @@ interface ShardState {
   checkpoint: ShardCheckpoint;
   iterator?: string;
 }
-
-const isNamed = (error: unknown, name: string) => (error as { name?: string } | null)?.name === name;
 
 /**
  * Moves outbox events from the stream to Kafka while this instance holds the lease: per shard,
@@ -258,20 +257,34 @@ export class Relay {
     return new Date(base - (this.options.backfillOverlapMs ?? 300_000)).toISOString();
   }
 
-  /** Publishes every outbox event since `since` in (aggregateId, seq) order; returns the newest occurredAt. */
+  /**
+   * Publishes every outbox event since `since` in per-aggregate seq order, a batch at a time as
+   * the table is read (memory stays bounded); returns the newest occurredAt.
+   */
   private async runBackfill(since: string | undefined, reason: string): Promise<string | undefined> {
-    const { backfill, publisher, metrics, logger, lease, batchSize } = this.options;
-    const records = await backfill.readSince(since);
+    const { backfill, metrics, logger, batchSize } = this.options;
     let newest: string | undefined;
-    for (let i = 0; i < records.length; i += batchSize) {
-      const { events, letters } = this.dispose(records.slice(i, i + batchSize));
-      if (!lease.isLeader()) throw new LeaseLostError('lease validity ran out during a backfill');
-      await publisher.publishBatch(events, letters);
+    let pending: SourceRecord[] = [];
+    let total = 0;
+    const flush = async () => {
+      const { events, letters } = this.dispose(pending);
+      pending = [];
+      if (!this.options.lease.isLeader()) throw new LeaseLostError('lease validity ran out during a backfill');
+      await this.options.publisher.publishBatch(events, letters);
       this.countPublished('backfill', events, letters);
       metrics.recordsBackfilled.inc({ reason }, events.length);
       newest = maxOccurredAt(newest, events);
+    };
+    const window = since === undefined ? {} : { fromMs: Date.parse(since) };
+    for await (const page of backfill.read(window)) {
+      for (const record of page) {
+        pending.push(record);
+        total += 1;
+        if (pending.length >= batchSize) await flush();
+      }
     }
-    logger.info({ reason, since: since ?? 'the beginning', records: records.length }, 'backfill published');
+    if (pending.length > 0) await flush();
+    logger.info({ reason, since: since ?? 'the beginning', records: total }, 'backfill published');
     return newest;
   }
 
@@ -288,11 +301,14 @@ export class Relay {
     const shardId = state.shard.shardId;
     if (isDrained(state.shard, state.checkpoint)) return this.markEnded(state);
     if (!state.iterator) {
+      const { sequenceNumber, trimBackfilled } = state.checkpoint;
+      const start: ShardStart =
+        sequenceNumber !== undefined ? { after: sequenceNumber } : { from: trimBackfilled ? 'trim_horizon' : 'start' };
       try {
-        state.iterator = await source.iteratorFor(shardId, state.checkpoint.sequenceNumber);
+        state.iterator = await source.iteratorFor(state.shard, start);
       } catch (error) {
-        // The checkpoint itself lies before the trim horizon: records after it are gone from the stream.
-        if (isNamed(error, 'TrimmedDataAccessException') && state.checkpoint.sequenceNumber !== undefined) {
+        // Records after the checkpoint (or, never read, before the oldest retained one) are gone from the stream.
+        if (isSourceError(error, 'source.trimmed')) {
           await this.recoverTrimmed(state);
           return true;
         }
@@ -305,14 +321,17 @@ export class Relay {
       batch = await source.read(shardId, state.iterator, this.options.batchSize);
       this.readFailures.delete(shardId);
     } catch (error) {
-      const expired = isNamed(error, 'ExpiredIteratorException');
-      if (!expired && !isNamed(error, 'TrimmedDataAccessException')) throw error;
+      if (isSourceError(error, 'source.trimmed')) {
+        await this.recoverTrimmed(state);
+        return true;
+      }
+      if (!isSourceError(error, 'source.iterator_expired')) throw error;
       // An iterator that expired or fell behind the horizon is re-acquired from the checkpoint;
-      // only GetShardIterator refusing the checkpoint itself proves records were lost.
+      // only the source saying records after the checkpoint are gone proves a loss.
       const failures = (this.readFailures.get(shardId) ?? 0) + 1;
       this.readFailures.set(shardId, failures);
       logger.info(
-        { shardId, error: (error as Error).name, failures },
+        { shardId, error: error.message, failures },
         'iterator no longer valid; re-acquiring it from the checkpoint',
       );
       state.iterator = undefined;
@@ -367,6 +386,7 @@ export class Relay {
     await this.saveCheckpoint(state, {
       ...state.checkpoint,
       sequenceNumber: undefined,
+      trimBackfilled: true,
       lastOccurredAt: newest ?? state.checkpoint.lastOccurredAt,
     });
   }

@@ -27,7 +27,8 @@ export function toOutgoing(record: SourceRecord): RecordDisposition {
     };
   }
   if (record.eventName !== 'INSERT') return { kind: 'ignore', reason: record.eventName };
-  const { expiresAt: _ttl, ...item } = record.newImage ?? {};
+  // Storage attributes (TTL, the time index's keys) are not part of the event.
+  const { expiresAt: _ttl, gsi1pk: _hour, gsi1sk: _order, ...item } = record.newImage ?? {};
   try {
     const envelope = parseEnvelope(item);
     return { kind: 'publish', event: { envelope, shardId: record.shardId, sequenceNumber: record.sequenceNumber } };
