@@ -142,6 +142,7 @@ export function relayOver(
     pollIdleMaxMs: 10,
     shardRefreshMs: 10,
     backfillOverlapMs: 0,
+    failureBackoff: { initialMs: 10, maxMs: 50 },
     ...extra,
   });
   return { relay, publisher, checkpoints, registry };
