@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { commonSettings, kafkaSettings, parseConfig, portSetting } from '@outbox/shared';
+import { TOPIC_MAX_MESSAGE_BYTES, commonSettings, kafkaSettings, parseConfig, portSetting } from '@outbox/shared';
 
 const schema = z
   .object({
@@ -38,6 +38,11 @@ const schema = z
     BACKFILL_OVERLAP_MS: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
     /** Parallel Scan segments when backfilling from the outbox table. */
     BACKFILL_SCAN_SEGMENTS: z.coerce.number().int().min(1).max(64).default(4),
+    /**
+     * Most bytes one Kafka produce request may carry; batches are split to stay under it, and a
+     * single event larger than that is dead-lettered (`too_large`). Below the topic's `max.message.bytes`.
+     */
+    KAFKA_MAX_REQUEST_BYTES: z.coerce.number().int().min(16_384).default(900_000),
     /** When set, every batch is a Kafka transaction under this one stable id (all relay instances share it). */
     KAFKA_TRANSACTIONAL_ID: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).optional()),
   })
@@ -52,6 +57,10 @@ const schema = z
   .refine((env) => env.PUBLISH_RETRY_INITIAL_MS <= env.PUBLISH_RETRY_MAX_MS, {
     message: 'must not exceed PUBLISH_RETRY_MAX_MS',
     path: ['PUBLISH_RETRY_INITIAL_MS'],
+  })
+  .refine((env) => env.KAFKA_MAX_REQUEST_BYTES < TOPIC_MAX_MESSAGE_BYTES, {
+    message: `must be below the topics' max.message.bytes (${TOPIC_MAX_MESSAGE_BYTES})`,
+    path: ['KAFKA_MAX_REQUEST_BYTES'],
   })
   .transform((env) => ({
     service: 'outbox-relay' as const,
@@ -74,6 +83,7 @@ const schema = z
       clientId: env.KAFKA_CLIENT_ID ?? 'outbox-relay',
       topic: env.ORDER_EVENTS_TOPIC,
       transactionalId: env.KAFKA_TRANSACTIONAL_ID,
+      maxRequestBytes: env.KAFKA_MAX_REQUEST_BYTES,
     },
     pollIdleMaxMs: env.POLL_IDLE_MAX_MS,
     batchSize: env.BATCH_SIZE,

@@ -102,6 +102,10 @@ export class MemoryCheckpoints implements Checkpoints {
 export class RecordingPublisher {
   readonly events: OutgoingEvent[] = [];
   readonly letters: DeadLetter[] = [];
+  readonly maxRecordBytes = 1_000_000;
+  recordBytes(event: OutgoingEvent) {
+    return JSON.stringify(event.envelope).length;
+  }
   async publishBatch(events: OutgoingEvent[], letters: DeadLetter[]) {
     this.events.push(...events);
     this.letters.push(...letters);

@@ -7,7 +7,7 @@ import { loadConfig, type RelayConfig } from '../src/config';
 export async function writeOutboxEvent(
   doc: DynamoDBDocumentClient,
   table: string,
-  event: { aggregateId?: string; seq?: number; occurredAt?: string } = {},
+  event: { aggregateId?: string; seq?: number; occurredAt?: string; payload?: Record<string, unknown> } = {},
 ): Promise<{ aggregateId: string; seq: number; eventId: string }> {
   const aggregateId = event.aggregateId ?? randomUUID();
   const seq = event.seq ?? 1;
@@ -23,7 +23,7 @@ export async function writeOutboxEvent(
         aggregateId,
         seq,
         occurredAt: event.occurredAt ?? new Date().toISOString(),
-        payload: { orderId: aggregateId },
+        payload: event.payload ?? { orderId: aggregateId },
         expiresAt: Math.floor(Date.now() / 1000) + 86400,
       },
     }),

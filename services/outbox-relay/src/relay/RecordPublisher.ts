@@ -8,6 +8,10 @@ import { toOutgoing } from './toOutgoing';
 /** What the relay needs from a publisher: resolve only once Kafka acknowledged everything. */
 export interface BatchPublisher {
   publishBatch(events: OutgoingEvent[], letters: DeadLetter[]): Promise<void>;
+  /** The bytes an event takes in a request. */
+  recordBytes(event: OutgoingEvent): number;
+  /** The most bytes one record may take; a larger event is dead-lettered as `too_large`. */
+  readonly maxRecordBytes: number;
 }
 
 /** Options for {@link RecordPublisher}. */
@@ -46,11 +50,33 @@ export class RecordPublisher {
     for (const record of records) {
       metrics.recordsRead.inc({ event_name: record.eventName });
       const disposition = toOutgoing(record);
-      if (disposition.kind === 'publish') events.push(disposition.event);
-      else if (disposition.kind === 'deadLetter') letters.push(disposition.letter);
+      if (disposition.kind === 'publish') {
+        const letter = this.tooLarge(disposition.event);
+        if (letter) letters.push(letter);
+        else events.push(disposition.event);
+      } else if (disposition.kind === 'deadLetter') letters.push(disposition.letter);
       else metrics.recordsIgnored.inc({ event_name: disposition.reason });
     }
     return { events, letters };
+  }
+
+  /**
+   * An event no request can carry would be refused forever: it goes to the dead-letter topic
+   * with reason `too_large` (its envelope without the payload) and the shard moves on.
+   */
+  private tooLarge(event: OutgoingEvent): DeadLetter | undefined {
+    const { publisher } = this.options;
+    const bytes = publisher.recordBytes(event);
+    if (bytes <= publisher.maxRecordBytes) return undefined;
+    const { payload: _payload, ...envelope } = event.envelope;
+    return {
+      shardId: event.shardId,
+      sequenceNumber: event.sequenceNumber,
+      errorCode: 'too_large',
+      errorMessage: `The event takes ${bytes} bytes; one Kafka request may carry at most ${publisher.maxRecordBytes}`,
+      item: { ...envelope, payloadOmitted: true },
+      key: envelope.aggregateId,
+    };
   }
 
   /**
