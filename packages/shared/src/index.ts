@@ -25,7 +25,7 @@ export { createDynamoDbStreamsClient } from './aws/createDynamoDbStreamsClient';
 export { createKinesisClient } from './aws/createKinesisClient';
 export { createKafka } from './kafka/createKafka';
 export type { CreateKafkaOptions } from './kafka/createKafka';
-export { topicDefinitions, deadLetterTopicFor } from './kafka/topicDefinitions';
+export { topicDefinitions, deadLetterTopicFor, TOPIC_MAX_MESSAGE_BYTES } from './kafka/topicDefinitions';
 export type { TopicDefinition, TopicDefinitionsOptions } from './kafka/topicDefinitions';
 export { onShutdownSignal } from './lifecycle/onShutdownSignal';
 export { sharedPromise } from './lifecycle/sharedPromise';

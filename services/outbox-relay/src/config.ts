@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { commonSettings, kafkaSettings, parseConfig, portSetting } from '@outbox/shared';
+import { TOPIC_MAX_MESSAGE_BYTES, commonSettings, kafkaSettings, parseConfig, portSetting } from '@outbox/shared';
 
 const schema = z
   .object({
@@ -34,7 +34,7 @@ const schema = z
     KINESIS_STREAM_NAME: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).optional()),
     /** Endpoint override for Kinesis (kinesalite locally); unset in AWS. */
     KINESIS_ENDPOINT: z.preprocess((v) => (v === '' ? undefined : v), z.url().optional()),
-    /** A backfill starts this long before the newest event known to be published, in ms (writers' clocks differ). */
+    /** A backfill starts this long before the oldest server-side position among unfinished shards, in ms (writers stamp occurredAt before commit). */
     BACKFILL_OVERLAP_MS: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
     /** How far back a backfill with no known start reads the outbox table, in hours (longer than the outbox retention). */
     BACKFILL_LOOKBACK_HOURS: z.coerce
@@ -50,6 +50,11 @@ const schema = z
       .min(1)
       .max(24 * 30)
       .default(24),
+    /**
+     * Most bytes one Kafka produce request may carry; batches are split to stay under it, and a
+     * single event larger than that is dead-lettered (`too_large`). Below the topic's `max.message.bytes`.
+     */
+    KAFKA_MAX_REQUEST_BYTES: z.coerce.number().int().min(16_384).default(900_000),
     /** When set, every batch is a Kafka transaction under this one stable id (all relay instances share it). */
     KAFKA_TRANSACTIONAL_ID: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).optional()),
   })
@@ -64,6 +69,10 @@ const schema = z
   .refine((env) => env.PUBLISH_RETRY_INITIAL_MS <= env.PUBLISH_RETRY_MAX_MS, {
     message: 'must not exceed PUBLISH_RETRY_MAX_MS',
     path: ['PUBLISH_RETRY_INITIAL_MS'],
+  })
+  .refine((env) => env.KAFKA_MAX_REQUEST_BYTES < TOPIC_MAX_MESSAGE_BYTES, {
+    message: `must be below the topics' max.message.bytes (${TOPIC_MAX_MESSAGE_BYTES})`,
+    path: ['KAFKA_MAX_REQUEST_BYTES'],
   })
   .transform((env) => ({
     service: 'outbox-relay' as const,
@@ -86,6 +95,7 @@ const schema = z
       clientId: env.KAFKA_CLIENT_ID ?? 'outbox-relay',
       topic: env.ORDER_EVENTS_TOPIC,
       transactionalId: env.KAFKA_TRANSACTIONAL_ID,
+      maxRequestBytes: env.KAFKA_MAX_REQUEST_BYTES,
     },
     pollIdleMaxMs: env.POLL_IDLE_MAX_MS,
     batchSize: env.BATCH_SIZE,

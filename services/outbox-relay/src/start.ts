@@ -56,6 +56,7 @@ export async function start(config: RelayConfig): Promise<RelayHandle> {
     kafka,
     topic: config.kafka.topic,
     transactionalId: config.kafka.transactionalId,
+    maxRequestBytes: config.kafka.maxRequestBytes,
   });
 
   // Fails fast on a missing stream; later the relay follows the table's latest stream.

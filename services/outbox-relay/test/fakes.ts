@@ -15,11 +15,13 @@ export function insert(
   aggregateId: string,
   seq: number,
   occurredAt = new Date().toISOString(),
+  serverTimeMs?: number,
 ): SourceRecord {
   return {
     shardId,
     sequenceNumber,
     eventName: 'INSERT',
+    serverTimeMs,
     newImage: {
       eventId: `${aggregateId}-${seq}`,
       eventType: 'OrderCreated',
@@ -113,6 +115,10 @@ export class MemoryCheckpoints implements Checkpoints {
 export class RecordingPublisher {
   readonly events: OutgoingEvent[] = [];
   readonly letters: DeadLetter[] = [];
+  readonly maxRecordBytes = 1_000_000;
+  recordBytes(event: OutgoingEvent) {
+    return JSON.stringify(event.envelope).length;
+  }
   async publishBatch(events: OutgoingEvent[], letters: DeadLetter[]) {
     this.events.push(...events);
     this.letters.push(...letters);
@@ -134,7 +140,7 @@ const fence: LeaseFence = { table: 'RelayState', key: { pk: 'LEASE#x', sk: 'LEAD
 
 /** A relay over fakes that always leads. */
 export function relayOver(
-  source: FakeSource,
+  source: ChangeSource,
   extra: Partial<RelayOptions> & { checkpoints?: MemoryCheckpoints; backfill?: BackfillSource } = {},
 ) {
   const registry = createMetricsRegistry({ service: 'test', defaultMetrics: false });
@@ -153,6 +159,7 @@ export function relayOver(
     pollIdleMaxMs: 10,
     shardRefreshMs: 10,
     backfillOverlapMs: 0,
+    failureBackoff: { initialMs: 10, maxMs: 50 },
     ...extra,
   });
   return { relay, publisher, checkpoints, registry };

@@ -164,7 +164,7 @@ describe('shard lineage (recorded DescribeStream shapes, replayed by a fake clie
     const checkpoints = new MemoryCheckpoints();
     await checkpoints.write(
       source.streamArn,
-      { shardId: 'shardId-1', sequenceNumber: '100', ended: false, lastOccurredAt: t(10) },
+      { shardId: 'shardId-1', sequenceNumber: '100', ended: false, lastServerTimeMs: Date.parse(t(10)) },
       {} as never,
     );
     checkpoints.pointer = { streamArn: source.streamArn };
@@ -176,7 +176,7 @@ describe('shard lineage (recorded DescribeStream shapes, replayed by a fake clie
       await relay.stop();
     }
     expect(backfill.calls).toEqual([t(10)]);
-    // seq 1 was published before the checkpoint; the overlap (0 here) starts at its occurredAt.
+    // seq 1 was read before the checkpoint; the overlap (0 here) starts at its server-side time.
     expect(publisher.events.map((e) => `${e.shardId}:${e.envelope.seq}`)).toEqual([
       'backfill:1',
       'backfill:2',
@@ -184,10 +184,7 @@ describe('shard lineage (recorded DescribeStream shapes, replayed by a fake clie
       'backfill:4',
       'shardId-1:4',
     ]);
-    expect(source.iteratorRequests).toEqual([
-      { shardId: 'shardId-1', after: '100' },
-      { shardId: 'shardId-1', after: undefined },
-    ]);
+    expect(source.starts).toEqual([{ after: '100' }, { from: 'trim_horizon' }]);
     const text = await registry.getSingleMetricAsString('relay_records_backfilled_total');
     expect(metricValue(text, 'relay_records_backfilled_total', { reason: 'trimmed' })).toBe(4);
   });

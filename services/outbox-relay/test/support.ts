@@ -29,7 +29,7 @@ export function outboxItem(
 export async function writeOutboxEvent(
   doc: DynamoDBDocumentClient,
   table: string,
-  event: { aggregateId?: string; seq?: number; occurredAt?: string } = {},
+  event: { aggregateId?: string; seq?: number; occurredAt?: string; payload?: Record<string, unknown> } = {},
 ): Promise<{ aggregateId: string; seq: number; eventId: string }> {
   const item = outboxItem(event);
   await doc.send(new PutCommand({ TableName: table, Item: item }));

@@ -16,6 +16,12 @@ export interface TopicDefinitionsOptions {
   replicationFactor?: number;
 }
 
+/**
+ * The largest record batch the pipeline's topics accept (`max.message.bytes`, Kafka's default
+ * broker limit), set on each topic so a producer's byte budget can be checked against it.
+ */
+export const TOPIC_MAX_MESSAGE_BYTES = 1_048_588;
+
 /** The name of the dead-letter topic that belongs to `topic`. */
 export function deadLetterTopicFor(topic: string): string {
   return `${topic}.dlq`;
@@ -30,13 +36,14 @@ export function topicDefinitions(options: TopicDefinitionsOptions): TopicDefinit
   const replicationFactor = options.replicationFactor ?? 1;
   // A dead letter must outlive the incident that produced it: keep them four weeks.
   const dlqRetentionMs = String(28 * 24 * 60 * 60 * 1000);
+  const maxMessageBytes = { name: 'max.message.bytes', value: String(TOPIC_MAX_MESSAGE_BYTES) };
   return [
-    { topic: options.topic, numPartitions, replicationFactor, configEntries: [] },
+    { topic: options.topic, numPartitions, replicationFactor, configEntries: [maxMessageBytes] },
     {
       topic: deadLetterTopicFor(options.topic),
       numPartitions,
       replicationFactor,
-      configEntries: [{ name: 'retention.ms', value: dlqRetentionMs }],
+      configEntries: [{ name: 'retention.ms', value: dlqRetentionMs }, maxMessageBytes],
     },
   ];
 }
