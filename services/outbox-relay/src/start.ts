@@ -1,4 +1,5 @@
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import type { Kafka } from 'kafkajs';
 import {
   closeServer,
   createDynamoDbClients,
@@ -34,24 +35,31 @@ export interface RelayHandle {
   stop(): Promise<void>;
 }
 
+/** Test seams for {@link start}; production passes none. */
+export interface RelayDeps {
+  /** Wraps the Kafka client (tests force producer errors no real broker produces on demand). */
+  wrapKafka?: (kafka: Kafka) => Kafka;
+}
+
 /**
  * Builds the clients, starts competing for the leader lease, and relays the outbox stream while
  * it leads. A standby is ready (`/readyz` 200) as soon as its dependencies answer: it is doing its
  * job, which is to stand by; `relay_leader` tells which instance leads.
  */
-export async function start(config: RelayConfig): Promise<RelayHandle> {
+export async function start(config: RelayConfig, deps: RelayDeps = {}): Promise<RelayHandle> {
   const logger = createLogger({ service: config.service, level: config.logLevel }).child({ relayId: config.relayId });
   const registry = createMetricsRegistry({ service: config.service });
   const metrics = createRelayMetrics(registry);
   const { client, doc } = createDynamoDbClients({ region: config.aws.region, endpoint: config.aws.dynamodbEndpoint });
   const streams = createDynamoDbStreamsClient({ region: config.aws.region, endpoint: config.aws.streamsEndpoint });
   // kafkajs' own retries stay within the relay's backoff cap; the relay loop retries beyond that.
-  const kafka = createKafka({
+  const baseKafka = createKafka({
     clientId: config.kafka.clientId,
     brokers: config.kafka.brokers,
     logger,
     retry: { initialRetryTime: config.publishRetry.initialMs, maxRetryTime: config.publishRetry.maxMs, retries: 5 },
   });
+  const kafka = deps.wrapKafka ? deps.wrapKafka(baseKafka) : baseKafka;
   const publisher = new KafkaPublisher({
     kafka,
     topic: config.kafka.topic,

@@ -121,12 +121,16 @@ export class KafkaPublisher {
         throw error;
       }
     } catch (error) {
-      // A transactional producer may be left mid-transaction: start over with a fresh one (its
-      // init aborts what the old one left open). The idempotent producer reconnects by itself.
-      if (this.transactional) await this.reset();
+      // A fatal error (a sequence error, a fenced epoch, retries exhausted) leaves the producer
+      // unusable for good, and a transactional one may be left mid-transaction: start over with
+      // a fresh producer (new producer id; a transactional init aborts what the old one left
+      // open). The caller re-reads from its checkpoint: duplicates, never loss or reorder.
+      const fatal = this.transactional || (error as { retriable?: boolean }).retriable !== true;
+      if (fatal) await this.reset();
       throw new AppError('publish.failed', `Kafka did not acknowledge the batch: ${(error as Error).message}`, {
         retriable: true,
         cause: error,
+        details: { producerReset: fatal },
       });
     }
   }
