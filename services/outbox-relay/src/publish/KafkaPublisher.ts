@@ -35,6 +35,8 @@ export interface KafkaPublisherOptions {
    * stay under it. Below the broker's `message.max.bytes` and the topic's `max.message.bytes`.
    */
   maxRequestBytes: number;
+  /** How long the broker may take to acknowledge one request (kafkajs' `timeout`; default 30000). */
+  ackTimeoutMs?: number;
 }
 
 /** Room kept in every request for its own header, the topic names and the record-batch headers. */
@@ -106,15 +108,16 @@ export class KafkaPublisher {
       })),
     ];
     const requests = splitByBytes(messages, this.maxRecordBytes);
+    const timeout = this.options.ackTimeoutMs;
     try {
       await this.connect();
       if (!this.transactional) {
-        for (const topicMessages of requests) await this.producer.sendBatch({ acks: -1, topicMessages });
+        for (const topicMessages of requests) await this.producer.sendBatch({ acks: -1, timeout, topicMessages });
         return;
       }
       const transaction = await this.producer.transaction();
       try {
-        for (const topicMessages of requests) await transaction.sendBatch({ acks: -1, topicMessages });
+        for (const topicMessages of requests) await transaction.sendBatch({ acks: -1, timeout, topicMessages });
         await transaction.commit();
       } catch (error) {
         await transaction.abort().catch(() => undefined);
