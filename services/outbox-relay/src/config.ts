@@ -22,6 +22,11 @@ const schema = z
     LEASE_DURATION_MS: z.coerce.number().int().min(200).max(120000).default(10000),
     /** How often the leader renews the lease and a standby looks at it, in ms (at most half the duration). */
     LEASE_RENEW_INTERVAL_MS: z.coerce.number().int().min(50).max(60000).default(3000),
+    /**
+     * A leader whose shard (or shard listing) fails, with records pending, for this long logs why,
+     * releases the lease and turns `/healthz` unhealthy so it is replaced, in ms.
+     */
+    RELAY_STALL_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
     /** How often the shard list is refreshed to find new shards, in ms. */
     SHARD_REFRESH_MS: z.coerce.number().int().min(100).max(300000).default(10000),
     /** First pause after a failed round (Kafka or DynamoDB away), in ms; doubles per failure. */
@@ -70,12 +75,25 @@ const schema = z
     message: 'must not exceed PUBLISH_RETRY_MAX_MS',
     path: ['PUBLISH_RETRY_INITIAL_MS'],
   })
+  .refine((env) => env.PUBLISH_RETRY_MAX_MS < env.RELAY_STALL_TIMEOUT_MS, {
+    message: 'must be below RELAY_STALL_TIMEOUT_MS',
+    path: ['PUBLISH_RETRY_MAX_MS'],
+  })
   .refine((env) => env.KAFKA_MAX_REQUEST_BYTES < TOPIC_MAX_MESSAGE_BYTES, {
     message: `must be below the topics' max.message.bytes (${TOPIC_MAX_MESSAGE_BYTES})`,
     path: ['KAFKA_MAX_REQUEST_BYTES'],
   })
   .transform((env) => ({
     service: 'outbox-relay' as const,
+    // Every remote call ends well within the lease: a hung socket fails the call, the lease is
+    // renewed in time, and the stall watchdog sees a failure instead of silence.
+    timeouts: {
+      awsConnectionMs: Math.min(2000, Math.floor(env.LEASE_DURATION_MS / 2)),
+      awsRequestMs: Math.floor(env.LEASE_DURATION_MS * 0.75),
+      kafkaConnectionMs: Math.min(3000, Math.floor(env.LEASE_DURATION_MS / 2)),
+      kafkaRequestMs: Math.floor(env.LEASE_DURATION_MS * 0.75),
+    },
+    stallTimeoutMs: env.RELAY_STALL_TIMEOUT_MS,
     port: env.PORT,
     logLevel: env.LOG_LEVEL,
     relayId: env.RELAY_ID,

@@ -72,7 +72,7 @@ describe('bounded Kafka requests', () => {
 
     const reader = await readTopic(topic);
     try {
-      relay = await start(relayTestConfig({ tables, topic }, { LOG_LEVEL: 'warn' }));
+      relay = await start(relayTestConfig({ tables, topic }));
       const records = await reader.waitForCount(360, 60_000);
       const { problems } = checkPerAggregateOrder(records, expected);
       expect(problems).toEqual([]);

@@ -160,6 +160,7 @@ export function relayOver(
     shardRefreshMs: 10,
     backfillOverlapMs: 0,
     failureBackoff: { initialMs: 10, maxMs: 50 },
+    stallTimeoutMs: 60_000,
     ...extra,
   });
   return { relay, publisher, checkpoints, registry };

@@ -35,6 +35,8 @@ export interface KafkaPublisherOptions {
    * stay under it. Below the broker's `message.max.bytes` and the topic's `max.message.bytes`.
    */
   maxRequestBytes: number;
+  /** How long the broker may take to acknowledge one request (kafkajs' `timeout`; default 30000). */
+  ackTimeoutMs?: number;
 }
 
 /** Room kept in every request for its own header, the topic names and the record-batch headers. */
@@ -106,27 +108,32 @@ export class KafkaPublisher {
       })),
     ];
     const requests = splitByBytes(messages, this.maxRecordBytes);
+    const timeout = this.options.ackTimeoutMs;
     try {
       await this.connect();
       if (!this.transactional) {
-        for (const topicMessages of requests) await this.producer.sendBatch({ acks: -1, topicMessages });
+        for (const topicMessages of requests) await this.producer.sendBatch({ acks: -1, timeout, topicMessages });
         return;
       }
       const transaction = await this.producer.transaction();
       try {
-        for (const topicMessages of requests) await transaction.sendBatch({ acks: -1, topicMessages });
+        for (const topicMessages of requests) await transaction.sendBatch({ acks: -1, timeout, topicMessages });
         await transaction.commit();
       } catch (error) {
         await transaction.abort().catch(() => undefined);
         throw error;
       }
     } catch (error) {
-      // A transactional producer may be left mid-transaction: start over with a fresh one (its
-      // init aborts what the old one left open). The idempotent producer reconnects by itself.
-      if (this.transactional) await this.reset();
+      // A fatal error (a sequence error, a fenced epoch, retries exhausted) leaves the producer
+      // unusable for good, and a transactional one may be left mid-transaction: start over with
+      // a fresh producer (new producer id; a transactional init aborts what the old one left
+      // open). The caller re-reads from its checkpoint: duplicates, never loss or reorder.
+      const fatal = this.transactional || (error as { retriable?: boolean }).retriable !== true;
+      if (fatal) await this.reset();
       throw new AppError('publish.failed', `Kafka did not acknowledge the batch: ${(error as Error).message}`, {
         retriable: true,
         cause: error,
+        details: { producerReset: fatal },
       });
     }
   }

@@ -37,6 +37,8 @@ export interface PublishedBatch {
  */
 export class RecordPublisher {
   private readonly options: RecordPublisherOptions;
+  /** Unknown outbox attributes already logged (once each). */
+  private readonly unknownSeen = new Set<string>();
 
   constructor(options: RecordPublisherOptions) {
     this.options = options;
@@ -51,6 +53,7 @@ export class RecordPublisher {
       metrics.recordsRead.inc({ event_name: record.eventName });
       const disposition = toOutgoing(record);
       if (disposition.kind === 'publish') {
+        this.noteUnknown(disposition.unknownAttributes);
         const letter = this.tooLarge(disposition.event);
         if (letter) letters.push(letter);
         else events.push(disposition.event);
@@ -58,6 +61,17 @@ export class RecordPublisher {
       else metrics.recordsIgnored.inc({ event_name: disposition.reason });
     }
     return { events, letters };
+  }
+
+  private noteUnknown(attributes: string[]): void {
+    for (const name of attributes) {
+      if (this.unknownSeen.has(name) || this.unknownSeen.size >= 100) continue;
+      this.unknownSeen.add(name);
+      this.options.logger.info(
+        { attribute: name },
+        'outbox items carry an attribute the event envelope does not know; it is left out of the published event',
+      );
+    }
   }
 
   /**

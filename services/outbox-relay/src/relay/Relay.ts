@@ -43,6 +43,11 @@ export interface RelayOptions {
    * (writers stamp `occurredAt` before commit; stream times are approximate).
    */
   backfillOverlapMs: number;
+  /**
+   * A leader whose shard (or shard listing) has failed for this long, or whose loop has not come
+   * round for this long, is stalled: see {@link Relay.stallReason}.
+   */
+  stallTimeoutMs: number;
   /** Wall clock for lag and refresh timing (ms since epoch). */
   now?: () => number;
 }
@@ -70,6 +75,11 @@ export class Relay {
   private loadedTerm?: number;
   /** Consecutive reads per shard refused for an invalid iterator. */
   private readonly readFailures = new Map<string, number>();
+  /** When the loop last came round (ms since epoch). */
+  private lastLoopAt = 0;
+  /** Since when listing the stream's shards has failed (from the start of the term until it works). */
+  private refreshFailingSince?: number;
+  private lastRefreshError?: unknown;
 
   constructor(options: RelayOptions) {
     this.options = options;
@@ -104,6 +114,28 @@ export class Relay {
     await this.running;
   }
 
+  /**
+   * Why this leader is stuck, or `undefined`: computed at call time, so it holds even while a
+   * call hangs. Stuck means, for longer than `stallTimeoutMs`: the shard list could not be read,
+   * a readable shard failed every poll (its records are pending and none moves), or the loop
+   * did not come round at all.
+   */
+  stallReason(): string | undefined {
+    const { lease, stallTimeoutMs } = this.options;
+    if (this.stopping || lease.term === undefined || this.loadedTerm === undefined) return undefined;
+    const now = this.now;
+    const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+    if (now - this.lastLoopAt > stallTimeoutMs)
+      return `the relay loop has not come round for ${now - this.lastLoopAt} ms (a call without an answer)`;
+    if (this.refreshFailingSince !== undefined && now - this.refreshFailingSince > stallTimeoutMs)
+      return `the stream's shards could not be listed for ${now - this.refreshFailingSince} ms: ${message(this.lastRefreshError)}`;
+    for (const state of this.tracker.readableShards()) {
+      if (state.failingSince !== undefined && now - state.failingSince > stallTimeoutMs)
+        return `shard ${state.shard.shardId} made no progress for ${now - state.failingSince} ms: ${message(state.lastError)}`;
+    }
+    return undefined;
+  }
+
   private get now(): number {
     return (this.options.now ?? Date.now)();
   }
@@ -113,6 +145,7 @@ export class Relay {
     let idleDelay = 0;
     let failures = 0;
     while (!this.stopping) {
+      this.lastLoopAt = this.now;
       const term = lease.term;
       if (term === undefined) {
         this.forget();
@@ -123,6 +156,7 @@ export class Relay {
         // A new term: another leader may have moved the checkpoints meanwhile.
         this.forget();
         this.loadedTerm = term;
+        this.refreshFailingSince = this.now;
       }
       let progressed: boolean;
       try {
@@ -136,6 +170,8 @@ export class Relay {
         }
         failures += 1;
         const retryInMs = this.failureDelay(failures);
+        this.refreshFailingSince ??= this.now;
+        this.lastRefreshError = error;
         logger.warn({ err: error, retryInMs }, 'round failed; retrying from the last checkpoint');
         if ((error as { code?: string }).code === 'publish.failed') metrics.publishFailures.inc();
         this.tracker.dropIterators();
@@ -174,13 +210,39 @@ export class Relay {
     if (!this.tracker.hasStream || now - this.lastShardRefresh >= this.options.shardRefreshMs) {
       await this.refreshShards();
       this.lastShardRefresh = now;
+      this.refreshFailingSince = undefined;
     }
     let progressed = false;
     for (const state of this.tracker.readableShards()) {
       if (this.stopping) break;
-      progressed = (await this.pollShard(state)) || progressed;
+      if (state.retryAt !== undefined && state.retryAt > this.now) continue;
+      // One failing shard backs off on its own; the others go on.
+      try {
+        progressed = (await this.pollShard(state)) || progressed;
+        state.failures = 0;
+        state.retryAt = undefined;
+        state.failingSince = undefined;
+      } catch (error) {
+        if (error instanceof LeaseLostError) throw error;
+        this.shardFailed(state, error);
+      }
     }
     return progressed;
+  }
+
+  private shardFailed(state: ShardState, error: unknown): void {
+    const { logger, metrics } = this.options;
+    state.failures = (state.failures ?? 0) + 1;
+    const retryInMs = this.failureDelay(state.failures);
+    state.retryAt = this.now + retryInMs;
+    state.failingSince ??= this.now;
+    state.lastError = error;
+    state.iterator = undefined;
+    if ((error as { code?: string }).code === 'publish.failed') metrics.publishFailures.inc();
+    logger.warn(
+      { err: error, shardId: state.shard.shardId, failures: state.failures, retryInMs },
+      'shard poll failed; retrying it from its checkpoint',
+    );
   }
 
   /** Follows the table's stream and its shards, backfilling whatever a change made the stream lose. */

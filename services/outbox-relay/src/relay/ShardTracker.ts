@@ -10,6 +10,14 @@ export interface ShardState {
   shard: StreamShard;
   checkpoint: ShardCheckpoint;
   iterator?: string;
+  /** Consecutive failed polls of this shard. */
+  failures?: number;
+  /** No poll before this time (ms since epoch): the shard's own backoff after a failure. */
+  retryAt?: number;
+  /** Since when (ms since epoch) every poll of this shard failed; unset while it works. */
+  failingSince?: number;
+  /** The last failure, for the stall report. */
+  lastError?: unknown;
 }
 
 /** Options for {@link ShardTracker}. */
