@@ -31,17 +31,21 @@ export interface ServiceProcess {
   kill(): Promise<void>;
 }
 
-/** Starts `services/<name>/dist/main.js` with `env` and waits until `/readyz` (on the ops port) answers 200. */
+/**
+ * Starts `services/<name>/dist/main.js` with `env` (and `nodeArgs`, e.g. a heap limit) and waits
+ * until `/readyz` (on the ops port) answers 200.
+ */
 export async function startServiceProcess(
   name: 'order-api' | 'outbox-relay' | 'notifier',
   env: Record<string, string>,
+  nodeArgs: string[] = [],
 ): Promise<ServiceProcess> {
   const port = await freePort();
   // order-api serves its ops endpoints apart from the API (OPS_PORT); the workers on PORT.
   let opsPort = port;
   while (name === 'order-api' && opsPort === port) opsPort = await freePort();
   const ports = name === 'order-api' ? { PORT: String(port), OPS_PORT: String(opsPort) } : { PORT: String(port) };
-  const child = spawn(process.execPath, [join(repoRoot, 'services', name, 'dist', 'main.js')], {
+  const child = spawn(process.execPath, [...nodeArgs, join(repoRoot, 'services', name, 'dist', 'main.js')], {
     env: { ...process.env, LOG_LEVEL: 'warn', ...env, ...ports },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -37,7 +37,21 @@ export interface KafkaPublisherOptions {
    * id: a new leader's producer bumps the epoch, so a deposed leader's producer is fenced by Kafka.
    */
   transactionalId?: string;
+  /**
+   * Most bytes one produce request may carry (an estimate that errs high); batches are split to
+   * stay under it. Below the broker's `message.max.bytes` and the topic's `max.message.bytes`.
+   */
+  maxRequestBytes: number;
+  /** How long the broker may take to acknowledge one request (kafkajs' `timeout`; default 30000). */
+  ackTimeoutMs?: number;
 }
+
+/** Room kept in every request for its own header, the topic names and the record-batch headers. */
+export const REQUEST_OVERHEAD_BYTES = 4096;
+/** Bytes a record adds besides its key, value and headers (length, attributes, deltas). */
+const RECORD_OVERHEAD_BYTES = 64;
+/** Bytes a header adds besides its key and value. */
+const HEADER_OVERHEAD_BYTES = 16;
 
 /**
  * Publishes outbox events to Kafka keyed by aggregate id, with an idempotent producer, acks from
@@ -75,38 +89,58 @@ export class KafkaPublisher {
     this.connected = false;
   }
 
-  /** Sends the events in order, then the dead letters; resolves when Kafka acknowledged all. */
+  /** The most bytes one record may take: a larger one can never be sent. */
+  get maxRecordBytes(): number {
+    return this.options.maxRequestBytes - REQUEST_OVERHEAD_BYTES;
+  }
+
+  /** The bytes `event` takes in a produce request (an estimate that errs high). */
+  recordBytes(event: OutgoingEvent): number {
+    return messageBytes(toMessage(event));
+  }
+
+  /**
+   * Sends the events in order, then the dead letters, in as many requests as the byte budget
+   * needs (one after the other, so order holds); resolves when Kafka acknowledged all. In
+   * transactional mode all of it is one transaction. An event over {@link maxRecordBytes} must
+   * not be passed (dead-letter it instead): it would be refused every time.
+   */
   async publishBatch(events: OutgoingEvent[], letters: DeadLetter[]): Promise<void> {
     if (events.length === 0 && letters.length === 0) return;
-    const topicMessages = [];
-    if (events.length > 0) topicMessages.push({ topic: this.options.topic, messages: events.map(toMessage) });
-    if (letters.length > 0) {
-      topicMessages.push({
+    const messages = [
+      ...events.map((event) => ({ topic: this.options.topic, message: toMessage(event) })),
+      ...letters.map((letter) => ({
         topic: deadLetterTopicFor(this.options.topic),
-        messages: letters.map((l) => this.toDeadLetter(l)),
-      });
-    }
+        message: this.toDeadLetter(letter),
+      })),
+    ];
+    const requests = splitByBytes(messages, this.maxRecordBytes);
+    const timeout = this.options.ackTimeoutMs;
     try {
       await this.connect();
       if (!this.transactional) {
-        await this.producer.sendBatch({ acks: -1, topicMessages });
+        for (const topicMessages of requests) await this.producer.sendBatch({ acks: -1, timeout, topicMessages });
         return;
       }
       const transaction = await this.producer.transaction();
       try {
-        await transaction.sendBatch({ acks: -1, topicMessages });
+        for (const topicMessages of requests) await transaction.sendBatch({ acks: -1, timeout, topicMessages });
         await transaction.commit();
       } catch (error) {
         await transaction.abort().catch(() => undefined);
         throw error;
       }
     } catch (error) {
-      // A transactional producer may be left mid-transaction: start over with a fresh one (its
-      // init aborts what the old one left open). The idempotent producer reconnects by itself.
-      if (this.transactional) await this.reset();
+      // A fatal error (a sequence error, a fenced epoch, retries exhausted) leaves the producer
+      // unusable for good, and a transactional one may be left mid-transaction: start over with
+      // a fresh producer (new producer id; a transactional init aborts what the old one left
+      // open). The caller re-reads from its checkpoint: duplicates, never loss or reorder.
+      const fatal = this.transactional || (error as { retriable?: boolean }).retriable !== true;
+      if (fatal) await this.reset();
       throw new AppError('publish.failed', `Kafka did not acknowledge the batch: ${(error as Error).message}`, {
         retriable: true,
         cause: error,
+        details: { producerReset: fatal },
       });
     }
   }
@@ -143,7 +177,7 @@ export class KafkaPublisher {
 
   /** A dead letter under the shared contract: origin `relay`, the raw item as JSON, the source shard and sequence number. */
   private toDeadLetter(letter: DeadLetter): Message {
-    return {
+    const message: Message = {
       key: letter.key ?? null,
       value: relayDeadLetterValue(letter.item),
       headers: buildDeadLetterHeaders({
@@ -153,7 +187,50 @@ export class KafkaPublisher {
         source: { shardId: letter.shardId, sequenceNumber: letter.sequenceNumber },
       }),
     };
+    // A dead letter must fit too: an item too large to send keeps only its coordinates (the
+    // outbox table still holds it until its TTL).
+    const bytes = messageBytes(message);
+    if (bytes > this.maxRecordBytes) message.value = JSON.stringify({ omitted: 'too_large', bytes });
+    return message;
   }
+}
+
+/** The bytes a message takes in a produce request: key, value, headers and record overhead. */
+function messageBytes(message: Message): number {
+  const length = (value: unknown) =>
+    value === null || value === undefined ? 0 : Buffer.byteLength(value as string | Buffer);
+  let bytes = RECORD_OVERHEAD_BYTES + length(message.key) + length(message.value);
+  for (const [name, value] of Object.entries(message.headers ?? {})) {
+    bytes += HEADER_OVERHEAD_BYTES + Buffer.byteLength(name) + length(value);
+  }
+  return bytes;
+}
+
+/**
+ * Splits messages, in order, into requests of at most `maxBytes` of records each, grouping
+ * consecutive messages of one topic. A message alone over `maxBytes` still gets its own request.
+ */
+function splitByBytes(
+  messages: { topic: string; message: Message }[],
+  maxBytes: number,
+): { topic: string; messages: Message[] }[][] {
+  const requests: { topic: string; messages: Message[] }[][] = [];
+  let current: { topic: string; messages: Message[] }[] = [];
+  let currentBytes = 0;
+  for (const { topic, message } of messages) {
+    const bytes = messageBytes(message);
+    if (current.length > 0 && currentBytes + bytes > maxBytes) {
+      requests.push(current);
+      current = [];
+      currentBytes = 0;
+    }
+    const last = current.at(-1);
+    if (last?.topic === topic) last.messages.push(message);
+    else current.push({ topic, messages: [message] });
+    currentBytes += bytes;
+  }
+  if (current.length > 0) requests.push(current);
+  return requests;
 }
 
 function toMessage(event: OutgoingEvent): Message {
