@@ -37,6 +37,8 @@ export interface PublishedBatch {
  */
 export class RecordPublisher {
   private readonly options: RecordPublisherOptions;
+  /** When Kafka last acknowledged a batch (ms since epoch): progress, also during a long backfill. */
+  lastPublishedAt = 0;
   /** Unknown outbox attributes already logged (once each). */
   private readonly unknownSeen = new Set<string>();
 
@@ -104,6 +106,7 @@ export class RecordPublisher {
     const endTimer = metrics.publishDuration.startTimer();
     await publisher.publishBatch(batch.events, batch.letters);
     endTimer();
+    this.lastPublishedAt = this.options.now();
     this.count(shardId, batch);
   }
 

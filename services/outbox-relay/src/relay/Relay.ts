@@ -125,8 +125,10 @@ export class Relay {
     if (this.stopping || lease.term === undefined || this.loadedTerm === undefined) return undefined;
     const now = this.now;
     const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
-    if (now - this.lastLoopAt > stallTimeoutMs)
-      return `the relay loop has not come round for ${now - this.lastLoopAt} ms (a call without an answer)`;
+    // A long backfill keeps the loop in one round, but each batch it publishes is progress.
+    const alive = Math.max(this.lastLoopAt, this.records.lastPublishedAt);
+    if (now - alive > stallTimeoutMs)
+      return `the relay loop has not come round for ${now - alive} ms (a call without an answer)`;
     if (this.refreshFailingSince !== undefined && now - this.refreshFailingSince > stallTimeoutMs)
       return `the stream's shards could not be listed for ${now - this.refreshFailingSince} ms: ${message(this.lastRefreshError)}`;
     for (const state of this.tracker.readableShards()) {
