@@ -111,6 +111,8 @@ interface Service {
 
 const children = new Set<ChildProcess>();
 // A crash of the runner must not leave services behind: they are our children, killed by pid.
+process.on('SIGINT', () => process.exit(130));
+process.on('SIGTERM', () => process.exit(143));
 process.on('exit', () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
@@ -454,18 +456,20 @@ async function main(): Promise<number> {
     {
       const injected = Date.now();
       await kafka.stop();
-      const downMs = Date.now() - injected;
+      const stoppedMs = Date.now() - injected;
       const recovery = probe(injected);
       await kafka.start();
+      const backMs = Date.now() - injected;
       const recoveryMs = await recovery;
       faults.push({
         name: 'Kafka restart',
         injectedAtS: (injected - loadStarted) / 1000,
         recoveryMs,
-        detail: `stop took ${(downMs / 1000).toFixed(1)} s, back after ${((Date.now() - injected) / 1000).toFixed(1)} s or less`,
+        detail: `broker stopped in ${(stoppedMs / 1000).toFixed(1)} s, answering again after ${(backMs / 1000).toFixed(1)} s`,
       });
     }
 
+    // The load runs for the whole duration, and on until the last fault recovered when that takes longer.
     await untilLoadTime(windowS);
     loadRunning = false;
     await load;
