@@ -465,7 +465,9 @@ async function main(): Promise<number> {
         name: 'Kafka restart',
         injectedAtS: (injected - loadStarted) / 1000,
         recoveryMs,
-        detail: `broker stopped in ${(stoppedMs / 1000).toFixed(1)} s, answering again after ${(backMs / 1000).toFixed(1)} s`,
+        detail:
+          `broker stopped in ${(stoppedMs / 1000).toFixed(1)} s, answering again after ${(backMs / 1000).toFixed(1)} s` +
+          (recoveryMs === undefined ? '' : `, delivering ${((recoveryMs - backMs) / 1000).toFixed(1)} s later`),
       });
     }
 
