@@ -409,19 +409,23 @@ async function main(): Promise<number> {
       const recoveryMs = await recovery;
       // Once resumed, the old leader must notice it lost the lease: exactly one leader remains.
       let leaders: string[] = [];
-      await waitFor(
+      const steppedDown = await waitFor(
         async () => {
           leaders = [];
           for (const relay of relays) if ((await metric(relay, 'relay_leader')) === 1) leaders.push(relay.name);
           return leaders.length === 1 && leaders[0] !== victim.name;
         },
         { timeoutMs: 30_000, intervalMs: 200, what: 'the resumed relay to step down' },
-      ).catch(() => undefined);
+      ).then(
+        () => true,
+        () => false,
+      );
       faults.push({
         name: `SIGSTOP relay leader ${(LEASE_MS * 2) / 1000} s (lease ${LEASE_MS / 1000} s), SIGCONT`,
         injectedAtS: (injected - loadStarted) / 1000,
         recoveryMs,
         detail: `${victim.name} frozen; leaders after: ${leaders.join(', ') || 'none'}`,
+        ...(steppedDown ? {} : { problem: 'not exactly one leader (other than the resumed relay) within 30 s' }),
       });
     }
 
@@ -447,7 +451,9 @@ async function main(): Promise<number> {
         name: `SIGKILL notifier between effect and commit (commit every ${NOTIFIER_COMMIT_INTERVAL_MS / 1000} s)`,
         injectedAtS: (injected - loadStarted) / 1000,
         recoveryMs,
-        detail: `${victim.name} killed; ${duplicates ?? 0} redelivered events skipped as duplicates by ${notifier.name}`,
+        detail: duplicates
+          ? `${victim.name} killed; ${duplicates} redelivered events skipped as duplicates by ${notifier.name}`
+          : `${victim.name} killed; no redelivery seen (the kill landed after a commit this time)`,
       });
     }
 

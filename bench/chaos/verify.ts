@@ -268,6 +268,8 @@ export interface FaultRecord {
   /** Fault injected → the first order placed after it had its notification stored; undefined if it never did. */
   recoveryMs: number | undefined;
   detail: string;
+  /** Set when the system came back but not as it should (say, two relays still lead): fails the run. */
+  problem?: string;
 }
 
 function table(header: string[], rows: string[][]): string {
@@ -282,7 +284,7 @@ export function formatReport(faults: FaultRecord[], invariants: InvariantResult[
     fault.name,
     `${fault.injectedAtS.toFixed(1)} s`,
     fault.recoveryMs === undefined ? 'NOT RECOVERED' : `${(fault.recoveryMs / 1000).toFixed(1)} s`,
-    fault.detail,
+    fault.problem === undefined ? fault.detail : `${fault.detail}; PROBLEM: ${fault.problem}`,
   ]);
   const invariantRows = invariants.map((invariant) => [
     invariant.name,
@@ -310,10 +312,10 @@ export function formatReport(faults: FaultRecord[], invariants: InvariantResult[
   ].join('\n');
 }
 
-/** True when the run must exit non-zero: a violated invariant or a fault the system did not recover from. */
+/** True when the run must exit non-zero: a violated invariant, or a fault the system did not (properly) recover from. */
 export function runFailed(faults: FaultRecord[], invariants: InvariantResult[]): boolean {
   return (
     invariants.some((invariant) => invariant.violations.length > 0) ||
-    faults.some((fault) => fault.recoveryMs === undefined)
+    faults.some((fault) => fault.recoveryMs === undefined || fault.problem !== undefined)
   );
 }

@@ -152,13 +152,18 @@ describe('chaos verifier', () => {
     ]);
   });
 
-  test('When a fault never recovered or an invariant failed, then the run fails and the report says which', () => {
+  test('When a fault never recovered, recovered wrongly, or an invariant failed, then the run fails and the report says which', () => {
     const history = cleanHistory();
     history.kafka = [];
     const results = verifyHistory(history);
     const faults = [{ name: 'Kafka restart', injectedAtS: 12.3, recoveryMs: undefined, detail: 'stop took 1.0 s' }];
     expect(verifier.runFailed(faults, results)).toBe(true);
     expect(verifier.runFailed([], verifyHistory(cleanHistory()))).toBe(false);
+    const twoLeaders = [
+      { name: 'SIGSTOP', injectedAtS: 1, recoveryMs: 4000, detail: 'relay-2 frozen', problem: 'two lead' },
+    ];
+    expect(verifier.runFailed(twoLeaders, verifyHistory(cleanHistory()))).toBe(true);
+    expect(verifier.formatReport(twoLeaders, [])).toContain('relay-2 frozen; PROBLEM: two lead');
     const report = verifier.formatReport(faults, results);
     expect(report).toMatch(/\| Kafka restart +\| 12\.3 s +\| NOT RECOVERED \|/);
     expect(report).toMatch(/\| none missing: every acknowledged event is in Kafka +\| FAIL +\| 3 +\| 3 +\|/);
