@@ -108,10 +108,18 @@ function connectError(error: unknown, brokers: string[], security: KafkaSecurity
   const own = chain.find((candidate): candidate is AppError => candidate instanceof AppError);
   if (own) return new AppError(own.code, `${where}: ${own.message}`, { retriable: own.retriable, cause: error });
   const innermost = chain[chain.length - 1];
+  // An unreachable broker is an outage to wait out, even after kafkajs gave up its own retries
+  // (which marks the error not retriable); a certificate we do not trust is a setup no wait fixes.
+  const untrusted = chain.some((candidate) => isCertificateError((candidate as { code?: unknown }).code));
   return new AppError('kafka.connect_failed', `cannot connect to ${where}: ${innermost.message}`, {
-    retriable: chain[0].retriable ?? true,
+    retriable: !untrusted,
     cause: error,
   });
+}
+
+/** Node's TLS verification error codes (`SELF_SIGNED_CERT_IN_CHAIN`, `CERT_HAS_EXPIRED`, …). */
+function isCertificateError(code: unknown): boolean {
+  return typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS_/.test(code);
 }
 
 function withClearConnectErrors<T extends { connect(): Promise<void> }>(
