@@ -30,6 +30,10 @@ interface ScrapeConfig {
 export async function startPrometheus(options: {
   targets: Record<string, string>;
   intervalSeconds: number;
+  /** Scrape only the jobs named in `targets`, leaving out the config's others. */
+  onlyTheseTargets?: boolean;
+  /** Absolute paths of rule files to load instead of the config's (a test-only variant). */
+  ruleFiles?: string[];
 }): Promise<PrometheusServer> {
   const repoConfigFile = join(repoRoot, 'ops', 'prometheus.yml');
   const config = parse(readFileSync(repoConfigFile, 'utf8')) as {
@@ -37,6 +41,9 @@ export async function startPrometheus(options: {
     rule_files?: string[];
     scrape_configs: ScrapeConfig[];
   };
+  if (options.onlyTheseTargets) {
+    config.scrape_configs = config.scrape_configs.filter((scrape) => options.targets[scrape.job_name] !== undefined);
+  }
   for (const scrape of config.scrape_configs) {
     const target = options.targets[scrape.job_name];
     if (!target) throw new Error(`no test target for the job ${scrape.job_name} of ops/prometheus.yml`);
@@ -44,7 +51,8 @@ export async function startPrometheus(options: {
   }
   config.global.scrape_interval = `${options.intervalSeconds}s`;
   config.global.evaluation_interval = `${options.intervalSeconds}s`;
-  config.rule_files = (config.rule_files ?? []).map((file) => resolve(dirname(repoConfigFile), file));
+  config.rule_files =
+    options.ruleFiles ?? (config.rule_files ?? []).map((file) => resolve(dirname(repoConfigFile), file));
 
   const dir = mkdtempSync(join(tmpdir(), 'prometheus-'));
   writeFileSync(join(dir, 'prometheus.yml'), stringify(config));

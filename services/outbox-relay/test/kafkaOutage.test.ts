@@ -15,6 +15,7 @@ describe('Kafka outage (a broker of its own, stopped and restarted)', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'relay-kafka-'));
   let kafka: KafkaServer;
   let relay: RelayHandle | undefined;
+  let lagRelay: RelayHandle | undefined;
   const { dynamodb, region } = testEndpoints();
   const { client, doc } = createDynamoDbClients({ region, endpoint: dynamodb });
 
@@ -24,6 +25,7 @@ describe('Kafka outage (a broker of its own, stopped and restarted)', () => {
   }, 120000);
   afterAll(async () => {
     await relay?.stop();
+    await lagRelay?.stop();
     await kafka.stop();
     client.destroy();
     rmSync(dataDir, { recursive: true, force: true });
@@ -92,6 +94,63 @@ describe('Kafka outage (a broker of its own, stopped and restarted)', () => {
       new GetCommand({ TableName: tables.relayState, Key: { pk: `LEASE#${tables.outbox}`, sk: 'LEADER' } }),
     );
     expect(Item?.owner).toBeDefined();
+  }, 180000);
+
+  test('When Kafka is down while records are pending, then relay_shard_lag_seconds keeps rising across scrapes and the last progress stands still; after the restart the lag falls to 0 and progress moves on', async () => {
+    const tables = await createTestTables();
+    const topic = uniqueName('orders');
+    await ensureTopics({ brokers: kafka.brokers, definitions: topicDefinitions({ topic }) });
+    lagRelay = await start(
+      relayTestConfig(
+        { tables, topic, brokers: kafka.brokers },
+        {
+          PUBLISH_RETRY_INITIAL_MS: '50',
+          PUBLISH_RETRY_MAX_MS: '500',
+          POLL_IDLE_MAX_MS: '50',
+          // Long enough that the stall watchdog does not step down during the outage.
+          RELAY_STALL_TIMEOUT_MS: '300000',
+        },
+      ),
+    );
+    const port = lagRelay.port;
+    await writeOutboxEvent(doc, tables.outbox, { seq: 1 });
+    await waitFor(
+      async () =>
+        (await scrape(port, 'relay_records_published_total')) === 1 &&
+        (await scrape(port, 'relay_shard_lag_seconds')) === 0,
+      { timeoutMs: 30000, what: 'the first event published and the lag at 0 at the tip' },
+    );
+
+    await kafka.stop();
+    for (let i = 0; i < 3; i += 1) await writeOutboxEvent(doc, tables.outbox, { seq: 1 });
+    const readings: number[] = [];
+    let progressAtStop = 0;
+    for (let i = 0; i < 3; i += 1) {
+      // Progress (empty reads at the tip) may move until the new records are read; not after.
+      if (i === 1) progressAtStop = (await scrape(port, 'relay_last_progress_timestamp_seconds')) as number;
+      await waitFor(
+        async () => {
+          const lag = (await scrape(port, 'relay_shard_lag_seconds')) ?? 0;
+          if (lag <= (readings.at(-1) ?? 0) + 0.5) return false;
+          readings.push(lag);
+          return true;
+        },
+        { timeoutMs: 15000, what: `the lag rising past ${readings.at(-1) ?? 0} s while Kafka is down` },
+      );
+    }
+    expect(readings).toHaveLength(3);
+    expect(progressAtStop).toBeGreaterThan(0);
+    expect(await scrape(port, 'relay_last_progress_timestamp_seconds')).toBe(progressAtStop);
+    expect(await scrape(port, 'relay_records_published_total')).toBe(1);
+
+    await kafka.start();
+    await waitFor(
+      async () =>
+        (await scrape(port, 'relay_records_published_total')) === 4 &&
+        (await scrape(port, 'relay_shard_lag_seconds')) === 0,
+      { timeoutMs: 60000, what: 'every event published after the restart and the lag back at 0' },
+    );
+    expect((await scrape(port, 'relay_last_progress_timestamp_seconds')) ?? 0).toBeGreaterThan(progressAtStop);
   }, 180000);
 });
 

@@ -67,7 +67,7 @@ describe('Kinesis source (kinesalite)', () => {
       { what: `${streamName} to be ACTIVE` },
     );
 
-  test('When the destination delivers one aggregate out of order and twice in a batch, and the shard is split mid-run, then events are re-sequenced, the parent is read to its end before its children, and every event is published in per-aggregate order', async () => {
+  test('When the destination delivers one aggregate out of order and twice in a batch, and the shard is split mid-run, then events are re-sequenced, the parent is read to its end before its children, every event is published in per-aggregate order, and the ended parent’s lag series is removed', async () => {
     const tables = await createTestTables();
     const topic = await createTestTopic();
     await kinesis.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: 1 }));
@@ -104,6 +104,8 @@ describe('Kinesis source (kinesalite)', () => {
     try {
       const first = await reader.waitForCount(4);
       expect(first.filter((r) => r.key === x).map((r) => JSON.parse(r.value ?? '{}').seq)).toEqual([1, 2, 3]);
+      const parentLag = () => scrape(port, 'relay_shard_lag_seconds', { shard_id: 'shardId-000000000000' });
+      await waitFor(async () => (await parentLag()) === 0, { what: "the parent shard's lag at 0 at its tip" });
       expect(await scrape(port, 'relay_records_ignored_total', { event_name: 'DUPLICATE' })).toBe(1);
 
       const { StreamDescriptionSummary } = await kinesis.send(
@@ -142,6 +144,13 @@ describe('Kinesis source (kinesalite)', () => {
         streamArn,
       );
       expect(checkpoints.find((c) => c.shardId === 'shardId-000000000000')?.ended).toBe(true);
+      // The ended parent's lag series is gone; the children read to their tip report 0.
+      expect(await parentLag()).toBeUndefined();
+      for (const child of ['shardId-000000000001', 'shardId-000000000002']) {
+        await waitFor(async () => (await scrape(port, 'relay_shard_lag_seconds', { shard_id: child })) === 0, {
+          what: `the lag of ${child} at 0 at its tip`,
+        });
+      }
     } finally {
       await reader.stop();
     }

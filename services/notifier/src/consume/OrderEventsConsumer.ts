@@ -119,6 +119,15 @@ export class OrderEventsConsumer {
   async start(): Promise<void> {
     const { consumer, topic } = this.options;
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => this.onAssignment(payload.memberAssignment[topic] ?? []));
+    // A batch of commit (or abort) markers only never reaches eachBatch; move past it like Kafka's
+    // own consumer does, or the committed offset stops one short of the end of a transactional topic.
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      if (payload.topic !== topic || payload.batchSize !== 0 || payload.firstOffset === null) return;
+      void this.withLock(payload.partition, () => this.passMarkers(payload.partition, payload.lastOffset)).catch(
+        (error: unknown) =>
+          this.options.logger.warn({ err: error, partition: payload.partition }, 'offset commit failed'),
+      );
+    });
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
@@ -192,15 +201,21 @@ export class OrderEventsConsumer {
     const { topic, partition } = batch;
     await this.withLock(partition, async () => {
       const state = this.state(partition);
+      let handledAll = true;
       for (const message of batch.messages) {
-        if (this.stopping || !isRunning() || isStale() || state.resumeTimer || state.heldFull) break;
+        if (this.stopping || !isRunning() || isStale() || state.resumeTimer || state.heldFull) {
+          handledAll = false;
+          break;
+        }
         const result = await this.handleMessage(topic, partition, state, message);
         if (result.kind === 'retry') {
           this.pauseForRetry(topic, partition, state, result.error);
+          handledAll = false;
           break;
         }
         if (result.kind === 'full') {
           this.pauseForHeldCap(topic, partition, state);
+          handledAll = false;
           break;
         }
         state.attempts = 0;
@@ -208,8 +223,18 @@ export class OrderEventsConsumer {
         resolveOffset(message.offset);
         await heartbeat();
       }
+      // The batch may end in commit markers (its last offset counts them): done with them too.
+      if (handledAll && !batch.isEmpty()) state.progress.seen(batch.lastOffset());
       await this.commit(partition, this.stopping);
     });
+  }
+
+  /** A fetched batch held only control records (or aborted ones) up to `lastOffset`: nothing to handle. */
+  private async passMarkers(partition: number, lastOffset: string): Promise<void> {
+    const state = this.state(partition);
+    if (this.stopping || state.resumeTimer || state.heldFull) return;
+    state.progress.seen(lastOffset);
+    await this.commit(partition, false);
   }
 
   private async handleMessage(

@@ -13,7 +13,10 @@ export interface ConsumerLagReaderOptions {
 
 /**
  * Reads lag per partition as the partition's latest offset minus the group's committed offset
- * (minus the earliest retained offset when the group committed nothing yet).
+ * (minus the earliest retained offset when the group committed nothing yet). On a topic written
+ * in transactions the latest offset counts the commit markers: the consumer commits past them
+ * (`OrderEventsConsumer`, as Kafka's own consumer does), so a caught-up group reads 0 here and in
+ * any other lag tool.
  */
 export function consumerLagReader(options: ConsumerLagReaderOptions): ReadConsumerLag {
   const { admin, groupId, topic } = options;

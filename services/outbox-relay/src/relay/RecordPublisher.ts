@@ -117,10 +117,6 @@ export class RecordPublisher {
       metrics.recordsDeadLettered.inc({ reason: letter.errorCode });
       logger.warn({ shardId, sequenceNumber: letter.sequenceNumber, code: letter.errorCode }, 'record dead-lettered');
     }
-    const newest = maxOccurredAt(undefined, events);
-    if (newest && shardId !== 'backfill') {
-      metrics.shardLagSeconds.set({ shard_id: shardId }, Math.max(0, (this.options.now() - Date.parse(newest)) / 1000));
-    }
   }
 }
 

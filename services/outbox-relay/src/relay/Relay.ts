@@ -5,7 +5,8 @@ import type { BackfillSource } from '../backfill/OutboxBackfill';
 import type { ChangeSource, ShardStart, SourceRecord } from '../source/StreamShard';
 import { isSourceError } from '../source/SourceError';
 import { isDrained } from '../source/ShardLineage';
-import type { RelayMetrics } from './relayMetrics';
+import type { RelayMetrics, RelayProgress, ShardLag } from './relayMetrics';
+import { creationTimeRange, shardLagMs } from './shardLag';
 import { resequence } from './resequence';
 import { nextIdleDelay } from './idleDelay';
 import { RecordPublisher, maxOccurredAt, type BatchPublisher } from './RecordPublisher';
@@ -62,7 +63,7 @@ export interface RelayOptions {
  * stream lost are re-read from the outbox table by the {@link BackfillCoordinator} before the
  * stream is read on: never a silent skip.
  */
-export class Relay {
+export class Relay implements RelayProgress {
   private readonly options: RelayOptions;
   private readonly tracker: ShardTracker;
   private readonly records: RecordPublisher;
@@ -80,6 +81,8 @@ export class Relay {
   /** Since when listing the stream's shards has failed (from the start of the term until it works). */
   private refreshFailingSince?: number;
   private lastRefreshError?: unknown;
+  /** When a read at a shard's tip last found nothing new while no shard had records pending. */
+  private lastCaughtUpAt = 0;
 
   constructor(options: RelayOptions) {
     this.options = options;
@@ -95,6 +98,38 @@ export class Relay {
       overlapMs: options.backfillOverlapMs,
     });
     this.failureDelay = exponentialBackoff(options.failureBackoff);
+    options.metrics.reportProgressOf(this);
+  }
+
+  /**
+   * Progress: when Kafka last acknowledged a batch (stream or backfill), or a read at a shard's
+   * tip found nothing new while no shard had records pending (ms since epoch; 0 = never). The
+   * stall watchdog and `relay_last_progress_timestamp_seconds` both read it.
+   */
+  lastProgressAt(): number {
+    return Math.max(this.records.lastPublishedAt, this.lastCaughtUpAt);
+  }
+
+  /**
+   * The lag of every unfinished shard this leader has read, computed now (see `shardLagMs`);
+   * nothing while standing by, stopping, or before the current term's checkpoints are loaded.
+   */
+  shardLags(): ShardLag[] {
+    const term = this.options.lease.term;
+    if (this.stopping || term === undefined || term !== this.loadedTerm) return [];
+    const now = this.now;
+    const lags: ShardLag[] = [];
+    for (const state of this.tracker.states()) {
+      if (state.checkpoint.ended) continue;
+      const lagMs = shardLagMs(state, now);
+      if (lagMs === undefined) continue;
+      lags.push({
+        shardId: state.shard.shardId,
+        lagSeconds: lagMs / 1000,
+        behindSeconds: state.millisBehindLatest === undefined ? undefined : state.millisBehindLatest / 1000,
+      });
+    }
+    return lags;
   }
 
   /** Starts the polling loop in the background. */
@@ -126,7 +161,7 @@ export class Relay {
     const now = this.now;
     const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
     // A long backfill keeps the loop in one round, but each batch it publishes is progress.
-    const alive = Math.max(this.lastLoopAt, this.records.lastPublishedAt);
+    const alive = Math.max(this.lastLoopAt, this.lastProgressAt());
     if (now - alive > stallTimeoutMs)
       return `the relay loop has not come round for ${now - alive} ms (a call without an answer)`;
     if (this.refreshFailingSince !== undefined && now - this.refreshFailingSince > stallTimeoutMs)
@@ -322,12 +357,17 @@ export class Relay {
         if (!kept.has(record)) metrics.recordsRead.inc({ event_name: record.eventName });
       metrics.recordsIgnored.inc({ event_name: 'DUPLICATE' }, batch.records.length - ordered.length);
     }
-    if (batch.millisBehindLatest !== undefined)
-      metrics.shardBehindSeconds.set({ shard_id: shardId }, batch.millisBehindLatest / 1000);
+    if (batch.millisBehindLatest !== undefined) state.millisBehindLatest = batch.millisBehindLatest;
     const disposed = this.records.dispose(ordered);
     if (batch.records.length > 0) {
       metrics.batchSize.observe(batch.records.length);
+      // Pending from now until Kafka acknowledges (a failed attempt keeps the older start).
+      const { oldest, newest } = creationTimeRange(batch.records, this.now);
+      state.atTip = false;
+      state.pendingSinceMs = Math.min(state.pendingSinceMs ?? oldest, oldest);
       await this.records.publish(shardId, disposed, 'stream batch');
+      state.pendingSinceMs = undefined;
+      state.ackedUpToMs = newest;
       const last = batch.records.at(-1) as SourceRecord;
       await this.tracker.save(state, {
         ...state.checkpoint,
@@ -335,10 +375,18 @@ export class Relay {
         lastOccurredAt: maxOccurredAt(state.checkpoint.lastOccurredAt, disposed.events),
         lastServerTimeMs: latestServerTime(state.checkpoint.lastServerTimeMs, batch.records),
       });
-    }
+    } else if (!batch.millisBehindLatest) this.reachedTip(state);
     state.iterator = batch.nextIterator;
     if (!state.iterator) await this.tracker.markEnded(state);
     return batch.records.length > 0;
+  }
+
+  /** A read at the shard's tip found nothing new: its lag is 0, and the relay caught up if no shard waits. */
+  private reachedTip(state: ShardState): void {
+    state.atTip = true;
+    state.pendingSinceMs = undefined;
+    state.ackedUpToMs = undefined;
+    if (this.tracker.states().every((other) => other.pendingSinceMs === undefined)) this.lastCaughtUpAt = this.now;
   }
 
   /**

@@ -4,9 +4,10 @@ import type { Checkpoints, ShardCheckpoint } from '../checkpoint/CheckpointStore
 import type { ChangeSource, StreamShard } from '../source/StreamShard';
 import { planShards } from '../source/ShardLineage';
 import type { RelayMetrics } from './relayMetrics';
+import type { ShardLagState } from './shardLag';
 
 /** Where the relay stands in one shard of the stream it reads. */
-export interface ShardState {
+export interface ShardState extends ShardLagState {
   shard: StreamShard;
   checkpoint: ShardCheckpoint;
   iterator?: string;
@@ -18,6 +19,8 @@ export interface ShardState {
   failingSince?: number;
   /** The last failure, for the stall report. */
   lastError?: unknown;
+  /** Kinesis only: how far the last read was behind the shard's tip, in ms. */
+  millisBehindLatest?: number;
 }
 
 /** Options for {@link ShardTracker}. */

@@ -13,15 +13,42 @@ export interface RelayMetrics {
   checkpointWrites: Counter<'outcome'>;
   shardLagSeconds: Gauge<'shard_id'>;
   shardBehindSeconds: Gauge<'shard_id'>;
+  lastProgressTimestamp: Gauge;
   leader: Gauge;
   leaseAcquisitions: Counter;
   leaseLosses: Counter<'reason'>;
+  /**
+   * Names what the scrape-time gauges (`relay_shard_lag_seconds`, `relay_shard_behind_seconds`,
+   * `relay_last_progress_timestamp_seconds`) read; until then they report nothing (or 0).
+   */
+  reportProgressOf(progress: RelayProgress): void;
+}
+
+/** Where one shard stands, computed when asked (at scrape time). */
+export interface ShardLag {
+  shardId: string;
+  /** Now minus the creation time of the oldest record read but not yet acknowledged by Kafka. */
+  lagSeconds: number;
+  /** Kinesis only: how far the last read was behind the shard's tip. */
+  behindSeconds?: number;
+}
+
+/** What the relay tells the scrape-time gauges. */
+export interface RelayProgress {
+  /** One entry per shard this leader reads; none while standing by. */
+  shardLags(): ShardLag[];
+  /** When Kafka last acknowledged a batch or a read found every shard caught up (ms since epoch; 0 = never). */
+  lastProgressAt(): number;
 }
 
 /** Registers the relay metrics on `registry`. */
 export function createRelayMetrics(registry: Registry): RelayMetrics {
   const registers = [registry];
+  let progress: RelayProgress | undefined;
   return {
+    reportProgressOf(source) {
+      progress = source;
+    },
     recordsRead: new Counter({
       name: 'relay_records_read_total',
       help: 'Stream records read, by stream event name',
@@ -77,15 +104,34 @@ export function createRelayMetrics(registry: Registry): RelayMetrics {
     }),
     shardLagSeconds: new Gauge({
       name: 'relay_shard_lag_seconds',
-      help: "Age of the newest event processed per shard, from the event's own occurredAt",
+      help: 'Per shard, now minus the creation time (stream server time or occurredAt, the older) of the oldest record read but not yet acknowledged by Kafka; 0 only after a read at the tip found nothing new',
       labelNames: ['shard_id'],
       registers,
+      // Computed at scrape time, so it keeps growing while the relay is stuck.
+      collect() {
+        this.reset();
+        for (const lag of progress?.shardLags() ?? []) this.set({ shard_id: lag.shardId }, lag.lagSeconds);
+      },
     }),
     shardBehindSeconds: new Gauge({
       name: 'relay_shard_behind_seconds',
       help: "How far the last read was behind the shard's tip (Kinesis MillisBehindLatest), per shard",
       labelNames: ['shard_id'],
       registers,
+      collect() {
+        this.reset();
+        for (const lag of progress?.shardLags() ?? []) {
+          if (lag.behindSeconds !== undefined) this.set({ shard_id: lag.shardId }, lag.behindSeconds);
+        }
+      },
+    }),
+    lastProgressTimestamp: new Gauge({
+      name: 'relay_last_progress_timestamp_seconds',
+      help: 'When Kafka last acknowledged a batch or a read found every shard caught up (seconds since epoch; 0 = never)',
+      registers,
+      collect() {
+        this.set((progress?.lastProgressAt() ?? 0) / 1000);
+      },
     }),
     leader: new Gauge({
       name: 'relay_leader',
