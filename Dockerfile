@@ -14,4 +14,4 @@ COPY --from=build /app /app
 WORKDIR /app/services/${SERVICE}
 USER node
 # node itself is PID 1's child-free main process, so SIGTERM from ECS reaches it directly.
-CMD ["node", "dist/main.js"]
+CMD ["node", "--import", "./dist/instrumentation.js", "dist/main.js"]

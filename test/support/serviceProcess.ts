@@ -18,7 +18,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** A service running as its own process, as in production: `node dist/main.js`. */
+/** A service running as its own process, as in production: `node --import ./dist/instrumentation.js dist/main.js`. */
 export interface ServiceProcess {
   port: number;
   /** Port of `/healthz`, `/readyz`, `/metrics`: order-api's own ops port, `port` for the workers. */
@@ -31,7 +31,10 @@ export interface ServiceProcess {
   kill(): Promise<void>;
 }
 
-/** Starts `services/<name>/dist/main.js` with `env` and waits until `/readyz` (on the ops port) answers 200. */
+/**
+ * Starts `services/<name>/dist/main.js`, with its tracing entry loaded first, with `env` and
+ * waits until `/readyz` (on the ops port) answers 200.
+ */
 export async function startServiceProcess(
   name: 'order-api' | 'outbox-relay' | 'notifier',
   env: Record<string, string>,
@@ -41,7 +44,8 @@ export async function startServiceProcess(
   let opsPort = port;
   while (name === 'order-api' && opsPort === port) opsPort = await freePort();
   const ports = name === 'order-api' ? { PORT: String(port), OPS_PORT: String(opsPort) } : { PORT: String(port) };
-  const child = spawn(process.execPath, [join(repoRoot, 'services', name, 'dist', 'main.js')], {
+  const dist = join(repoRoot, 'services', name, 'dist');
+  const child = spawn(process.execPath, ['--import', join(dist, 'instrumentation.js'), join(dist, 'main.js')], {
     env: { ...process.env, LOG_LEVEL: 'warn', ...env, ...ports },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -6,7 +6,9 @@ import {
   deadLetterTopicFor,
   relayDeadLetterValue,
   type OrderEventEnvelope,
+  type TraceHeaders,
 } from '@outbox/shared';
+import { endProducerSpans, startProducerSpan } from './producerSpans';
 
 /** An event ready to publish, with where it came from. */
 export interface OutgoingEvent {
@@ -78,14 +80,28 @@ export class KafkaPublisher {
   /** Sends the events in order, then the dead letters; resolves when Kafka acknowledged all. */
   async publishBatch(events: OutgoingEvent[], letters: DeadLetter[]): Promise<void> {
     if (events.length === 0 && letters.length === 0) return;
+    const traced = events.map((event) => ({ event, ...startProducerSpan(this.options.topic, event.envelope) }));
     const topicMessages = [];
-    if (events.length > 0) topicMessages.push({ topic: this.options.topic, messages: events.map(toMessage) });
+    if (events.length > 0) {
+      topicMessages.push({ topic: this.options.topic, messages: traced.map((t) => toMessage(t.event, t.headers)) });
+    }
     if (letters.length > 0) {
       topicMessages.push({
         topic: deadLetterTopicFor(this.options.topic),
         messages: letters.map((l) => this.toDeadLetter(l)),
       });
     }
+    const spans = traced.map((t) => t.span);
+    try {
+      await this.send(topicMessages);
+    } catch (error) {
+      endProducerSpans(spans, error);
+      throw error;
+    }
+    endProducerSpans(spans);
+  }
+
+  private async send(topicMessages: { topic: string; messages: Message[] }[]): Promise<void> {
     try {
       await this.connect();
       if (!this.transactional) {
@@ -156,7 +172,7 @@ export class KafkaPublisher {
   }
 }
 
-function toMessage(event: OutgoingEvent): Message {
+function toMessage(event: OutgoingEvent, trace: TraceHeaders): Message {
   const { envelope } = event;
   const headers: Record<string, string> = {
     [EVENT_HEADERS.eventId]: envelope.eventId,
@@ -166,6 +182,8 @@ function toMessage(event: OutgoingEvent): Message {
     [EVENT_HEADERS.sourceShard]: event.shardId,
     [EVENT_HEADERS.sourceSequenceNumber]: event.sequenceNumber,
   };
-  if (envelope.traceparent) headers[EVENT_HEADERS.traceparent] = envelope.traceparent;
+  // The relay's producer span (see producerSpans.ts), which the notifier continues.
+  if (trace.traceparent) headers[EVENT_HEADERS.traceparent] = trace.traceparent;
+  if (trace.tracestate) headers[EVENT_HEADERS.tracestate] = trace.tracestate;
   return { key: envelope.aggregateId, value: JSON.stringify(envelope), headers };
 }
