@@ -62,7 +62,7 @@ const backgroundCallsOff: Sampler = {
   toString: () => 'BackgroundCallsOff',
 };
 
-// The API keeps one global too: the entry loaded by `--import` and `main.js` share this process.
+// On globalThis, as @opentelemetry/api keeps its own: `main.js` finds what the `--import` entry started.
 const ACTIVE = Symbol.for('outbox.tracing');
 type WithTracing = typeof globalThis & { [ACTIVE]?: Tracing };
 
