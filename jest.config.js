@@ -7,7 +7,11 @@ module.exports = {
       { jsc: { parser: { syntax: 'typescript' }, target: 'es2023' }, module: { type: 'commonjs' } },
     ],
   },
-  testMatch: ['<rootDir>/{packages,services}/*/test/**/*.test.ts', '<rootDir>/test/**/*.test.ts'],
+  testMatch: [
+    '<rootDir>/{packages,services}/*/test/**/*.test.ts',
+    '<rootDir>/infra/test/**/*.test.ts',
+    '<rootDir>/test/**/*.test.ts',
+  ],
   modulePathIgnorePatterns: ['<rootDir>/.cache/', '<rootDir>/.local/'],
   globalSetup: '<rootDir>/test/globalSetup.ts',
   globalTeardown: '<rootDir>/test/globalTeardown.ts',

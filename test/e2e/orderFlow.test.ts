@@ -47,7 +47,7 @@ describe('one order through every part, each service its own process', () => {
     expect(orderItems.map((item) => item.sk).sort()).toEqual(['ITEM#001', 'META']);
     const outbox = (await scanAll(tables.outbox)).filter((item) => item.aggregateId === order.orderId);
     expect(outbox).toHaveLength(1);
-    const { expiresAt: _ttl, ...envelope } = outbox[0];
+    const { expiresAt: _ttl, gsi1pk: _hour, gsi1sk: _order, ...envelope } = outbox[0];
 
     const [record] = await reader.waitForCount(1);
     expect(record.key).toBe(order.orderId);

@@ -32,12 +32,13 @@ export interface ServiceProcess {
 }
 
 /**
- * Starts `services/<name>/dist/main.js`, with its tracing entry loaded first, with `env` and
- * waits until `/readyz` (on the ops port) answers 200.
+ * Starts `services/<name>/dist/main.js`, its tracing entry loaded first, with `env` (and `nodeArgs`, e.g. a heap limit) and waits
+ * until `/readyz` (on the ops port) answers 200.
  */
 export async function startServiceProcess(
   name: 'order-api' | 'outbox-relay' | 'notifier',
   env: Record<string, string>,
+  nodeArgs: string[] = [],
 ): Promise<ServiceProcess> {
   const port = await freePort();
   // order-api serves its ops endpoints apart from the API (OPS_PORT); the workers on PORT.
@@ -45,10 +46,14 @@ export async function startServiceProcess(
   while (name === 'order-api' && opsPort === port) opsPort = await freePort();
   const ports = name === 'order-api' ? { PORT: String(port), OPS_PORT: String(opsPort) } : { PORT: String(port) };
   const dist = join(repoRoot, 'services', name, 'dist');
-  const child = spawn(process.execPath, ['--import', join(dist, 'instrumentation.js'), join(dist, 'main.js')], {
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env, ...ports },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, '--import', join(dist, 'instrumentation.js'), join(dist, 'main.js')],
+    {
+      env: { ...process.env, LOG_LEVEL: 'warn', ...env, ...ports },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const output: string[] = [];
   child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));

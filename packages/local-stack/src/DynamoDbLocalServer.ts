@@ -59,8 +59,8 @@ export class DynamoDbLocalServer extends LocalServer {
     fs.mkdirSync(this.dataDir, { recursive: true });
     const logFile = this.logFiles[0]!;
     fs.writeFileSync(logFile, '');
-    // Attached (the package's default), so the JVM is our child and dies with us.
-    const child = spawn({ port: this.port, stdio: 'pipe' });
+    // Our child either way; detached only moves it to its own process group.
+    const child = spawn({ port: this.port, stdio: 'pipe', detached: this.detached });
     return new ManagedProcess({ name: this.name, child, logFile });
   }
 }

@@ -239,7 +239,7 @@ export class KafkaServer extends LocalServer {
         'kafka.Kafka',
         propertiesFile,
       ],
-      { cwd: this.serverDir, stdio: ['ignore', 'pipe', 'pipe'] },
+      { cwd: this.serverDir, stdio: ['ignore', 'pipe', 'pipe'], detached: this.detached },
     );
     return new ManagedProcess({ name: this.name, child, logFile: outFile });
   }

@@ -89,7 +89,7 @@ export class KinesaliteServer extends LocalServer {
       '--updateStreamMs',
       '0',
     ];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: this.detached });
     return new ManagedProcess({ name: this.name, child, logFile });
   }
 }

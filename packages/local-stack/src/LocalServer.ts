@@ -11,6 +11,11 @@ export interface LocalServerOptions {
   startTimeoutMs?: number;
   /** How long `stop()` waits after SIGTERM before it sends SIGKILL, in milliseconds. */
   stopGraceMs?: number;
+  /**
+   * Run the server in its own process group, so a terminal's Ctrl-C (sent to the whole
+   * foreground group) does not stop it before its owner stops the services that use it.
+   */
+  detached?: boolean;
 }
 
 /**
@@ -28,12 +33,15 @@ export abstract class LocalServer implements ServerHandle {
   protected readonly log: (message: string) => void;
   private readonly startTimeoutMs: number;
   private readonly stopGraceMs: number;
+  /** See {@link LocalServerOptions.detached}. */
+  protected readonly detached: boolean;
 
   protected constructor(port: number, options: LocalServerOptions, defaults: { startTimeoutMs: number }) {
     this.port = port;
     this.log = options.log ?? (() => undefined);
     this.startTimeoutMs = options.startTimeoutMs ?? defaults.startTimeoutMs;
     this.stopGraceMs = options.stopGraceMs ?? 15_000;
+    this.detached = options.detached ?? false;
   }
 
   get reused(): boolean {

@@ -23,6 +23,8 @@ export interface LocalStackOptions {
   log?: (message: string) => void;
   /** The environment to read ports from (default `process.env`). */
   env?: NodeJS.ProcessEnv;
+  /** Run each server in its own process group (see {@link LocalServerOptions.detached}). */
+  detached?: boolean;
 }
 
 /** Where clients reach the local servers. */
@@ -70,6 +72,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     port: port(options.dynamodbPort, env, 'DYNAMODB_PORT', 8000),
     dataDir,
     log,
+    detached: options.detached,
   });
   const kafka = new KafkaServer({
     port: port(options.kafkaPort, env, 'KAFKA_PORT', 9092),
@@ -77,8 +80,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     cacheDir: options.cacheDir,
     dataDir,
     log,
+    detached: options.detached,
   });
-  const kinesis = new KinesaliteServer({ port: port(options.kinesisPort, env, 'KINESIS_PORT', 4567), dataDir, log });
+  const kinesis = new KinesaliteServer({
+    port: port(options.kinesisPort, env, 'KINESIS_PORT', 4567),
+    dataDir,
+    log,
+    detached: options.detached,
+  });
   const servers = [dynamodb, kafka, kinesis];
 
   let stopping: Promise<void> | undefined;

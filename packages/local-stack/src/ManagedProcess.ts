@@ -29,7 +29,7 @@ export interface ExitInfo {
 export interface ManagedProcessOptions {
   /** Shown in errors: "Kafka", "DynamoDB Local". */
   name: string;
-  /** An attached (not detached) child with piped or ignored stdio. */
+  /** A child with piped or ignored stdio (possibly in its own process group). */
   child: ChildProcess;
   /** When set, the child's stdout and stderr are appended to this file. */
   logFile?: string;

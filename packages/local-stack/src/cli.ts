@@ -23,6 +23,8 @@ import { repoRoot } from './repoRoot';
 const USAGE = 'Usage: node packages/local-stack/dist/cli.js up [--with-services]';
 const SERVICE_STOP_GRACE_MS = 10_000;
 const SERVICE_READY_TIMEOUT_MS = 60_000;
+/** A second signal this soon after the first is the same Ctrl-C delivered twice. */
+const DUPLICATE_SIGNAL_WINDOW_MS = 1000;
 
 interface ServiceSpec {
   name: string;
@@ -93,6 +95,7 @@ class Cli {
   private readonly services: RunningService[] = [];
   private shuttingDown: Promise<never> | undefined;
   private startup: Promise<void> = Promise.resolve();
+  private firstSignalAt = 0;
 
   async up(withServices: boolean): Promise<void> {
     process.on('SIGINT', () => this.onSignal('SIGINT'));
@@ -108,11 +111,14 @@ class Cli {
   }
 
   private onSignal(signal: NodeJS.Signals): void {
+    // One Ctrl-C under `npm start` arrives twice: from the terminal and forwarded by npm.
+    if (this.shuttingDown && Date.now() - this.firstSignalAt < DUPLICATE_SIGNAL_WINDOW_MS) return;
     if (this.shuttingDown) {
       complain(`${signal} again: exiting now`);
       // The exit hook SIGKILLs the children that are still alive.
       process.exit(1);
     }
+    this.firstSignalAt = Date.now();
     say(`${signal} received: stopping`);
     void this.shutdown(0);
   }
@@ -120,7 +126,10 @@ class Cli {
   private async start(withServices: boolean): Promise<void> {
     // Find a missing build or a taken port before spending time on the stack.
     const services = withServices ? await this.checkServices() : [];
-    const stack = await startLocalStack({ log: say });
+    // Every child runs in its own process group: Ctrl-C reaches the whole foreground group (and
+    // `npm start` forwards it once more), so only this process takes it and stops the services
+    // first, once each with SIGTERM, then the servers they still need until then.
+    const stack = await startLocalStack({ log: say, detached: true });
     this.stack = stack;
     if (this.shuttingDown) return;
 
@@ -197,6 +206,7 @@ class Cli {
         cwd: root,
         env: { ...env, PORT: String(port), ...(spec.ops ? { OPS_PORT: String(opsPort) } : {}) },
         stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
       });
       const prefix = `[${spec.name}]`;
       prefixLines(child.stdout, prefix, (line) => console.log(line));
@@ -251,6 +261,7 @@ class Cli {
         this.services.map(async ({ spec, process: child }) => {
           const exit = await child.stop(SERVICE_STOP_GRACE_MS);
           if (exit.signal === 'SIGKILL') complain(`${spec.name} did not stop within 10 s and was killed`);
+          else say(`${spec.name} exited with ${exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`}`);
         }),
       );
       try {

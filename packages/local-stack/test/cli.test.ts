@@ -23,12 +23,14 @@ interface RunningCli {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function runCli(args: string[], env: NodeJS.ProcessEnv = {}): RunningCli {
+/** Runs the cli; `detached` puts it at the head of its own process group, as a terminal does. */
+function runCli(args: string[], env: NodeJS.ProcessEnv = {}, detached = false): RunningCli {
   if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` before these tests`);
   let output = '';
   const child = spawn(process.execPath, [CLI, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached,
   });
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -41,10 +43,15 @@ function runCli(args: string[], env: NodeJS.ProcessEnv = {}): RunningCli {
 describe('local-stack cli', () => {
   let cli: RunningCli | undefined;
 
-  afterEach(() => {
-    // Only reached with a still-running cli when a test failed halfway.
-    if (cli?.child.exitCode === null) cli.child.kill('SIGKILL');
-  });
+  afterEach(async () => {
+    // Only reached with a still-running cli when a test failed halfway: it stops what it started.
+    if (cli?.child.exitCode !== null) return;
+    const running = cli;
+    running.child.kill('SIGTERM');
+    const timer = setTimeout(() => running.child.kill('SIGKILL'), 60_000);
+    await running.exit;
+    clearTimeout(timer);
+  }, 70_000);
 
   test('When started with an unknown flag, then it prints the usage and exits 2', async () => {
     cli = runCli(['up', '--bogus']);
@@ -53,8 +60,8 @@ describe('local-stack cli', () => {
     expect(cli.output()).toContain('Usage: node packages/local-stack/dist/cli.js up [--with-services]');
   });
 
-  test('When `up --with-services` runs, then tables and topics exist, the printed curl places an order, and Ctrl-C stops everything and exits 0', async () => {
-    cli = runCli(['up', '--with-services'], { ...PORTS, ...SERVICE_PORTS });
+  test('When `up --with-services` runs, then tables and topics exist, the printed curl places an order, and Ctrl-C (SIGINT to the whole process group, then once more as npm forwards it) stops each service gracefully once (lease released, group left, exit 0), then everything, and exits 0', async () => {
+    cli = runCli(['up', '--with-services'], { ...PORTS, ...SERVICE_PORTS, LOG_LEVEL: 'info' }, true);
     const running = cli;
     await waitFor(async () => running.output().includes('Local stack is ready'), {
       what: 'the cli to report the stack ready',
@@ -94,9 +101,27 @@ describe('local-stack cli', () => {
     expect(status).toBe('201');
     expect(JSON.parse(answer.slice(0, answer.lastIndexOf('\n')))).toMatchObject({ status: 'CREATED' });
 
+    // What a terminal does on Ctrl-C: SIGINT to the foreground process group; npm forwards it again.
+    process.kill(-(cli.child.pid as number), 'SIGINT');
     cli.child.kill('SIGINT');
 
     expect(await cli.exit).toEqual({ code: 0, signal: null });
+    const output = cli.output();
+    const logLines = (service: string) =>
+      output
+        .split('\n')
+        .filter((line) => line.startsWith(`[${service}] {`))
+        .map((line) => (JSON.parse(line.slice(line.indexOf('{'))) as { msg: string }).msg);
+    expect(output).not.toMatch(/exiting now|did not stop|was killed/);
+    expect(logLines('outbox-relay')).toEqual(expect.arrayContaining(['lease released', 'outbox-relay stopped']));
+    expect(logLines('outbox-relay')).not.toContain('lease release failed');
+    expect(logLines('notifier')).toContain('notifier stopped');
+    expect(logLines('notifier')).not.toContain('consumer did not stop cleanly');
+    expect(logLines('order-api')).toContain('order-api stopped');
+    for (const service of ['order-api', 'outbox-relay', 'notifier']) {
+      expect(logLines(service).filter((msg) => msg === 'shutting down')).toHaveLength(1);
+      expect(output).toContain(`[local-stack] ${service} exited with code 0`);
+    }
     for (const port of [...Object.values(PORTS), ...Object.values(SERVICE_PORTS)]) {
       expect(await portIsOpen(Number(port))).toBe(false);
     }

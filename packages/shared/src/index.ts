@@ -35,7 +35,7 @@ export { createMskIamTokenProvider } from './kafka/createMskIamTokenProvider';
 export type { AwsCredentials, MskIamTokenProviderOptions, MskTokenSigner } from './kafka/createMskIamTokenProvider';
 export { ensureTopics } from './kafka/ensureTopics';
 export type { EnsureTopicsOptions, EnsureTopicsReport } from './kafka/ensureTopics';
-export { topicDefinitions, deadLetterTopicFor } from './kafka/topicDefinitions';
+export { topicDefinitions, deadLetterTopicFor, TOPIC_MAX_MESSAGE_BYTES } from './kafka/topicDefinitions';
 export type { TopicDefinition, TopicDefinitionsOptions } from './kafka/topicDefinitions';
 export { onShutdownSignal } from './lifecycle/onShutdownSignal';
 export { sharedPromise } from './lifecycle/sharedPromise';
@@ -58,3 +58,13 @@ export { buildDeadLetterHeaders, relayDeadLetterValue } from './deadLetter/build
 export type { DeadLetterHeadersOptions } from './deadLetter/buildDeadLetterHeaders';
 export { DEAD_LETTER_ONLY_HEADERS, readDeadLetter } from './deadLetter/readDeadLetter';
 export type { DeadLetterInfo } from './deadLetter/readDeadLetter';
+export {
+  OUTBOX_TIME_INDEX,
+  OUTBOX_TIME_INDEX_ATTRIBUTES,
+  OUTBOX_TIME_INDEX_PARTITIONS,
+  hourStart,
+  nextHour,
+  outboxTimeIndexKeys,
+  outboxTimeIndexPartitionKeys,
+} from './events/outboxTimeIndex';
+export type { OutboxTimeIndexKeys } from './events/outboxTimeIndex';

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import {
+  TOPIC_MAX_MESSAGE_BYTES,
   checkKafkaSettings,
   commonSettings,
   kafkaConfigFromSettings,
@@ -29,6 +30,11 @@ const schema = z
     LEASE_DURATION_MS: z.coerce.number().int().min(200).max(120000).default(10000),
     /** How often the leader renews the lease and a standby looks at it, in ms (at most half the duration). */
     LEASE_RENEW_INTERVAL_MS: z.coerce.number().int().min(50).max(60000).default(3000),
+    /**
+     * A leader whose shard (or shard listing) fails, with records pending, for this long logs why,
+     * releases the lease and turns `/healthz` unhealthy so it is replaced, in ms.
+     */
+    RELAY_STALL_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
     /** How often the shard list is refreshed to find new shards, in ms. */
     SHARD_REFRESH_MS: z.coerce.number().int().min(100).max(300000).default(10000),
     /** First pause after a failed round (Kafka or DynamoDB away), in ms; doubles per failure. */
@@ -41,10 +47,27 @@ const schema = z
     KINESIS_STREAM_NAME: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).optional()),
     /** Endpoint override for Kinesis (kinesalite locally); unset in AWS. */
     KINESIS_ENDPOINT: z.preprocess((v) => (v === '' ? undefined : v), z.url().optional()),
-    /** A backfill starts this long before the newest event known to be published, in ms (writers' clocks differ). */
+    /** A backfill starts this long before the oldest server-side position among unfinished shards, in ms (writers stamp occurredAt before commit). */
     BACKFILL_OVERLAP_MS: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
-    /** Parallel Scan segments when backfilling from the outbox table. */
-    BACKFILL_SCAN_SEGMENTS: z.coerce.number().int().min(1).max(64).default(4),
+    /** How far back a backfill with no known start reads the outbox table, in hours (longer than the outbox retention). */
+    BACKFILL_LOOKBACK_HOURS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 400)
+      .default(192),
+    /** How far ahead of now a backfill reads the outbox table's time index, in hours (writers' clocks may run ahead). */
+    BACKFILL_LOOKAHEAD_HOURS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 30)
+      .default(24),
+    /**
+     * Most bytes one Kafka produce request may carry; batches are split to stay under it, and a
+     * single event larger than that is dead-lettered (`too_large`). Below the topic's `max.message.bytes`.
+     */
+    KAFKA_MAX_REQUEST_BYTES: z.coerce.number().int().min(16_384).default(900_000),
     /** When set, every batch is a Kafka transaction under this one stable id (all relay instances share it). */
     KAFKA_TRANSACTIONAL_ID: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).optional()),
   })
@@ -61,8 +84,25 @@ const schema = z
     path: ['PUBLISH_RETRY_INITIAL_MS'],
   })
   .superRefine(checkKafkaSettings)
+  .refine((env) => env.PUBLISH_RETRY_MAX_MS < env.RELAY_STALL_TIMEOUT_MS, {
+    message: 'must be below RELAY_STALL_TIMEOUT_MS',
+    path: ['PUBLISH_RETRY_MAX_MS'],
+  })
+  .refine((env) => env.KAFKA_MAX_REQUEST_BYTES < TOPIC_MAX_MESSAGE_BYTES, {
+    message: `must be below the topics' max.message.bytes (${TOPIC_MAX_MESSAGE_BYTES})`,
+    path: ['KAFKA_MAX_REQUEST_BYTES'],
+  })
   .transform((env) => ({
     service: 'outbox-relay' as const,
+    // Every remote call ends well within the lease: a hung socket fails the call, the lease is
+    // renewed in time, and the stall watchdog sees a failure instead of silence.
+    timeouts: {
+      awsConnectionMs: Math.min(2000, Math.floor(env.LEASE_DURATION_MS / 2)),
+      awsRequestMs: Math.floor(env.LEASE_DURATION_MS * 0.75),
+      kafkaConnectionMs: Math.min(3000, Math.floor(env.LEASE_DURATION_MS / 2)),
+      kafkaRequestMs: Math.floor(env.LEASE_DURATION_MS * 0.75),
+    },
+    stallTimeoutMs: env.RELAY_STALL_TIMEOUT_MS,
     port: env.PORT,
     logLevel: env.LOG_LEVEL,
     relayId: env.RELAY_ID,
@@ -81,12 +121,17 @@ const schema = z
       ...kafkaConfigFromSettings(env),
       clientId: env.KAFKA_CLIENT_ID ?? 'outbox-relay',
       transactionalId: env.KAFKA_TRANSACTIONAL_ID,
+      maxRequestBytes: env.KAFKA_MAX_REQUEST_BYTES,
     },
     pollIdleMaxMs: env.POLL_IDLE_MAX_MS,
     batchSize: env.BATCH_SIZE,
     lease: { durationMs: env.LEASE_DURATION_MS, renewIntervalMs: env.LEASE_RENEW_INTERVAL_MS },
     shardRefreshMs: env.SHARD_REFRESH_MS,
-    backfill: { overlapMs: env.BACKFILL_OVERLAP_MS, scanSegments: env.BACKFILL_SCAN_SEGMENTS },
+    backfill: {
+      overlapMs: env.BACKFILL_OVERLAP_MS,
+      lookBackMs: env.BACKFILL_LOOKBACK_HOURS * 3_600_000,
+      lookAheadMs: env.BACKFILL_LOOKAHEAD_HOURS * 3_600_000,
+    },
     publishRetry: { initialMs: env.PUBLISH_RETRY_INITIAL_MS, maxMs: env.PUBLISH_RETRY_MAX_MS },
     otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
   }));

@@ -1,6 +1,9 @@
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import type { Kafka } from 'kafkajs';
 import {
+  AppError,
   closeServer,
+  exponentialBackoff,
   createDynamoDbClients,
   createDynamoDbStreamsClient,
   createKafka,
@@ -20,6 +23,7 @@ import { CheckpointStore } from './checkpoint/CheckpointStore';
 import { LeaderLease } from './lease/LeaderLease';
 import { OutboxBackfill } from './backfill/OutboxBackfill';
 import { DynamoDbStreamSource } from './source/DynamoDbStreamSource';
+import { currentOutboxStream, enabledOutboxStream } from './setup/outboxStream';
 import { KinesisSource } from './source/KinesisSource';
 import type { ChangeSource } from './source/StreamShard';
 import { KafkaPublisher } from './publish/KafkaPublisher';
@@ -36,25 +40,46 @@ export interface RelayHandle {
   stop(): Promise<void>;
 }
 
+/** Test seams for {@link start}; production passes none. */
+export interface RelayDeps {
+  /** Wraps the Kafka client (tests force producer errors no real broker produces on demand). */
+  wrapKafka?: (kafka: Kafka) => Kafka;
+}
+
 /**
  * Builds the clients, starts competing for the leader lease, and relays the outbox stream while
  * it leads. A standby is ready (`/readyz` 200) as soon as its dependencies answer: it is doing its
  * job, which is to stand by; `relay_leader` tells which instance leads.
  */
-export async function start(config: RelayConfig): Promise<RelayHandle> {
+export async function start(config: RelayConfig, deps: RelayDeps = {}): Promise<RelayHandle> {
   const logger = createLogger({ service: config.service, level: config.logLevel }).child({ relayId: config.relayId });
   const registry = createMetricsRegistry({ service: config.service });
   const metrics = createRelayMetrics(registry);
-  const { client, doc } = createDynamoDbClients({ region: config.aws.region, endpoint: config.aws.dynamodbEndpoint });
-  const streams = createDynamoDbStreamsClient({ region: config.aws.region, endpoint: config.aws.streamsEndpoint });
+  const timeouts = {
+    connectionTimeoutMs: config.timeouts.awsConnectionMs,
+    requestTimeoutMs: config.timeouts.awsRequestMs,
+  };
+  const { client, doc } = createDynamoDbClients({
+    region: config.aws.region,
+    endpoint: config.aws.dynamodbEndpoint,
+    ...timeouts,
+  });
+  const streams = createDynamoDbStreamsClient({
+    region: config.aws.region,
+    endpoint: config.aws.streamsEndpoint,
+    ...timeouts,
+  });
   // kafkajs' own retries stay within the relay's backoff cap; the relay loop retries beyond that.
-  const kafka = createKafka({
+  const baseKafka = createKafka({
     clientId: config.kafka.clientId,
     brokers: config.kafka.brokers,
     security: config.kafka.security,
     logger,
+    connectionTimeout: config.timeouts.kafkaConnectionMs,
+    requestTimeout: config.timeouts.kafkaRequestMs,
     retry: { initialRetryTime: config.publishRetry.initialMs, maxRetryTime: config.publishRetry.maxMs, retries: 5 },
   });
+  const kafka = deps.wrapKafka ? deps.wrapKafka(baseKafka) : baseKafka;
   if (config.kafka.ensureTopics) {
     await ensureTopics({ kafka, definitions: topicDefinitions(config.kafka.topics), logger });
   }
@@ -62,27 +87,33 @@ export async function start(config: RelayConfig): Promise<RelayHandle> {
     kafka,
     topic: config.kafka.topic,
     transactionalId: config.kafka.transactionalId,
+    maxRequestBytes: config.kafka.maxRequestBytes,
+    ackTimeoutMs: config.timeouts.kafkaRequestMs,
   });
 
-  // Fails fast on a missing stream; later the relay follows the table's latest stream.
-  let streamArn: string;
+  // The stream to start from: found during setup (which waits out a missing stream), then the
+  // relay follows the table's latest stream.
+  let streamArn: string | undefined;
+  let findStream: () => Promise<string>;
   let resolveStreamArn: () => Promise<string | undefined>;
   let sourceFor: (arn: string) => ChangeSource;
   const closers: (() => void)[] = [];
   if (config.source.kind === 'kinesis') {
-    const kinesis = createKinesisClient({ region: config.aws.region, endpoint: config.aws.kinesisEndpoint });
+    const kinesis = createKinesisClient({
+      region: config.aws.region,
+      endpoint: config.aws.kinesisEndpoint,
+      ...timeouts,
+    });
     closers.push(() => kinesis.destroy());
     const streamName = config.source.streamName;
-    streamArn = await KinesisSource.streamArnOf(kinesis, streamName);
+    findStream = () => KinesisSource.streamArnOf(kinesis, streamName);
     resolveStreamArn = async () => streamArn;
     sourceFor = (arn) => new KinesisSource({ kinesis, streamName, streamArn: arn });
   } else {
-    streamArn = await DynamoDbStreamSource.latestStreamArn(client, config.tables.outbox);
-    resolveStreamArn = () => DynamoDbStreamSource.currentStreamArn(client, config.tables.outbox);
+    findStream = () => enabledOutboxStream(client, config.tables.outbox);
+    resolveStreamArn = () => currentOutboxStream(client, config.tables.outbox);
     sourceFor = (arn) => new DynamoDbStreamSource({ streams, streamArn: arn });
   }
-  // A transactional producer fences whoever used the id before: connect it only when leading.
-  if (!publisher.transactional) await publisher.connect();
   const lease = new LeaderLease({
     doc,
     table: config.tables.relayState,
@@ -99,7 +130,12 @@ export async function start(config: RelayConfig): Promise<RelayHandle> {
     resolveStreamArn,
     sourceFor,
     checkpoints: new CheckpointStore({ doc, table: config.tables.relayState, relayName: config.tables.outbox }),
-    backfill: new OutboxBackfill({ doc, table: config.tables.outbox, segments: config.backfill.scanSegments }),
+    backfill: new OutboxBackfill({
+      doc,
+      table: config.tables.outbox,
+      lookBackMs: config.backfill.lookBackMs,
+      lookAheadMs: config.backfill.lookAheadMs,
+    }),
     backfillOverlapMs: config.backfill.overlapMs,
     publisher,
     lease,
@@ -109,19 +145,89 @@ export async function start(config: RelayConfig): Promise<RelayHandle> {
     pollIdleMaxMs: config.pollIdleMaxMs,
     failureBackoff: config.publishRetry,
     shardRefreshMs: config.shardRefreshMs,
+    stallTimeoutMs: config.stallTimeoutMs,
   });
-  lease.start();
-  relay.start();
-  logger.info(
-    { source: config.source.kind, streamArn, topic: config.kafka.topic },
-    'relay started; competing for the lease',
-  );
-
   let stopping = false;
+  /** Set once the stream was found and Kafka answered: only then does this instance compete. */
+  let setUp = false;
+  /** Why setup gave up (a wrong setup no wait can fix); reported by `/healthz`. */
+  let setupFailure: string | undefined;
+  const trySetup = async () => {
+    streamArn = await findStream();
+    // A transactional producer fences whoever used the id before: connect it only when leading.
+    if (!publisher.transactional) await publisher.connect();
+  };
+  const begin = () => {
+    setUp = true;
+    lease.start();
+    relay.start();
+    logger.info(
+      { source: config.source.kind, streamArn, topic: config.kafka.topic },
+      'relay started; competing for the lease',
+    );
+  };
+  const isPermanent = (error: unknown) => error instanceof AppError && !error.retriable;
+  try {
+    await trySetup();
+    begin();
+  } catch (error) {
+    // A wrong setup fails the start with its clear error; an outage is waited out.
+    if (isPermanent(error)) {
+      await publisher.disconnect().catch(() => undefined);
+      client.destroy();
+      streams.destroy();
+      for (const close of closers) close();
+      throw error;
+    }
+    const delay = exponentialBackoff(config.publishRetry);
+    logger.warn({ err: error }, 'stream or Kafka not available at start; waiting as a not-ready standby');
+    void (async () => {
+      for (let attempt = 1; !stopping; attempt += 1) {
+        await new Promise((resolve) => setTimeout(resolve, delay(attempt)).unref());
+        if (stopping) return;
+        try {
+          await trySetup();
+          if (!stopping) begin();
+          return;
+        } catch (retryError) {
+          if (isPermanent(retryError)) {
+            setupFailure = (retryError as Error).message;
+            logger.error({ err: retryError }, 'setup cannot succeed; reporting unhealthy');
+            return;
+          }
+          logger.warn({ err: retryError, attempt }, 'stream or Kafka still not available; waiting');
+        }
+      }
+    })();
+  }
+
+  // A stalled leader steps down for good and reports unhealthy, so the orchestrator replaces it.
+  let stalled: string | undefined;
+  const watchdog = setInterval(
+    () => {
+      if (stalled !== undefined || stopping) return;
+      const reason = relay.stallReason();
+      if (reason === undefined) return;
+      stalled = reason;
+      logger.error(
+        { reason, stallTimeoutMs: config.stallTimeoutMs },
+        'no progress with records pending; releasing the lease and reporting unhealthy so this instance is replaced',
+      );
+      void (async () => {
+        await withTimeout(relay.stop(), config.lease.durationMs, 'stopping the stalled loop').catch((error: unknown) =>
+          logger.warn({ err: error }, 'stalled loop did not stop in time'),
+        );
+        await lease.release();
+      })();
+    },
+    Math.min(1000, Math.floor(config.stallTimeoutMs / 4)),
+  );
+  watchdog.unref();
   const ops = createOpsServer({
     registry,
+    unhealthyReason: () => stalled ?? setupFailure,
     isReady: async () => {
-      if (stopping) return false;
+      if (stopping || !setUp || stalled !== undefined) return false;
       if (!publisher.transactional && !publisher.isConnected) return false;
       await client.send(new DescribeTableCommand({ TableName: config.tables.relayState }));
       return true;
@@ -131,6 +237,7 @@ export async function start(config: RelayConfig): Promise<RelayHandle> {
 
   const stop = sharedPromise(async () => {
     stopping = true;
+    clearInterval(watchdog);
     await withTimeout(relay.stop(), 15000, 'finishing the batch in flight').catch((error: unknown) =>
       logger.warn({ err: error }, 'relay did not stop in time'),
     );

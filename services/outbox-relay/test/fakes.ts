@@ -1,8 +1,9 @@
 import { createLogger, createMetricsRegistry } from '@outbox/shared';
 import type { Checkpoints, ShardCheckpoint, StreamPointer } from '../src/checkpoint/CheckpointStore';
 import type { LeaseFence } from '../src/lease/LeaderLease';
-import type { BackfillSource } from '../src/backfill/OutboxBackfill';
-import type { ChangeSource, RecordBatch, SourceRecord, StreamShard } from '../src/source/StreamShard';
+import type { BackfillSource, BackfillWindow } from '../src/backfill/OutboxBackfill';
+import type { ChangeSource, RecordBatch, ShardStart, SourceRecord, StreamShard } from '../src/source/StreamShard';
+import { SourceError } from '../src/source/SourceError';
 import type { DeadLetter, OutgoingEvent } from '../src/publish/KafkaPublisher';
 import { Relay, type RelayOptions } from '../src/relay/Relay';
 import { createRelayMetrics } from '../src/relay/relayMetrics';
@@ -14,11 +15,13 @@ export function insert(
   aggregateId: string,
   seq: number,
   occurredAt = new Date().toISOString(),
+  serverTimeMs?: number,
 ): SourceRecord {
   return {
     shardId,
     sequenceNumber,
     eventName: 'INSERT',
+    serverTimeMs,
     newImage: {
       eventId: `${aggregateId}-${seq}`,
       eventType: 'OrderCreated',
@@ -49,8 +52,14 @@ export class FakeSource implements ChangeSource {
     return this.shards;
   }
 
-  async iteratorFor(shardId: string, after?: string): Promise<string | undefined> {
+  /** Every start asked for, in order. */
+  readonly starts: ShardStart[] = [];
+
+  async iteratorFor(shard: StreamShard, start: ShardStart): Promise<string | undefined> {
+    const shardId = shard.shardId;
+    const after = 'after' in start ? start.after : undefined;
     this.iteratorRequests.push({ shardId, after });
+    this.starts.push(start);
     const error = this.failNext.iteratorFor.shift();
     if (error) throw error;
     const records = this.records.get(shardId) ?? [];
@@ -70,10 +79,14 @@ export class FakeSource implements ChangeSource {
   }
 }
 
-export function named(name: string): Error {
-  const error = new Error(name);
-  error.name = name;
-  return error;
+/** What a source raises when records the relay has not read are gone from the stream. */
+export function trimmed(shardId = 'shardId-1'): SourceError {
+  return new SourceError('source.trimmed', shardId, `records of ${shardId} were trimmed`);
+}
+
+/** What a source raises when an iterator is no longer valid. */
+export function expired(shardId = 'shardId-1'): SourceError {
+  return new SourceError('source.iterator_expired', shardId, `the iterator of ${shardId} is no longer valid`);
 }
 
 export class MemoryCheckpoints implements Checkpoints {
@@ -102,6 +115,10 @@ export class MemoryCheckpoints implements Checkpoints {
 export class RecordingPublisher {
   readonly events: OutgoingEvent[] = [];
   readonly letters: DeadLetter[] = [];
+  readonly maxRecordBytes = 1_000_000;
+  recordBytes(event: OutgoingEvent) {
+    return JSON.stringify(event.envelope).length;
+  }
   async publishBatch(events: OutgoingEvent[], letters: DeadLetter[]) {
     this.events.push(...events);
     this.letters.push(...letters);
@@ -109,13 +126,13 @@ export class RecordingPublisher {
 }
 
 export class FakeBackfill implements BackfillSource {
+  /** The start of each window read, as an ISO time (`undefined`: the whole table). */
   readonly calls: (string | undefined)[] = [];
   constructor(private readonly records: SourceRecord[]) {}
-  async readSince(since: string | undefined) {
-    this.calls.push(since);
-    return this.records.filter(
-      (r) => since === undefined || Date.parse(String(r.newImage?.occurredAt)) >= Date.parse(since),
-    );
+  async *read(window: BackfillWindow) {
+    const { fromMs } = window;
+    this.calls.push(fromMs === undefined ? undefined : new Date(fromMs).toISOString());
+    yield this.records.filter((r) => fromMs === undefined || Date.parse(String(r.newImage?.occurredAt)) >= fromMs);
   }
 }
 
@@ -123,7 +140,7 @@ const fence: LeaseFence = { table: 'RelayState', key: { pk: 'LEASE#x', sk: 'LEAD
 
 /** A relay over fakes that always leads. */
 export function relayOver(
-  source: FakeSource,
+  source: ChangeSource,
   extra: Partial<RelayOptions> & { checkpoints?: MemoryCheckpoints; backfill?: BackfillSource } = {},
 ) {
   const registry = createMetricsRegistry({ service: 'test', defaultMetrics: false });
@@ -142,6 +159,8 @@ export function relayOver(
     pollIdleMaxMs: 10,
     shardRefreshMs: 10,
     backfillOverlapMs: 0,
+    failureBackoff: { initialMs: 10, maxMs: 50 },
+    stallTimeoutMs: 60_000,
     ...extra,
   });
   return { relay, publisher, checkpoints, registry };

@@ -5,7 +5,7 @@ import { isDrained, planShards, type ShardProgress } from '../src/source/ShardLi
 import type { StreamShard } from '../src/source/StreamShard';
 import recorded from './fixtures/describeStream-split.json';
 import { metricValue } from './support';
-import { FakeBackfill, FakeSource, MemoryCheckpoints, insert, named, relayOver } from './fakes';
+import { FakeBackfill, FakeSource, MemoryCheckpoints, expired, insert, relayOver, trimmed } from './fakes';
 
 const ROOT = 'shardId-00000001763626443512-0a1b2c3d';
 const LEFT = 'shardId-00000001763640843777-1b2c3d4e';
@@ -114,7 +114,7 @@ describe('shard lineage (recorded DescribeStream shapes, replayed by a fake clie
     let reads = 0;
     source.read = async (shardId, iterator, limit) => {
       reads += 1;
-      if (reads === 2) throw named('ExpiredIteratorException');
+      if (reads === 2) throw expired();
       return read(shardId, iterator, limit);
     };
     relay.start();
@@ -130,14 +130,14 @@ describe('shard lineage (recorded DescribeStream shapes, replayed by a fake clie
     ]);
   });
 
-  test('When GetRecords says the iterator fell behind the trim horizon but the checkpoint is still readable, then the iterator is re-acquired from the checkpoint without a backfill (fake source; DynamoDB Local does this to a TRIM_HORIZON iterator taken on an empty shard)', async () => {
+  test('When a read says the iterator is no longer valid (fell behind the trim horizon) but the checkpoint is still readable, then the iterator is re-acquired from the checkpoint without a backfill (fake source; DynamoDB Local does this to a TRIM_HORIZON iterator taken on an empty shard)', async () => {
     const records = new Map([['shardId-1', [1, 2, 3].map((n) => insert('shardId-1', String(n), 'agg', n))]]);
     const source = new FakeSource([{ shardId: 'shardId-1' }], records);
     const read = source.read.bind(source);
     let reads = 0;
     source.read = async (shardId, iterator, limit) => {
       reads += 1;
-      if (reads === 2) throw named('TrimmedDataAccessException');
+      if (reads === 2) throw expired();
       return read(shardId, iterator, limit);
     };
     const backfill = new FakeBackfill([]);
@@ -158,13 +158,13 @@ describe('shard lineage (recorded DescribeStream shapes, replayed by a fake clie
     const t = (minute: number) => new Date(Date.UTC(2026, 10, 23, 10, minute)).toISOString();
     // The stream kept only the newest record; the table still has what the stream lost.
     const source = new FakeSource([shard], new Map([['shardId-1', [insert('shardId-1', '900', 'agg', 4, t(40))]]]));
-    source.failNext.iteratorFor.push(named('TrimmedDataAccessException'));
+    source.failNext.iteratorFor.push(trimmed());
     const table = [1, 2, 3, 4].map((n) => insert('backfill', `agg#${n}`, 'agg', n, t(10 * n)));
     const backfill = new FakeBackfill(table);
     const checkpoints = new MemoryCheckpoints();
     await checkpoints.write(
       source.streamArn,
-      { shardId: 'shardId-1', sequenceNumber: '100', ended: false, lastOccurredAt: t(10) },
+      { shardId: 'shardId-1', sequenceNumber: '100', ended: false, lastServerTimeMs: Date.parse(t(10)) },
       {} as never,
     );
     checkpoints.pointer = { streamArn: source.streamArn };
@@ -176,7 +176,7 @@ describe('shard lineage (recorded DescribeStream shapes, replayed by a fake clie
       await relay.stop();
     }
     expect(backfill.calls).toEqual([t(10)]);
-    // seq 1 was published before the checkpoint; the overlap (0 here) starts at its occurredAt.
+    // seq 1 was read before the checkpoint; the overlap (0 here) starts at its server-side time.
     expect(publisher.events.map((e) => `${e.shardId}:${e.envelope.seq}`)).toEqual([
       'backfill:1',
       'backfill:2',
@@ -184,10 +184,7 @@ describe('shard lineage (recorded DescribeStream shapes, replayed by a fake clie
       'backfill:4',
       'shardId-1:4',
     ]);
-    expect(source.iteratorRequests).toEqual([
-      { shardId: 'shardId-1', after: '100' },
-      { shardId: 'shardId-1', after: undefined },
-    ]);
+    expect(source.starts).toEqual([{ after: '100' }, { from: 'trim_horizon' }]);
     const text = await registry.getSingleMetricAsString('relay_records_backfilled_total');
     expect(metricValue(text, 'relay_records_backfilled_total', { reason: 'trimmed' })).toBe(4);
   });

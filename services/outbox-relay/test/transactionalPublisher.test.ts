@@ -34,8 +34,8 @@ describe('transactional publishing', () => {
       retry: { retries: 2 },
     });
     const transactionalId = uniqueName('outbox-relay-tx');
-    const deposed = new KafkaPublisher({ kafka, topic, transactionalId });
-    const successor = new KafkaPublisher({ kafka, topic, transactionalId });
+    const deposed = new KafkaPublisher({ kafka, topic, transactionalId, maxRequestBytes: 900_000 });
+    const successor = new KafkaPublisher({ kafka, topic, transactionalId, maxRequestBytes: 900_000 });
     const reader = await readTopic(topic);
     try {
       const aggregateId = randomUUID();

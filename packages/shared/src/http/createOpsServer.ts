@@ -6,10 +6,15 @@ export interface OpsServerOptions {
   registry: Registry;
   /** True while the service can do its work (its dependencies answer). */
   isReady: () => Promise<boolean> | boolean;
+  /**
+   * Why the process should be replaced (it is stuck), or `undefined` while it is healthy
+   * (the default): `/healthz` then answers 503 with the reason.
+   */
+  unhealthyReason?: () => string | undefined;
 }
 
 /**
- * The operations endpoints of a worker service: `/healthz` (the process runs), `/readyz`
+ * The operations endpoints of a worker service: `/healthz` (the process runs and is not stuck), `/readyz`
  * (200 only when `isReady` says so) and `/metrics` (Prometheus text format).
  */
 export function createOpsServer(options: OpsServerOptions): Server {
@@ -20,7 +25,11 @@ export function createOpsServer(options: OpsServerOptions): Server {
       res.end(body);
     };
     if (req.method !== 'GET') return send(405, 'text/plain', 'method not allowed\n');
-    if (path === '/healthz') return send(200, 'application/json', '{"status":"ok"}\n');
+    if (path === '/healthz') {
+      const reason = options.unhealthyReason?.();
+      if (reason === undefined) return send(200, 'application/json', '{"status":"ok"}\n');
+      return send(503, 'application/json', `${JSON.stringify({ status: 'unhealthy', reason })}\n`);
+    }
     if (path === '/readyz') {
       Promise.resolve()
         .then(() => options.isReady())

@@ -28,6 +28,12 @@ export interface TopicDefinitionsOptions {
   minInsyncReplicas?: number;
 }
 
+/**
+ * The largest record batch the pipeline's topics accept (`max.message.bytes`, Kafka's default
+ * broker limit), set on each topic so a producer's byte budget can be checked against it.
+ */
+export const TOPIC_MAX_MESSAGE_BYTES = 1_048_588;
+
 /** The name of the dead-letter topic that belongs to `topic`. */
 export function deadLetterTopicFor(topic: string): string {
   return `${topic}.dlq`;
@@ -50,13 +56,14 @@ export function topicDefinitions(options: TopicDefinitionsOptions): TopicDefinit
     );
   }
   const durability = minInsync === undefined ? [] : [{ name: 'min.insync.replicas', value: String(minInsync) }];
+  const maxMessageBytes = { name: 'max.message.bytes', value: String(TOPIC_MAX_MESSAGE_BYTES) };
   return [
-    { topic: options.topic, numPartitions, replicationFactor, configEntries: [...durability] },
+    { topic: options.topic, numPartitions, replicationFactor, configEntries: [maxMessageBytes, ...durability] },
     {
       topic: deadLetterTopicFor(options.topic),
       numPartitions,
       replicationFactor,
-      configEntries: [{ name: 'retention.ms', value: dlqRetentionMs }, ...durability],
+      configEntries: [{ name: 'retention.ms', value: dlqRetentionMs }, maxMessageBytes, ...durability],
     },
   ];
 }

@@ -6,6 +6,7 @@ import {
   type DynamoDBDocumentClient,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
+import { outboxTimeIndexKeys } from '@outbox/shared';
 import type { OrderCancelledPayload, OrderCreatedPayload, OrderEventEnvelope } from '@outbox/shared';
 import type { Order, OrderLine, OrderStatus } from '../domain/Order';
 import { WriteConflictError, storeUnavailable, type WriteConflictReason } from '../domain/errors';
@@ -123,7 +124,7 @@ export class OrderRepository {
             ExpressionAttributeValues: values,
           },
         },
-        this.outboxPut(event),
+        this.outboxPut(event, previous.updatedAt),
       ],
       idempotency,
     );
@@ -274,12 +275,16 @@ export class OrderRepository {
     };
   }
 
-  private outboxPut(event: OrderEventEnvelope<object>) {
+  /**
+   * The outbox item: the event, its TTL and its keys in the relay's time index (`byHour`), whose
+   * hour never precedes that of the aggregate's previous event (`previousAt`).
+   */
+  private outboxPut(event: OrderEventEnvelope<object>, previousAt?: string) {
     const expiresAt = Math.floor(Date.parse(event.occurredAt) / 1000) + this.options.outboxRetentionDays * 86400;
     return {
       Put: {
         TableName: this.options.outboxTable,
-        Item: { ...event, expiresAt },
+        Item: { ...event, expiresAt, ...outboxTimeIndexKeys(event, previousAt) },
         // seq is the version: a second event with one seq would be a bug, never an overwrite.
         ConditionExpression: 'attribute_not_exists(aggregateId)',
       },

@@ -10,8 +10,18 @@ export interface ShardCheckpoint {
   /** True once the shard was read to its end. */
   ended: boolean;
   parentShardId?: string;
-  /** `occurredAt` of the newest event published from this shard: where a backfill starts. */
+  /** `occurredAt` of the newest event published from this shard (writer's clock; informative). */
   lastOccurredAt?: string;
+  /**
+   * Server-side time (ms) of the last record read from this shard (`ApproximateCreationDateTime`
+   * or `ApproximateArrivalTimestamp`): where a backfill starts, no writer's clock involved.
+   */
+  lastServerTimeMs?: number;
+  /**
+   * True once what the stream trimmed before the shard's oldest retained record was backfilled
+   * from the table: the shard is then read from its trim horizon without another trim check.
+   */
+  trimBackfilled?: boolean;
 }
 
 /** Which stream the relay reads, so it notices when the table's stream was replaced. */
@@ -85,6 +95,8 @@ export class CheckpointStore {
         ended: checkpoint.ended,
         parentShardId: checkpoint.parentShardId,
         lastOccurredAt: checkpoint.lastOccurredAt,
+        lastServerTimeMs: checkpoint.lastServerTimeMs,
+        trimBackfilled: checkpoint.trimBackfilled,
       },
       fence,
       `checkpoint of shard ${checkpoint.shardId}`,
@@ -149,6 +161,8 @@ function toCheckpoint(item: Record<string, unknown>): ShardCheckpoint {
     ended: item.ended === true,
     parentShardId: item.parentShardId as string | undefined,
     lastOccurredAt: item.lastOccurredAt as string | undefined,
+    lastServerTimeMs: typeof item.lastServerTimeMs === 'number' ? item.lastServerTimeMs : undefined,
+    trimBackfilled: item.trimBackfilled === true ? true : undefined,
   };
 }
 

@@ -39,7 +39,21 @@ export interface KafkaPublisherOptions {
    * id: a new leader's producer bumps the epoch, so a deposed leader's producer is fenced by Kafka.
    */
   transactionalId?: string;
+  /**
+   * Most bytes one produce request may carry (an estimate that errs high); batches are split to
+   * stay under it. Below the broker's `message.max.bytes` and the topic's `max.message.bytes`.
+   */
+  maxRequestBytes: number;
+  /** How long the broker may take to acknowledge one request (kafkajs' `timeout`; default 30000). */
+  ackTimeoutMs?: number;
 }
+
+/** Room kept in every request for its own header, the topic names and the record-batch headers. */
+export const REQUEST_OVERHEAD_BYTES = 4096;
+/** Bytes a record adds besides its key, value and headers (length, attributes, deltas). */
+const RECORD_OVERHEAD_BYTES = 64;
+/** Bytes a header adds besides its key and value. */
+const HEADER_OVERHEAD_BYTES = 16;
 
 /**
  * Publishes outbox events to Kafka keyed by aggregate id, with an idempotent producer, acks from
@@ -77,52 +91,65 @@ export class KafkaPublisher {
     this.connected = false;
   }
 
-  /** Sends the events in order, then the dead letters; resolves when Kafka acknowledged all. */
-  async publishBatch(events: OutgoingEvent[], letters: DeadLetter[]): Promise<void> {
-    if (events.length === 0 && letters.length === 0) return;
-    const traced = events.map((event) => ({ event, ...startProducerSpan(this.options.topic, event.envelope) }));
-    const topicMessages = [];
-    if (events.length > 0) {
-      topicMessages.push({ topic: this.options.topic, messages: traced.map((t) => toMessage(t.event, t.headers)) });
-    }
-    if (letters.length > 0) {
-      topicMessages.push({
-        topic: deadLetterTopicFor(this.options.topic),
-        messages: letters.map((l) => this.toDeadLetter(l)),
-      });
-    }
-    const spans = traced.map((t) => t.span);
-    try {
-      await this.send(topicMessages);
-    } catch (error) {
-      endProducerSpans(spans, error);
-      throw error;
-    }
-    endProducerSpans(spans);
+  /** The most bytes one record may take: a larger one can never be sent. */
+  get maxRecordBytes(): number {
+    return this.options.maxRequestBytes - REQUEST_OVERHEAD_BYTES;
   }
 
-  private async send(topicMessages: { topic: string; messages: Message[] }[]): Promise<void> {
+  /** The bytes `event` takes in a produce request (an estimate that errs high). */
+  recordBytes(event: OutgoingEvent): number {
+    // The producer span's headers: a traceparent of fixed length, the stored tracestate.
+    return messageBytes(toMessage(event, { traceparent: TRACEPARENT_SIZED, tracestate: event.envelope.tracestate }));
+  }
+
+  /**
+   * Sends the events in order, then the dead letters, in as many requests as the byte budget
+   * needs (one after the other, so order holds); resolves when Kafka acknowledged all. In
+   * transactional mode all of it is one transaction. An event over {@link maxRecordBytes} must
+   * not be passed (dead-letter it instead): it would be refused every time.
+   */
+  async publishBatch(events: OutgoingEvent[], letters: DeadLetter[]): Promise<void> {
+    if (events.length === 0 && letters.length === 0) return;
+    // One producer span per record, in the order's trace; each ends when Kafka acknowledged it.
+    const traced = events.map((event) => startProducerSpan(this.options.topic, event.envelope));
+    const spans = traced.map((t) => t.span);
+    const messages = [
+      ...events.map((event, i) => ({ topic: this.options.topic, message: toMessage(event, traced[i].headers) })),
+      ...letters.map((letter) => ({
+        topic: deadLetterTopicFor(this.options.topic),
+        message: this.toDeadLetter(letter),
+      })),
+    ];
+    const requests = splitByBytes(messages, this.maxRecordBytes);
+    const timeout = this.options.ackTimeoutMs;
     try {
       await this.connect();
       if (!this.transactional) {
-        await this.producer.sendBatch({ acks: -1, topicMessages });
+        for (const topicMessages of requests) await this.producer.sendBatch({ acks: -1, timeout, topicMessages });
+        endProducerSpans(spans);
         return;
       }
       const transaction = await this.producer.transaction();
       try {
-        await transaction.sendBatch({ acks: -1, topicMessages });
+        for (const topicMessages of requests) await transaction.sendBatch({ acks: -1, timeout, topicMessages });
         await transaction.commit();
+        endProducerSpans(spans);
       } catch (error) {
         await transaction.abort().catch(() => undefined);
         throw error;
       }
     } catch (error) {
-      // A transactional producer may be left mid-transaction: start over with a fresh one (its
-      // init aborts what the old one left open). The idempotent producer reconnects by itself.
-      if (this.transactional) await this.reset();
+      endProducerSpans(spans, error);
+      // A fatal error (a sequence error, a fenced epoch, retries exhausted) leaves the producer
+      // unusable for good, and a transactional one may be left mid-transaction: start over with
+      // a fresh producer (new producer id; a transactional init aborts what the old one left
+      // open). The caller re-reads from its checkpoint: duplicates, never loss or reorder.
+      const fatal = this.transactional || (error as { retriable?: boolean }).retriable !== true;
+      if (fatal) await this.reset();
       throw new AppError('publish.failed', `Kafka did not acknowledge the batch: ${(error as Error).message}`, {
         retriable: true,
         cause: error,
+        details: { producerReset: fatal },
       });
     }
   }
@@ -159,7 +186,7 @@ export class KafkaPublisher {
 
   /** A dead letter under the shared contract: origin `relay`, the raw item as JSON, the source shard and sequence number. */
   private toDeadLetter(letter: DeadLetter): Message {
-    return {
+    const message: Message = {
       key: letter.key ?? null,
       value: relayDeadLetterValue(letter.item),
       headers: buildDeadLetterHeaders({
@@ -169,9 +196,56 @@ export class KafkaPublisher {
         source: { shardId: letter.shardId, sequenceNumber: letter.sequenceNumber },
       }),
     };
+    // A dead letter must fit too: an item too large to send keeps only its coordinates (the
+    // outbox table still holds it until its TTL).
+    const bytes = messageBytes(message);
+    if (bytes > this.maxRecordBytes) message.value = JSON.stringify({ omitted: 'too_large', bytes });
+    return message;
   }
 }
 
+/** The bytes a message takes in a produce request: key, value, headers and record overhead. */
+function messageBytes(message: Message): number {
+  const length = (value: unknown) =>
+    value === null || value === undefined ? 0 : Buffer.byteLength(value as string | Buffer);
+  let bytes = RECORD_OVERHEAD_BYTES + length(message.key) + length(message.value);
+  for (const [name, value] of Object.entries(message.headers ?? {})) {
+    bytes += HEADER_OVERHEAD_BYTES + Buffer.byteLength(name) + length(value);
+  }
+  return bytes;
+}
+
+/**
+ * Splits messages, in order, into requests of at most `maxBytes` of records each, grouping
+ * consecutive messages of one topic. A message alone over `maxBytes` still gets its own request.
+ */
+function splitByBytes(
+  messages: { topic: string; message: Message }[],
+  maxBytes: number,
+): { topic: string; messages: Message[] }[][] {
+  const requests: { topic: string; messages: Message[] }[][] = [];
+  let current: { topic: string; messages: Message[] }[] = [];
+  let currentBytes = 0;
+  for (const { topic, message } of messages) {
+    const bytes = messageBytes(message);
+    if (current.length > 0 && currentBytes + bytes > maxBytes) {
+      requests.push(current);
+      current = [];
+      currentBytes = 0;
+    }
+    const last = current.at(-1);
+    if (last?.topic === topic) last.messages.push(message);
+    else current.push({ topic, messages: [message] });
+    currentBytes += bytes;
+  }
+  if (current.length > 0) requests.push(current);
+  return requests;
+}
+
+/** As long as any version-00 `traceparent`, for size estimates. */
+const TRACEPARENT_SIZED = `00-${'0'.repeat(32)}-${'0'.repeat(16)}-00`;
+
+/** The Kafka record of an event; `trace` is the producer span's context (see producerSpans.ts). */
 function toMessage(event: OutgoingEvent, trace: TraceHeaders): Message {
   const { envelope } = event;
   const headers: Record<string, string> = {
@@ -182,7 +256,6 @@ function toMessage(event: OutgoingEvent, trace: TraceHeaders): Message {
     [EVENT_HEADERS.sourceShard]: event.shardId,
     [EVENT_HEADERS.sourceSequenceNumber]: event.sequenceNumber,
   };
-  // The relay's producer span (see producerSpans.ts), which the notifier continues.
   if (trace.traceparent) headers[EVENT_HEADERS.traceparent] = trace.traceparent;
   if (trace.tracestate) headers[EVENT_HEADERS.tracestate] = trace.tracestate;
   return { key: envelope.aggregateId, value: JSON.stringify(envelope), headers };

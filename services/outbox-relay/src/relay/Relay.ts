@@ -1,19 +1,18 @@
-import { AppError, type Logger } from '@outbox/shared';
-import type { Checkpoints, ShardCheckpoint } from '../checkpoint/CheckpointStore';
+import { exponentialBackoff, type BackoffOptions, type Logger } from '@outbox/shared';
+import type { Checkpoints } from '../checkpoint/CheckpointStore';
 import { LeaseLostError, type LeaderLease } from '../lease/LeaderLease';
 import type { BackfillSource } from '../backfill/OutboxBackfill';
-import type { ChangeSource, SourceRecord, StreamShard } from '../source/StreamShard';
-import { isDrained, planShards } from '../source/ShardLineage';
-import type { DeadLetter, OutgoingEvent } from '../publish/KafkaPublisher';
+import type { ChangeSource, ShardStart, SourceRecord } from '../source/StreamShard';
+import { isSourceError } from '../source/SourceError';
+import { isDrained } from '../source/ShardLineage';
 import type { RelayMetrics } from './relayMetrics';
-import { toOutgoing } from './toOutgoing';
 import { resequence } from './resequence';
-import { nextFailureDelay, nextIdleDelay, type BackoffOptions } from './backoff';
+import { nextIdleDelay } from './idleDelay';
+import { RecordPublisher, maxOccurredAt, type BatchPublisher } from './RecordPublisher';
+import { ShardTracker, type ShardState } from './ShardTracker';
+import { BackfillCoordinator } from './BackfillCoordinator';
 
-/** What the relay needs from a publisher: resolve only once Kafka acknowledged everything. */
-export interface BatchPublisher {
-  publishBatch(events: OutgoingEvent[], letters: DeadLetter[]): Promise<void>;
-}
+export type { BatchPublisher } from './RecordPublisher';
 
 /** Options for {@link Relay}. */
 export interface RelayOptions {
@@ -36,25 +35,22 @@ export interface RelayOptions {
   /** Longest pause when every shard is idle. */
   pollIdleMaxMs: number;
   /** Backoff after a failed round (Kafka or DynamoDB away); the checkpoint stays where it was. */
-  failureBackoff?: BackoffOptions;
+  failureBackoff: BackoffOptions;
   /** How often the shard list (and the table's stream) is refreshed. */
-  shardRefreshMs?: number;
+  shardRefreshMs: number;
   /**
-   * A backfill starts this long before the newest event known to be published, because
-   * `occurredAt` is stamped before commit and writers' clocks differ (default 5 minutes).
+   * A backfill starts this long before the oldest server-side position among unfinished shards
+   * (writers stamp `occurredAt` before commit; stream times are approximate).
    */
-  backfillOverlapMs?: number;
+  backfillOverlapMs: number;
+  /**
+   * A leader whose shard (or shard listing) has failed for this long, or whose loop has not come
+   * round for this long, is stalled: see {@link Relay.stallReason}.
+   */
+  stallTimeoutMs: number;
   /** Wall clock for lag and refresh timing (ms since epoch). */
   now?: () => number;
 }
-
-interface ShardState {
-  shard: StreamShard;
-  checkpoint: ShardCheckpoint;
-  iterator?: string;
-}
-
-const isNamed = (error: unknown, name: string) => (error as { name?: string } | null)?.name === name;
 
 /**
  * Moves outbox events from the stream to Kafka while this instance holds the lease: per shard,
@@ -62,14 +58,16 @@ const isNamed = (error: unknown, name: string) => (error as { name?: string } | 
  * transaction fenced by the lease. A failure leaves the checkpoint where it was; the shard is
  * re-read from there after a capped backoff. A new term re-reads every checkpoint.
  *
- * Shards are read by lineage (a child only after its parents ended). Records the stream lost
- * (checkpoint behind the trim horizon, a shard trimmed away, a replaced stream) are re-read
- * from the outbox table and published before the stream is read on: never a silent skip.
+ * Which shards to read comes from the {@link ShardTracker} (lineage, checkpoints); records the
+ * stream lost are re-read from the outbox table by the {@link BackfillCoordinator} before the
+ * stream is read on: never a silent skip.
  */
 export class Relay {
   private readonly options: RelayOptions;
-  private readonly shards = new Map<string, ShardState>();
-  private stream?: { arn: string; source: ChangeSource };
+  private readonly tracker: ShardTracker;
+  private readonly records: RecordPublisher;
+  private readonly backfill: BackfillCoordinator;
+  private readonly failureDelay: (attempt: number) => number;
   private running?: Promise<void>;
   private stopping = false;
   private wakeUp?: () => void;
@@ -77,9 +75,26 @@ export class Relay {
   private loadedTerm?: number;
   /** Consecutive reads per shard refused for an invalid iterator. */
   private readonly readFailures = new Map<string, number>();
+  /** When the loop last came round (ms since epoch). */
+  private lastLoopAt = 0;
+  /** Since when listing the stream's shards has failed (from the start of the term until it works). */
+  private refreshFailingSince?: number;
+  private lastRefreshError?: unknown;
 
   constructor(options: RelayOptions) {
     this.options = options;
+    const now = () => this.now;
+    this.tracker = new ShardTracker(options);
+    this.records = new RecordPublisher({ ...options, now });
+    this.backfill = new BackfillCoordinator({
+      backfill: options.backfill,
+      records: this.records,
+      metrics: options.metrics,
+      logger: options.logger,
+      batchSize: options.batchSize,
+      overlapMs: options.backfillOverlapMs,
+    });
+    this.failureDelay = exponentialBackoff(options.failureBackoff);
   }
 
   /** Starts the polling loop in the background. */
@@ -99,16 +114,40 @@ export class Relay {
     await this.running;
   }
 
+  /**
+   * Why this leader is stuck, or `undefined`: computed at call time, so it holds even while a
+   * call hangs. Stuck means, for longer than `stallTimeoutMs`: the shard list could not be read,
+   * a readable shard failed every poll (its records are pending and none moves), or the loop
+   * did not come round at all.
+   */
+  stallReason(): string | undefined {
+    const { lease, stallTimeoutMs } = this.options;
+    if (this.stopping || lease.term === undefined || this.loadedTerm === undefined) return undefined;
+    const now = this.now;
+    const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+    // A long backfill keeps the loop in one round, but each batch it publishes is progress.
+    const alive = Math.max(this.lastLoopAt, this.records.lastPublishedAt);
+    if (now - alive > stallTimeoutMs)
+      return `the relay loop has not come round for ${now - alive} ms (a call without an answer)`;
+    if (this.refreshFailingSince !== undefined && now - this.refreshFailingSince > stallTimeoutMs)
+      return `the stream's shards could not be listed for ${now - this.refreshFailingSince} ms: ${message(this.lastRefreshError)}`;
+    for (const state of this.tracker.readableShards()) {
+      if (state.failingSince !== undefined && now - state.failingSince > stallTimeoutMs)
+        return `shard ${state.shard.shardId} made no progress for ${now - state.failingSince} ms: ${message(state.lastError)}`;
+    }
+    return undefined;
+  }
+
   private get now(): number {
     return (this.options.now ?? Date.now)();
   }
 
   private async loop(): Promise<void> {
     const { lease, logger, metrics } = this.options;
-    const backoff = this.options.failureBackoff ?? { initialMs: 100, maxMs: 5000 };
     let idleDelay = 0;
-    let failureDelay = 0;
+    let failures = 0;
     while (!this.stopping) {
+      this.lastLoopAt = this.now;
       const term = lease.term;
       if (term === undefined) {
         this.forget();
@@ -119,22 +158,26 @@ export class Relay {
         // A new term: another leader may have moved the checkpoints meanwhile.
         this.forget();
         this.loadedTerm = term;
+        this.refreshFailingSince = this.now;
       }
       let progressed: boolean;
       try {
         progressed = await this.pollOnce();
-        failureDelay = 0;
+        failures = 0;
       } catch (error) {
         if (error instanceof LeaseLostError) {
           logger.warn({ err: error }, 'lost the lease; standing by');
           this.forget();
           continue;
         }
-        failureDelay = nextFailureDelay(failureDelay, backoff);
-        logger.warn({ err: error, retryInMs: failureDelay }, 'round failed; retrying from the last checkpoint');
+        failures += 1;
+        const retryInMs = this.failureDelay(failures);
+        this.refreshFailingSince ??= this.now;
+        this.lastRefreshError = error;
+        logger.warn({ err: error, retryInMs }, 'round failed; retrying from the last checkpoint');
         if ((error as { code?: string }).code === 'publish.failed') metrics.publishFailures.inc();
-        for (const state of this.shards.values()) state.iterator = undefined;
-        await this.pause(failureDelay);
+        this.tracker.dropIterators();
+        await this.pause(retryInMs);
         continue;
       }
       // Re-poll at once while records flow; back off to a bounded pause when idle.
@@ -144,8 +187,7 @@ export class Relay {
   }
 
   private forget(): void {
-    this.shards.clear();
-    this.stream = undefined;
+    this.tracker.forget();
     this.lastShardRefresh = -Infinity;
     this.loadedTerm = undefined;
   }
@@ -167,152 +209,106 @@ export class Relay {
   /** One round over the readable shards; true when any records were read. */
   private async pollOnce(): Promise<boolean> {
     const now = this.now;
-    if (!this.stream || now - this.lastShardRefresh >= (this.options.shardRefreshMs ?? 10000)) {
+    if (!this.tracker.hasStream || now - this.lastShardRefresh >= this.options.shardRefreshMs) {
       await this.refreshShards();
       this.lastShardRefresh = now;
+      this.refreshFailingSince = undefined;
     }
     let progressed = false;
-    for (const state of this.readableShards()) {
+    for (const state of this.tracker.readableShards()) {
       if (this.stopping) break;
-      progressed = (await this.pollShard(state)) || progressed;
+      if (state.retryAt !== undefined && state.retryAt > this.now) continue;
+      // One failing shard backs off on its own; the others go on.
+      try {
+        progressed = (await this.pollShard(state)) || progressed;
+        state.failures = 0;
+        state.retryAt = undefined;
+        state.failingSince = undefined;
+      } catch (error) {
+        if (error instanceof LeaseLostError) throw error;
+        this.shardFailed(state, error);
+      }
     }
     return progressed;
   }
 
+  private shardFailed(state: ShardState, error: unknown): void {
+    const { logger, metrics } = this.options;
+    state.failures = (state.failures ?? 0) + 1;
+    const retryInMs = this.failureDelay(state.failures);
+    state.retryAt = this.now + retryInMs;
+    state.failingSince ??= this.now;
+    state.lastError = error;
+    state.iterator = undefined;
+    if ((error as { code?: string }).code === 'publish.failed') metrics.publishFailures.inc();
+    logger.warn(
+      { err: error, shardId: state.shard.shardId, failures: state.failures, retryInMs },
+      'shard poll failed; retrying it from its checkpoint',
+    );
+  }
+
+  /** Follows the table's stream and its shards, backfilling whatever a change made the stream lose. */
   private async refreshShards(): Promise<void> {
-    const latest = (await this.options.resolveStreamArn()) ?? this.stream?.arn ?? (await this.pointedStream());
-    if (this.stream?.arn !== latest) await this.enterStream(latest);
-    const stream = this.stream as { arn: string; source: ChangeSource };
-    const described = await stream.source.listShards();
-    const stored = new Map((await this.options.checkpoints.list(stream.arn)).map((c) => [c.shardId, c]));
-    for (const shard of described) {
-      const known = this.shards.get(shard.shardId);
-      if (known) {
-        known.shard = shard;
-        continue;
+    const change = await this.tracker.streamChange();
+    if (change) {
+      if (change.replaced) {
+        this.options.logger.warn(
+          { streamArn: change.streamArn },
+          'the outbox stream was replaced; backfilling from the outbox table',
+        );
+        await this.backfill.streamReplaced(change.replaced);
       }
-      const checkpoint = stored.get(shard.shardId) ?? {
-        shardId: shard.shardId,
-        ended: false,
-        parentShardId: shard.parentShardId,
-      };
-      this.shards.set(shard.shardId, { shard, checkpoint });
+      await this.tracker.enterStream(change.streamArn);
     }
-    // Shards the relay had started but the stream trimmed away: their rest is in the table only.
-    const { vanished } = planShards(described, stored);
-    for (const shardId of vanished) {
-      const checkpoint = stored.get(shardId) as ShardCheckpoint;
-      this.options.logger.warn(
-        { shardId },
-        'a started shard was trimmed from the stream; backfilling from the outbox table',
-      );
-      const newest = await this.runBackfill(this.backfillStart([checkpoint]), 'shard_trimmed');
-      await this.fencedCheckpoint({ ...checkpoint, ended: true, lastOccurredAt: newest ?? checkpoint.lastOccurredAt });
+    for (const checkpoint of await this.tracker.refreshShards()) {
+      const newest = await this.backfill.shardVanished(checkpoint, await this.tracker.knownCheckpoints());
+      await this.tracker.write({ ...checkpoint, ended: true, lastOccurredAt: newest ?? checkpoint.lastOccurredAt });
     }
-  }
-
-  /** With no stream on the table, the stream read last (its records are still readable for a day). */
-  private async pointedStream(): Promise<string> {
-    const pointer = await this.options.checkpoints.readStreamPointer();
-    if (!pointer)
-      throw new AppError('relay.no_stream', 'The outbox table has no stream; enable NEW_IMAGE streams on it', {
-        retriable: true,
-      });
-    return pointer.streamArn;
-  }
-
-  /**
-   * Starts reading `streamArn`. When the relay read another stream before (the stream was
-   * disabled and enabled again), the records written in between are in neither stream: they
-   * are backfilled from the table first.
-   */
-  private async enterStream(streamArn: string): Promise<void> {
-    const { checkpoints, lease, logger } = this.options;
-    const pointer = await checkpoints.readStreamPointer();
-    if (pointer && pointer.streamArn !== streamArn) {
-      logger.warn(
-        { previous: pointer.streamArn, streamArn },
-        'the outbox stream was replaced; backfilling from the outbox table',
-      );
-      const previous = await checkpoints.list(pointer.streamArn);
-      await this.runBackfill(this.backfillStart(previous), 'stream_replaced');
-    }
-    if (pointer?.streamArn !== streamArn) {
-      await lease.fenced((fence) => checkpoints.writeStreamPointer({ streamArn }, fence));
-    }
-    this.shards.clear();
-    this.stream = { arn: streamArn, source: this.options.sourceFor(streamArn) };
-  }
-
-  /**
-   * Where a backfill must start: the oldest "newest published event" among shards still open
-   * (else the newest of all), minus the overlap. `undefined` (the whole table) when unknown.
-   */
-  private backfillStart(checkpoints: ShardCheckpoint[]): string | undefined {
-    const times = (list: ShardCheckpoint[]) =>
-      list.map((c) => (c.lastOccurredAt ? Date.parse(c.lastOccurredAt) : NaN)).filter((t) => !Number.isNaN(t));
-    const open = times(checkpoints.filter((c) => !c.ended));
-    const base =
-      open.length > 0 ? Math.min(...open) : times(checkpoints).length > 0 ? Math.max(...times(checkpoints)) : undefined;
-    if (base === undefined) return undefined;
-    return new Date(base - (this.options.backfillOverlapMs ?? 300_000)).toISOString();
-  }
-
-  /** Publishes every outbox event since `since` in (aggregateId, seq) order; returns the newest occurredAt. */
-  private async runBackfill(since: string | undefined, reason: string): Promise<string | undefined> {
-    const { backfill, publisher, metrics, logger, lease, batchSize } = this.options;
-    const records = await backfill.readSince(since);
-    let newest: string | undefined;
-    for (let i = 0; i < records.length; i += batchSize) {
-      const { events, letters } = this.dispose(records.slice(i, i + batchSize));
-      if (!lease.isLeader()) throw new LeaseLostError('lease validity ran out during a backfill');
-      await publisher.publishBatch(events, letters);
-      this.countPublished('backfill', events, letters);
-      metrics.recordsBackfilled.inc({ reason }, events.length);
-      newest = maxOccurredAt(newest, events);
-    }
-    logger.info({ reason, since: since ?? 'the beginning', records: records.length }, 'backfill published');
-    return newest;
-  }
-
-  /** Shards not yet ended whose parents ended, parents first. */
-  private readableShards(): ShardState[] {
-    const described = [...this.shards.values()].map((state) => state.shard);
-    const progress = new Map([...this.shards.values()].map((state) => [state.shard.shardId, state.checkpoint]));
-    return planShards(described, progress).readable.map((shardId) => this.shards.get(shardId) as ShardState);
   }
 
   private async pollShard(state: ShardState): Promise<boolean> {
-    const { publisher, metrics, logger, lease } = this.options;
-    const source = (this.stream as { source: ChangeSource }).source;
+    const { metrics, logger } = this.options;
+    const source = this.tracker.source;
     const shardId = state.shard.shardId;
-    if (isDrained(state.shard, state.checkpoint)) return this.markEnded(state);
+    if (isDrained(state.shard, state.checkpoint)) {
+      await this.tracker.markEnded(state);
+      return true;
+    }
     if (!state.iterator) {
+      const { sequenceNumber, trimBackfilled } = state.checkpoint;
+      const start: ShardStart =
+        sequenceNumber !== undefined ? { after: sequenceNumber } : { from: trimBackfilled ? 'trim_horizon' : 'start' };
       try {
-        state.iterator = await source.iteratorFor(shardId, state.checkpoint.sequenceNumber);
+        state.iterator = await source.iteratorFor(state.shard, start);
       } catch (error) {
-        // The checkpoint itself lies before the trim horizon: records after it are gone from the stream.
-        if (isNamed(error, 'TrimmedDataAccessException') && state.checkpoint.sequenceNumber !== undefined) {
+        // Records after the checkpoint (or, never read, before the oldest retained one) are gone from the stream.
+        if (isSourceError(error, 'source.trimmed')) {
           await this.recoverTrimmed(state);
           return true;
         }
         throw error;
       }
-      if (!state.iterator) return this.markEnded(state);
+      if (!state.iterator) {
+        await this.tracker.markEnded(state);
+        return true;
+      }
     }
     let batch;
     try {
       batch = await source.read(shardId, state.iterator, this.options.batchSize);
       this.readFailures.delete(shardId);
     } catch (error) {
-      const expired = isNamed(error, 'ExpiredIteratorException');
-      if (!expired && !isNamed(error, 'TrimmedDataAccessException')) throw error;
+      if (isSourceError(error, 'source.trimmed')) {
+        await this.recoverTrimmed(state);
+        return true;
+      }
+      if (!isSourceError(error, 'source.iterator_expired')) throw error;
       // An iterator that expired or fell behind the horizon is re-acquired from the checkpoint;
-      // only GetShardIterator refusing the checkpoint itself proves records were lost.
+      // only the source saying records after the checkpoint are gone proves a loss.
       const failures = (this.readFailures.get(shardId) ?? 0) + 1;
       this.readFailures.set(shardId, failures);
       logger.info(
-        { shardId, error: (error as Error).name, failures },
+        { shardId, error: error.message, failures },
         'iterator no longer valid; re-acquiring it from the checkpoint',
       );
       state.iterator = undefined;
@@ -328,107 +324,48 @@ export class Relay {
     }
     if (batch.millisBehindLatest !== undefined)
       metrics.shardBehindSeconds.set({ shard_id: shardId }, batch.millisBehindLatest / 1000);
-    const { events, letters } = this.dispose(ordered);
+    const disposed = this.records.dispose(ordered);
     if (batch.records.length > 0) {
       metrics.batchSize.observe(batch.records.length);
-      // Stop publishing once the lease could lapse: a standby may be about to take over.
-      if (!lease.isLeader()) throw new LeaseLostError('lease validity ran out before publishing');
-      const endTimer = metrics.publishDuration.startTimer();
-      await publisher.publishBatch(events, letters);
-      endTimer();
-      this.countPublished(shardId, events, letters);
+      await this.records.publish(shardId, disposed, 'stream batch');
       const last = batch.records.at(-1) as SourceRecord;
-      await this.saveCheckpoint(state, {
+      await this.tracker.save(state, {
         ...state.checkpoint,
         sequenceNumber: last.sequenceNumber,
-        lastOccurredAt: maxOccurredAt(state.checkpoint.lastOccurredAt, events),
+        lastOccurredAt: maxOccurredAt(state.checkpoint.lastOccurredAt, disposed.events),
+        lastServerTimeMs: latestServerTime(state.checkpoint.lastServerTimeMs, batch.records),
       });
     }
     state.iterator = batch.nextIterator;
-    if (!state.iterator) await this.markEnded(state);
+    if (!state.iterator) await this.tracker.markEnded(state);
     return batch.records.length > 0;
   }
 
   /**
-   * The checkpoint lies before the trim horizon: publish what the table holds since the
-   * checkpoint, then read the shard from its oldest retained record (repeats are harmless).
+   * Records of the shard the relay has not read are gone from the stream: publish what the table
+   * holds from the oldest position of any unfinished shard, then read the shard from its oldest
+   * retained record without another trim check (repeats are harmless). Its position time stays
+   * where it was until it reads again, so a later backfill still reaches back far enough.
    */
   private async recoverTrimmed(state: ShardState): Promise<void> {
-    const shardId = state.shard.shardId;
-    this.options.logger.warn(
-      { shardId, sequenceNumber: state.checkpoint.sequenceNumber },
-      'checkpoint is behind the trim horizon; backfilling from the outbox table',
-    );
-    const known = state.checkpoint.lastOccurredAt
-      ? [state.checkpoint]
-      : [...this.shards.values()].map((s) => s.checkpoint);
-    const newest = await this.runBackfill(this.backfillStart(known), 'trimmed');
+    const newest = await this.backfill.checkpointTrimmed(state.checkpoint, await this.tracker.knownCheckpoints());
     state.iterator = undefined;
-    await this.saveCheckpoint(state, {
+    await this.tracker.save(state, {
       ...state.checkpoint,
       sequenceNumber: undefined,
+      trimBackfilled: true,
       lastOccurredAt: newest ?? state.checkpoint.lastOccurredAt,
     });
   }
-
-  private dispose(records: SourceRecord[]): { events: OutgoingEvent[]; letters: DeadLetter[] } {
-    const { metrics } = this.options;
-    const events: OutgoingEvent[] = [];
-    const letters: DeadLetter[] = [];
-    for (const record of records) {
-      metrics.recordsRead.inc({ event_name: record.eventName });
-      const disposition = toOutgoing(record);
-      if (disposition.kind === 'publish') events.push(disposition.event);
-      else if (disposition.kind === 'deadLetter') letters.push(disposition.letter);
-      else metrics.recordsIgnored.inc({ event_name: disposition.reason });
-    }
-    return { events, letters };
-  }
-
-  private countPublished(shardId: string, events: OutgoingEvent[], letters: DeadLetter[]): void {
-    const { metrics, logger } = this.options;
-    for (const event of events) metrics.recordsPublished.inc({ event_type: event.envelope.eventType });
-    for (const letter of letters) {
-      metrics.recordsDeadLettered.inc({ reason: letter.errorCode });
-      logger.warn({ shardId, sequenceNumber: letter.sequenceNumber, code: letter.errorCode }, 'record dead-lettered');
-    }
-    const newest = maxOccurredAt(undefined, events);
-    if (newest && shardId !== 'backfill') {
-      metrics.shardLagSeconds.set({ shard_id: shardId }, Math.max(0, (this.now - Date.parse(newest)) / 1000));
-    }
-  }
-
-  private async markEnded(state: ShardState): Promise<boolean> {
-    this.options.logger.info({ shardId: state.shard.shardId }, 'shard read to its end');
-    await this.saveCheckpoint(state, { ...state.checkpoint, ended: true });
-    state.iterator = undefined;
-    return true;
-  }
-
-  private async saveCheckpoint(state: ShardState, checkpoint: ShardCheckpoint): Promise<void> {
-    await this.fencedCheckpoint(checkpoint);
-    state.checkpoint = checkpoint;
-  }
-
-  private async fencedCheckpoint(checkpoint: ShardCheckpoint): Promise<void> {
-    const { metrics, lease, checkpoints } = this.options;
-    const streamArn = (this.stream as { arn: string }).arn;
-    try {
-      await lease.fenced((fence) => checkpoints.write(streamArn, checkpoint, fence));
-      metrics.checkpointWrites.inc({ outcome: 'ok' });
-    } catch (error) {
-      metrics.checkpointWrites.inc({ outcome: error instanceof LeaseLostError ? 'fenced' : 'failed' });
-      throw error;
-    }
-  }
 }
 
-/** The later of `current` and every event's `occurredAt`. */
-function maxOccurredAt(current: string | undefined, events: OutgoingEvent[]): string | undefined {
-  let newest = current;
-  for (const event of events) {
-    const at = event.envelope.occurredAt;
-    if (newest === undefined || Date.parse(at) > Date.parse(newest)) newest = at;
+/** The later of `current` and the server-side time of every record. */
+function latestServerTime(current: number | undefined, records: SourceRecord[]): number | undefined {
+  let latest = current;
+  for (const record of records) {
+    if (record.serverTimeMs !== undefined && (latest === undefined || record.serverTimeMs > latest)) {
+      latest = record.serverTimeMs;
+    }
   }
-  return newest;
+  return latest;
 }

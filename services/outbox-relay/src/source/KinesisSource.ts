@@ -9,7 +9,9 @@ import {
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { AppError } from '@outbox/shared';
-import type { ChangeSource, RecordBatch, SourceRecord, StreamShard } from './StreamShard';
+import type { ChangeSource, RecordBatch, ShardStart, SourceRecord, StreamShard } from './StreamShard';
+import { mayHaveLostItsStart, parentsOf } from './ShardLineage';
+import { SourceError } from './SourceError';
 
 /** Options for {@link KinesisSource}. */
 export interface KinesisSourceOptions {
@@ -17,6 +19,8 @@ export interface KinesisSourceOptions {
   streamName: string;
   /** The stream's ARN (from {@link KinesisSource.streamArnOf}); keys the checkpoints. */
   streamArn: string;
+  /** Wall clock, ms since epoch (for the stream's retention). */
+  now?: () => number;
 }
 
 /** The JSON a DynamoDB table's Kinesis streaming destination writes per change. */
@@ -39,6 +43,10 @@ export class KinesisSource implements ChangeSource {
   readonly streamArn: string;
   readonly mayReorder = true;
   private readonly options: KinesisSourceOptions;
+  /** Shards of the last listing. */
+  private described = new Set<string>();
+  /** Per shard, the checkpointed record its pending iterator must return first. */
+  private readonly expectFirst = new Map<string, { iterator: string; sequenceNumber: string }>();
 
   constructor(options: KinesisSourceOptions) {
     this.options = options;
@@ -82,30 +90,100 @@ export class KinesisSource implements ChangeSource {
       }
       nextToken = page.NextToken;
     } while (nextToken);
+    this.described = new Set(shards.map((shard) => shard.shardId));
     return shards;
   }
 
-  async iteratorFor(shardId: string, afterSequenceNumber?: string): Promise<string | undefined> {
-    const { ShardIterator } = await this.options.kinesis.send(
+  /**
+   * An iterator at `start`. Kinesis does not refuse a trimmed position, so trims are found here:
+   * - after a checkpoint, the iterator starts AT the checkpointed record, and the first read must
+   *   return that very record (dropped, it was published); any other first record means the
+   *   checkpoint and maybe more were trimmed (`source.trimmed`, raised by {@link read});
+   * - a shard never read may have lost its first records only when it is older than the stream's
+   *   retention: when neither of its parents is still listed (a listed parent closed, and the
+   *   child began, within the retention) and the stream itself is older than the retention.
+   */
+  async iteratorFor(shard: StreamShard, start: ShardStart): Promise<string | undefined> {
+    const { kinesis, streamName } = this.options;
+    if ('after' in start) {
+      const { ShardIterator } = await kinesis.send(
+        new GetShardIteratorCommand({
+          StreamName: streamName,
+          ShardId: shard.shardId,
+          ShardIteratorType: 'AT_SEQUENCE_NUMBER',
+          StartingSequenceNumber: start.after,
+        }),
+      );
+      if (ShardIterator) this.expectFirst.set(shard.shardId, { iterator: ShardIterator, sequenceNumber: start.after });
+      return ShardIterator;
+    }
+    if (start.from === 'start' && (await this.mayHaveLostItsStart(shard))) {
+      throw new SourceError(
+        'source.trimmed',
+        shard.shardId,
+        `${shard.shardId} was never read and is older than the stream's retention: its first records may be gone`,
+      );
+    }
+    const { ShardIterator } = await kinesis.send(
       new GetShardIteratorCommand({
-        StreamName: this.options.streamName,
-        ShardId: shardId,
-        ShardIteratorType: afterSequenceNumber ? 'AFTER_SEQUENCE_NUMBER' : 'TRIM_HORIZON',
-        StartingSequenceNumber: afterSequenceNumber,
+        StreamName: streamName,
+        ShardId: shard.shardId,
+        ShardIteratorType: 'TRIM_HORIZON',
       }),
     );
     return ShardIterator;
   }
 
   async read(shardId: string, iterator: string, limit: number): Promise<RecordBatch> {
-    const { Records, NextShardIterator, MillisBehindLatest } = await this.options.kinesis.send(
-      new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }),
-    );
+    let page;
+    try {
+      page = await this.options.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }));
+    } catch (error) {
+      if ((error as { name?: string } | null)?.name === 'ExpiredIteratorException') {
+        throw new SourceError('source.iterator_expired', shardId, `the iterator of ${shardId} expired`, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+    const { Records = [], NextShardIterator, MillisBehindLatest } = page;
+    let records = Records;
+    const expected = this.expectFirst.get(shardId);
+    if (expected?.iterator === iterator) {
+      this.expectFirst.delete(shardId);
+      const first = records[0]?.SequenceNumber;
+      if (first === undefined && NextShardIterator) {
+        // An empty page proves nothing yet: the next one must start with the checkpoint.
+        this.expectFirst.set(shardId, { iterator: NextShardIterator, sequenceNumber: expected.sequenceNumber });
+      } else if (first === expected.sequenceNumber) {
+        records = records.slice(1);
+      } else {
+        throw new SourceError(
+          'source.trimmed',
+          shardId,
+          `the checkpointed record ${expected.sequenceNumber} of ${shardId} is gone from the stream` +
+            (first === undefined ? '' : ` (it starts at ${first})`),
+        );
+      }
+    }
     return {
-      records: (Records ?? []).map((record) => toSourceRecord(shardId, record)),
+      records: records.map((record) => toSourceRecord(shardId, record)),
       nextIterator: NextShardIterator,
       millisBehindLatest: MillisBehindLatest,
     };
+  }
+
+  private async mayHaveLostItsStart(shard: StreamShard): Promise<boolean> {
+    // A listed parent settles it without asking for the stream's age.
+    if (parentsOf(shard).some((parent) => this.described.has(parent))) return false;
+    const { StreamDescriptionSummary: summary } = await this.options.kinesis.send(
+      new DescribeStreamSummaryCommand({ StreamName: this.options.streamName }),
+    );
+    return mayHaveLostItsStart(shard, this.described, {
+      createdAtMs: summary?.StreamCreationTimestamp?.getTime(),
+      retentionMs: (summary?.RetentionPeriodHours ?? 24) * 3_600_000,
+      nowMs: (this.options.now ?? Date.now)(),
+    });
   }
 }
 
@@ -119,7 +197,15 @@ export function toSourceRecord(shardId: string, record: _Record): SourceRecord {
     if (typeof parsed !== 'object' || parsed === null || typeof parsed.eventName !== 'string')
       throw new Error('not a DynamoDB change record');
   } catch (error) {
-    return { shardId, sequenceNumber, eventName: 'INSERT', raw: text, unreadable: (error as Error).message };
+    const serverTimeMs = record.ApproximateArrivalTimestamp?.getTime();
+    return {
+      shardId,
+      sequenceNumber,
+      eventName: 'INSERT',
+      raw: text,
+      unreadable: (error as Error).message,
+      serverTimeMs,
+    };
   }
   const image = parsed.dynamodb?.NewImage;
   return {
@@ -127,5 +213,6 @@ export function toSourceRecord(shardId: string, record: _Record): SourceRecord {
     sequenceNumber,
     eventName: parsed.eventName ?? 'UNKNOWN',
     newImage: image ? unmarshall(image) : undefined,
+    serverTimeMs: record.ApproximateArrivalTimestamp?.getTime(),
   };
 }

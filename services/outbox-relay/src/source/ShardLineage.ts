@@ -71,3 +71,19 @@ export function isDrained(shard: StreamShard, progress: ShardProgress | undefine
     return false; // not numeric: let the reader find the end
   }
 }
+
+/**
+ * Whether a shard never read may have lost its first records to the trim horizon. A parent still
+ * listed closed, and so this shard began, within the retention: nothing trimmed. Otherwise the
+ * shard began no earlier than the stream did: only a stream older than its retention can have
+ * trimmed it (conservative: the relay then backfills, which is safe).
+ */
+export function mayHaveLostItsStart(
+  shard: StreamShard,
+  listed: ReadonlySet<string>,
+  stream: { createdAtMs?: number; retentionMs: number; nowMs: number },
+): boolean {
+  if (parentsOf(shard).some((parent) => listed.has(parent))) return false;
+  if (stream.createdAtMs === undefined) return true;
+  return stream.nowMs - stream.createdAtMs > stream.retentionMs;
+}

@@ -17,6 +17,12 @@ export interface SourceRecord {
   eventName: string;
   /** The item after the change (plain JS values); absent for REMOVE. */
   newImage?: Record<string, unknown>;
+  /**
+   * When the stream service took the change, ms since epoch (DynamoDB Streams'
+   * `ApproximateCreationDateTime`, Kinesis' `ApproximateArrivalTimestamp`): a server-side time
+   * no writer's clock can move. Absent for records re-read from the outbox table.
+   */
+  serverTimeMs?: number;
   /** Set when the record could not be decoded at all: why, with its raw text in `raw`. */
   unreadable?: string;
   raw?: string;
@@ -31,6 +37,15 @@ export interface RecordBatch {
   millisBehindLatest?: number;
 }
 
+/** Where to start reading a shard. */
+export type ShardStart =
+  /** Just after the checkpoint; `source.trimmed` when records after it are gone from the stream. */
+  | { after: string }
+  /** The shard's first record (never read before); `source.trimmed` when records before the oldest retained one are gone. */
+  | { from: 'start' }
+  /** The oldest retained record, whatever was trimmed before it (a backfill already covered that). */
+  | { from: 'trim_horizon' };
+
 /** A sharded change stream the relay reads: DynamoDB Streams or a Kinesis data stream. */
 export interface ChangeSource {
   /** Identifies the stream; checkpoints are kept per stream. */
@@ -40,11 +55,14 @@ export interface ChangeSource {
   /** Every shard the stream still describes, following pagination. */
   listShards(): Promise<StreamShard[]>;
   /**
-   * An iterator just after `afterSequenceNumber`, or at the oldest retained record; `undefined`
-   * when the shard has nothing more to give. Throws `TrimmedDataAccessException` (by name) when
-   * the sequence number lies before the trim horizon.
+   * An iterator at `start`; `undefined` when the shard has nothing more to give. Throws a
+   * `SourceError` `source.trimmed` when records the relay has not read are gone from the stream.
    */
-  iteratorFor(shardId: string, afterSequenceNumber?: string): Promise<string | undefined>;
-  /** Reads the next records of a shard. May throw `ExpiredIteratorException` (by name). */
+  iteratorFor(shard: StreamShard, start: ShardStart): Promise<string | undefined>;
+  /**
+   * Reads the next records of a shard. Throws a `SourceError`: `source.iterator_expired` when
+   * the iterator is no longer valid (re-acquire it from the checkpoint), `source.trimmed` when
+   * the read shows records after the checkpoint were trimmed.
+   */
   read(shardId: string, iterator: string, limit: number): Promise<RecordBatch>;
 }

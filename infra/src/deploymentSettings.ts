@@ -1,0 +1,19 @@
+/**
+ * Settings the services get in every environment, the same as the Copilot manifests set
+ * (infra/test/outboxApp.test.ts keeps the two in step).
+ */
+export const deploymentSettings = {
+  orderEventsTopic: 'order-notification-event-topic',
+  notifierGroupId: 'notifier',
+  currency: 'USD',
+  /** MSK Serverless with IAM authentication (OAUTHBEARER over TLS, port 9098). */
+  kafkaSecurity: 'sasl-iam',
+  /**
+   * The relay and the notifier create the topic and its DLQ at start when missing
+   * (docs/adr/kafka-topics-at-service-start.md); MSK Serverless sets replication itself (-1).
+   */
+  kafkaTopics: { ensure: 'true', replicationFactor: '-1' },
+  ports: { orderApi: 8080, orderApiOps: 9100, relay: 9101, notifier: 9102 },
+  /** Seconds ECS waits after SIGTERM: the relay finishes its batch, checkpoints and releases its lease. */
+  relayStopTimeoutSeconds: 60,
+} as const;
