@@ -70,7 +70,7 @@ type WithTracing = typeof globalThis & { [ACTIVE]?: Tracing };
  * Starts OpenTelemetry tracing for the process: a tracer provider (W3C `traceparent` and
  * `tracestate`, plus baggage) with the http, express, undici (fetch), AWS SDK, kafkajs and pino
  * instrumentations. Context propagates and logs carry `trace_id`/`span_id` whether or not spans
- * are exported; they are exported over OTLP/HTTP (JSON) only when `otlpEndpoint` is set.
+ * are exported; they are exported over OTLP/HTTP (JSON) only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
  * Call it before the instrumented modules are loaded (`node --import ./dist/instrumentation.js`);
  * a second call returns the running one.
  */
