@@ -80,9 +80,6 @@ export async function start(config: RelayConfig, deps: RelayDeps = {}): Promise<
     retry: { initialRetryTime: config.publishRetry.initialMs, maxRetryTime: config.publishRetry.maxMs, retries: 5 },
   });
   const kafka = deps.wrapKafka ? deps.wrapKafka(baseKafka) : baseKafka;
-  if (config.kafka.ensureTopics) {
-    await ensureTopics({ kafka, definitions: topicDefinitions(config.kafka.topics), logger });
-  }
   const publisher = new KafkaPublisher({
     kafka,
     topic: config.kafka.topic,
@@ -153,6 +150,10 @@ export async function start(config: RelayConfig, deps: RelayDeps = {}): Promise<
   /** Why setup gave up (a wrong setup no wait can fix); reported by `/healthz`. */
   let setupFailure: string | undefined;
   const trySetup = async () => {
+    // Idempotent, so repeating it while Kafka is away is harmless; a drifted topic is permanent.
+    if (config.kafka.ensureTopics) {
+      await ensureTopics({ kafka, definitions: topicDefinitions(config.kafka.topics), logger });
+    }
     streamArn = await findStream();
     // A transactional producer fences whoever used the id before: connect it only when leading.
     if (!publisher.transactional) await publisher.connect();
