@@ -3,6 +3,7 @@ import { waitFor } from '@outbox/shared';
 import { startWebhookReceiver } from '../../services/notifier/test/support/webhookReceiver';
 import { startOtlpReceiver, SPAN_KIND, type ReceivedSpan } from '../support/otlpReceiver';
 import { startServiceProcess, type ServiceProcess } from '../support/serviceProcess';
+import { readTopic } from '../support/topicReader';
 import {
   createTestTables,
   createTestTopic,
@@ -175,5 +176,91 @@ describe('one trace per order, each service its own process exporting over OTLP'
       { timeoutMs: 10000, what: "the notifier's dead-letter log line" },
     );
     expect(logLine).toMatchObject({ trace_id: callerTraceId, span_id: consumer.spanId });
+  });
+});
+
+describe('trace context with export off (no OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
+  const processes: ServiceProcess[] = [];
+  let webhook: Awaited<ReturnType<typeof startWebhookReceiver>> | undefined;
+  afterAll(async () => {
+    await Promise.all(processes.map((p) => p.kill()));
+    await webhook?.stop();
+  });
+
+  test("When nothing is exported and a caller sends traceparent, then the outbox item, the relay's Kafka headers and the notifier's log line still carry the caller's trace id, each with its own span", async () => {
+    expect(process.env.OTEL_EXPORTER_OTLP_ENDPOINT).toBeUndefined();
+    // The webhook refuses for good, so the notifier dead-letters the event and logs it inside its consumer span.
+    webhook = await startWebhookReceiver(WEBHOOK_SECRET, () => 400);
+    const tables = await createTestTables();
+    const topic = await createTestTopic();
+    const { dynamodb, kafkaBrokers } = testEndpoints();
+    const env = {
+      DYNAMODB_ENDPOINT: dynamodb,
+      KAFKA_BROKERS: kafkaBrokers.join(','),
+      ORDERS_TABLE: tables.orders,
+      OUTBOX_TABLE: tables.outbox,
+      RELAY_STATE_TABLE: tables.relayState,
+      NOTIFICATIONS_TABLE: tables.notifications,
+      ORDER_EVENTS_TOPIC: topic,
+      NOTIFIER_GROUP_ID: uniqueName('notifier'),
+      WEBHOOK_URL: webhook.url,
+      WEBHOOK_SECRET,
+    };
+    const started = await Promise.all([
+      startServiceProcess('order-api', env),
+      startServiceProcess('outbox-relay', env),
+      startServiceProcess('notifier', env),
+    ]);
+    processes.push(...started);
+    const [api, , notifier] = started;
+    const reader = await readTopic(topic);
+    try {
+      const callerTraceId = randomBytes(16).toString('hex');
+      const callerSpanId = randomBytes(8).toString('hex');
+      const placed = await fetch(`http://127.0.0.1:${api.port}/orders`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          traceparent: `00-${callerTraceId}-${callerSpanId}-01`,
+          tracestate: 'caller=export-off',
+        },
+        body: JSON.stringify({
+          customerId: '5f0c3c3e-8f7a-4c1e-9a53-2f1d3b7f9a10',
+          items: [{ productId: 'sku-1', quantity: 1, price: 3 }],
+        }),
+      });
+      expect(placed.status).toBe(201);
+      const { orderId } = (await placed.json()) as { orderId: string };
+      const [item] = (await scanAll(tables.outbox)).filter((i) => i.aggregateId === orderId);
+      // order-api: its server span, a child of the caller's span, is what the item stores.
+      const [, storedTraceId, storedSpanId] = String(item.traceparent).split('-');
+      expect(storedTraceId).toBe(callerTraceId);
+      expect(storedSpanId).not.toBe(callerSpanId);
+      expect(item.tracestate).toBe('caller=export-off');
+
+      // outbox-relay: the record's headers carry its own producer span in the same trace.
+      const [record] = await reader.waitForCount(1);
+      const [, headerTraceId, producerSpanId] = String(record.headers.traceparent).split('-');
+      expect(headerTraceId).toBe(callerTraceId);
+      expect([callerSpanId, storedSpanId]).not.toContain(producerSpanId);
+      expect(record.headers.tracestate).toBe('caller=export-off');
+
+      // notifier: the log line written inside its consumer span names the trace and that span.
+      const logLine = await waitFor(
+        () =>
+          notifier.output
+            .join('')
+            .split('\n')
+            .filter((line) => line.startsWith('{'))
+            .map((line) => JSON.parse(line) as Record<string, unknown>)
+            .find((line) => line.msg === 'dead-lettered a message'),
+        { timeoutMs: 30000, what: "the notifier's dead-letter log line" },
+      );
+      expect(logLine.trace_id).toBe(callerTraceId);
+      expect(logLine.span_id).toMatch(/^[0-9a-f]{16}$/);
+      expect([callerSpanId, storedSpanId, producerSpanId]).not.toContain(logLine.span_id);
+    } finally {
+      await reader.stop();
+    }
   });
 });
