@@ -176,6 +176,12 @@ describe('one trace per order, each service its own process exporting over OTLP'
       { timeoutMs: 10000, what: "the notifier's dead-letter log line" },
     );
     expect(logLine).toMatchObject({ trace_id: callerTraceId, span_id: consumer.spanId });
+    // The dead letter's send (kafkajs instrumentation) is a child of the consumer span too.
+    const deadLetterSend = await waitFor(
+      () => childrenOf(consumer).find((s) => s.kind === SPAN_KIND.producer && s.name === `send ${topic}.dlq`),
+      { timeoutMs: 10000, what: "the dead letter's send span" },
+    );
+    expect(deadLetterSend.service).toBe('notifier');
   });
 });
 
