@@ -66,5 +66,6 @@ COPY --from=build /app/packages/shared/dist packages/shared/dist
 COPY --from=build /app/services/${SERVICE}/dist services/${SERVICE}/dist
 WORKDIR /app/services/${SERVICE}
 USER node
-# `node` is the container's main process, so ECS's SIGTERM reaches the service's shutdown handler.
-CMD ["node", "dist/main.js"]
+# `node` is the container's main process, so ECS's SIGTERM reaches the service's shutdown handler;
+# `--import` loads the tracing entry first, so OpenTelemetry patches what main.js loads.
+CMD ["node", "--import", "./dist/instrumentation.js", "dist/main.js"]

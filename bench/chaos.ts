@@ -127,7 +127,9 @@ async function startService(
   let opsPort = port;
   while (kind === 'order-api' && opsPort === port) opsPort = await freePort();
   const log = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
-  const child = spawn(process.execPath, [join(repoRoot, 'services', kind, 'dist', 'main.js')], {
+  // Tracing entry first, as deployed (README, Tracing).
+  const dist = join(repoRoot, 'services', kind, 'dist');
+  const child = spawn(process.execPath, ['--import', join(dist, 'instrumentation.js'), join(dist, 'main.js')], {
     cwd: repoRoot,
     env: {
       ...process.env,

@@ -187,7 +187,11 @@ describe('Dockerfile', () => {
     expect(users.at(-1)?.args).toBe('node');
     const userIndex = runtime.instructions.indexOf(users.at(-1)!);
     expect(runtime.instructions.slice(userIndex).every((i) => i.keyword !== 'RUN')).toBe(true);
-    expect(runtime.instructions.at(-1)).toMatchObject({ keyword: 'CMD', args: '["node", "dist/main.js"]' });
+    // The tracing entry loads before main.js (README, Tracing), so OpenTelemetry patches what it loads.
+    expect(runtime.instructions.at(-1)).toMatchObject({
+      keyword: 'CMD',
+      args: '["node", "--import", "./dist/instrumentation.js", "dist/main.js"]',
+    });
     expect(runs(runtime).join(' ')).toMatch(/rm -rf .*\/usr\/local\/lib\/node_modules\/npm/);
     // The stripping of type declarations happens before the runtime copies dist.
     expect(runs(stageNamed(dockerfile, 'build')).join(' ')).toMatch(/-name '\*\.d\.ts'.*-delete/);

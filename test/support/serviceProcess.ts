@@ -18,7 +18,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** A service running as its own process, as in production: `node dist/main.js`. */
+/** A service running as its own process, as in production: `node --import ./dist/instrumentation.js dist/main.js`. */
 export interface ServiceProcess {
   port: number;
   /** Port of `/healthz`, `/readyz`, `/metrics`: order-api's own ops port, `port` for the workers. */
@@ -32,7 +32,7 @@ export interface ServiceProcess {
 }
 
 /**
- * Starts `services/<name>/dist/main.js` with `env` (and `nodeArgs`, e.g. a heap limit) and waits
+ * Starts `services/<name>/dist/main.js`, its tracing entry loaded first, with `env` (and `nodeArgs`, e.g. a heap limit) and waits
  * until `/readyz` (on the ops port) answers 200.
  */
 export async function startServiceProcess(
@@ -45,10 +45,15 @@ export async function startServiceProcess(
   let opsPort = port;
   while (name === 'order-api' && opsPort === port) opsPort = await freePort();
   const ports = name === 'order-api' ? { PORT: String(port), OPS_PORT: String(opsPort) } : { PORT: String(port) };
-  const child = spawn(process.execPath, [...nodeArgs, join(repoRoot, 'services', name, 'dist', 'main.js')], {
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env, ...ports },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const dist = join(repoRoot, 'services', name, 'dist');
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, '--import', join(dist, 'instrumentation.js'), join(dist, 'main.js')],
+    {
+      env: { ...process.env, LOG_LEVEL: 'warn', ...env, ...ports },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const output: string[] = [];
   child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));

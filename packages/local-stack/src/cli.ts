@@ -200,7 +200,9 @@ class Cli {
       AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
     };
     for (const { spec, port, opsPort } of specs) {
-      const child = spawn(process.execPath, [path.join(root, spec.entry)], {
+      // The service's tracing entry loads first, so its instrumentations patch what main.js loads.
+      const tracingEntry = path.join(root, path.dirname(spec.entry), 'instrumentation.js');
+      const child = spawn(process.execPath, ['--import', tracingEntry, path.join(root, spec.entry)], {
         cwd: root,
         env: { ...env, PORT: String(port), ...(spec.ops ? { OPS_PORT: String(opsPort) } : {}) },
         stdio: ['ignore', 'pipe', 'pipe'],

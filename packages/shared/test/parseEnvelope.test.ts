@@ -36,6 +36,8 @@ describe('parseEnvelope', () => {
 
   test('When the JSON Schema and the zod schema are compared, then they require the same fields', () => {
     expect([...envelopeJsonSchema.required].sort()).toEqual(Object.keys(valid).sort());
-    expect(Object.keys(envelopeJsonSchema.properties).sort()).toEqual([...Object.keys(valid), 'traceparent'].sort());
+    expect(Object.keys(envelopeJsonSchema.properties).sort()).toEqual(
+      [...Object.keys(valid), 'traceparent', 'tracestate'].sort(),
+    );
   });
 });

@@ -1,10 +1,9 @@
-import { onShutdownSignal, startTracing } from '@outbox/shared';
+import { onShutdownSignal, shutdownTracing } from '@outbox/shared';
 import { loadConfig } from './config';
 import { start, type NotifierHandle } from './start';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
-  const tracing = startTracing({ service: config.service, otlpEndpoint: config.otlpEndpoint });
   const running: { handle?: NotifierHandle } = {};
   let crashed = false;
   // A consumer that crashed for good leaves nothing to do here: stop what can be stopped (bounded)
@@ -23,7 +22,7 @@ async function main(): Promise<void> {
   running.handle = handle;
   onShutdownSignal(async () => {
     await handle.stop();
-    await tracing.shutdown();
+    await shutdownTracing();
   }, handle.logger);
 }
 

@@ -1,14 +1,13 @@
-import { onShutdownSignal, startTracing } from '@outbox/shared';
+import { onShutdownSignal, shutdownTracing } from '@outbox/shared';
 import { loadConfig } from './config';
 import { start } from './start';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
-  const tracing = startTracing({ service: config.service, otlpEndpoint: config.otlpEndpoint });
   const handle = await start(config);
   onShutdownSignal(async () => {
     await handle.stop();
-    await tracing.shutdown();
+    await shutdownTracing();
   }, handle.logger);
 }
 

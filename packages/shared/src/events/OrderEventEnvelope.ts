@@ -28,8 +28,10 @@ export interface OrderEventEnvelope<P = Record<string, unknown>> {
   seq: number;
   /** ISO-8601 time the change was committed by the API. */
   occurredAt: string;
-  /** W3C trace context of the request that caused the event. */
+  /** W3C trace context of the request that caused the event: the API's server span. */
   traceparent?: string;
+  /** W3C `tracestate` that came with `traceparent` (vendor entries), when there was one. */
+  tracestate?: string;
   payload: P;
 }
 

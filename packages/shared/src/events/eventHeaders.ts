@@ -5,6 +5,7 @@ export const EVENT_HEADERS = {
   seq: 'event-seq',
   schemaVersion: 'schema-version',
   traceparent: 'traceparent',
+  tracestate: 'tracestate',
   sourceShard: 'source-shard',
   sourceSequenceNumber: 'source-sequence-number',
 } as const;

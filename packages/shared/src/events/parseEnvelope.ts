@@ -15,6 +15,7 @@ export const envelopeSchema = z.strictObject({
     .string()
     .regex(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/)
     .optional(),
+  tracestate: z.string().max(512).optional(),
   payload: z.record(z.string(), z.unknown()),
 });
 

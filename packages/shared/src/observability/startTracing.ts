@@ -1,31 +1,122 @@
-import { NodeSDK } from '@opentelemetry/sdk-node';
+import { SpanKind, context, propagation, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { registerInstrumentations, type Instrumentation } from '@opentelemetry/instrumentation';
+import { AwsInstrumentation } from '@opentelemetry/instrumentation-aws-sdk';
 import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
+import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
+import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  SamplingDecision,
+  TracerProvider,
+  type Sampler,
+} from '@opentelemetry/sdk-trace';
+
+// This module is loaded by each service's `instrumentation.ts` before anything else: it must not
+// import the shared index (or anything that loads http, express, the AWS SDK, kafkajs or pino),
+// or those modules would be loaded before they are patched.
 
 /** Options for {@link startTracing}. */
 export interface StartTracingOptions {
   service: string;
-  /** OTLP/HTTP endpoint (e.g. `http://collector:4318`); tracing stays off when unset. */
-  otlpEndpoint?: string;
+  /**
+   * The process environment. `OTEL_EXPORTER_OTLP_ENDPOINT`: OTLP/HTTP base URL (e.g.
+   * `http://collector:4318`), spans go to `<url>/v1/traces`; unset, nothing is exported.
+   * `OTEL_BSP_SCHEDULE_DELAY`: milliseconds between exports (5000).
+   */
+  env: Record<string, string | undefined>;
+  /**
+   * Patch kafkajs (on by default). Its producer patch gives every message of a `send` the active
+   * context and overwrites `traceparent`; the relay, whose batches mix many orders' traces, turns
+   * it off and writes one producer span per record itself.
+   */
+  kafkajs?: boolean;
 }
 
-/** A running tracer; `shutdown()` flushes spans. */
+/** The process's tracing; `shutdown()` flushes spans not yet exported. */
 export interface Tracing {
+  /** True when spans are exported over OTLP. */
+  readonly exporting: boolean;
   shutdown(): Promise<void>;
 }
 
+/** Ops endpoints are scraped every few seconds: traces of them would drown the orders' traces. */
+const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
 /**
- * Starts OpenTelemetry tracing with an OTLP exporter when an endpoint is configured, and does
- * nothing otherwise, so local runs and tests need no collector.
+ * Root sampler: a trace may start anywhere except at a client call. A client call with no parent
+ * is background work (the relay polling its stream, lease renewals, the consumer's fetches), which
+ * would otherwise start a trace of its own every few hundred milliseconds. Children follow their
+ * parent (`ParentBasedSampler`), so everything an order does is kept.
+ */
+const backgroundCallsOff: Sampler = {
+  shouldSample: (_context, _traceId, _name, kind) => ({
+    decision: kind === SpanKind.CLIENT ? SamplingDecision.NOT_RECORD : SamplingDecision.RECORD_AND_SAMPLED,
+  }),
+  toString: () => 'BackgroundCallsOff',
+};
+
+// On globalThis, as @opentelemetry/api keeps its own: `main.js` finds what the `--import` entry started.
+const ACTIVE = Symbol.for('outbox.tracing');
+type WithTracing = typeof globalThis & { [ACTIVE]?: Tracing };
+
+/**
+ * Starts OpenTelemetry tracing for the process: a tracer provider (W3C `traceparent` and
+ * `tracestate`, plus baggage) with the http, express, undici (fetch), AWS SDK, kafkajs and pino
+ * instrumentations. Context propagates and logs carry `trace_id`/`span_id` whether or not spans
+ * are exported; they are exported over OTLP/HTTP (JSON) only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+ * Call it before the instrumented modules are loaded (`node --import ./dist/instrumentation.js`);
+ * a second call returns the running one.
  */
 export function startTracing(options: StartTracingOptions): Tracing {
-  if (!options.otlpEndpoint) return { shutdown: async () => undefined };
-  const sdk = new NodeSDK({
-    serviceName: options.service,
-    traceExporter: new OTLPTraceExporter({ url: `${options.otlpEndpoint.replace(/\/$/, '')}/v1/traces` }),
-    instrumentations: [new HttpInstrumentation(), new ExpressInstrumentation()],
+  const holder = globalThis as WithTracing;
+  const running = holder[ACTIVE];
+  if (running) return running;
+  const endpoint = options.env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || undefined;
+  if (endpoint !== undefined && !URL.canParse(endpoint)) {
+    throw new Error(`OTEL_EXPORTER_OTLP_ENDPOINT is not a URL: ${JSON.stringify(endpoint)}`);
+  }
+  const delayText = options.env.OTEL_BSP_SCHEDULE_DELAY?.trim() || '5000';
+  const scheduledDelayMillis = Number(delayText);
+  if (!Number.isInteger(scheduledDelayMillis) || scheduledDelayMillis < 1) {
+    throw new Error(`OTEL_BSP_SCHEDULE_DELAY is not a positive number of milliseconds: ${JSON.stringify(delayText)}`);
+  }
+  const exporter = endpoint ? new OTLPTraceExporter({ url: `${endpoint.replace(/\/+$/, '')}/v1/traces` }) : undefined;
+  const provider = new TracerProvider({
+    resource: resourceFromAttributes({ 'service.name': options.service }),
+    sampler: new ParentBasedSampler({ root: backgroundCallsOff }),
+    spanProcessors: exporter ? [new BatchSpanProcessor({ exporter, scheduledDelayMillis })] : [],
   });
-  sdk.start();
-  return { shutdown: () => sdk.shutdown() };
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  propagation.setGlobalPropagator(
+    new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+  );
+  trace.setGlobalTracerProvider(provider);
+  const instrumentations: Instrumentation[] = [
+    new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => UNTRACED_PATHS.has((req.url ?? '').split('?')[0]) }),
+    new ExpressInstrumentation(),
+    new UndiciInstrumentation(),
+    new AwsInstrumentation({ suppressInternalInstrumentation: true }),
+    new PinoInstrumentation({ disableLogSending: true }),
+  ];
+  if (options.kafkajs ?? true) instrumentations.push(new KafkaJsInstrumentation());
+  registerInstrumentations({ tracerProvider: provider, instrumentations });
+  const tracing: Tracing = { exporting: endpoint !== undefined, shutdown: () => provider.shutdown() };
+  holder[ACTIVE] = tracing;
+  return tracing;
+}
+
+/** Flushes and stops the tracing {@link startTracing} started in this process; nothing when none runs. */
+export async function shutdownTracing(): Promise<void> {
+  const holder = globalThis as WithTracing;
+  const running = holder[ACTIVE];
+  if (!running) return;
+  delete holder[ACTIVE];
+  await running.shutdown();
 }

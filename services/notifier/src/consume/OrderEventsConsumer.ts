@@ -13,6 +13,7 @@ import type { NotificationService } from '../notify/NotificationService';
 import type { DeadLetterPublisher } from '../deadLetter/DeadLetterPublisher';
 import type { NotifierMetrics } from './notifierMetrics';
 import { PartitionProgress } from './PartitionProgress';
+import { inProcessSpan } from './processSpan';
 
 /** Options for {@link OrderEventsConsumer}. */
 export interface OrderEventsConsumerOptions {
@@ -265,8 +266,21 @@ export class OrderEventsConsumer {
     return result;
   }
 
-  /** Processes one parsed event; dead-letters it when it can never succeed. */
-  private async attempt(
+  /** Processes one parsed event in a consumer span of its trace; dead-letters it when it can never succeed. */
+  private attempt(
+    topic: string,
+    partition: number,
+    message: KafkaMessage,
+    envelope: OrderEventEnvelope,
+  ): Promise<Attempt> {
+    return inProcessSpan({ topic, partition, message, envelope }, async (span) => {
+      const result = await this.attemptInSpan(topic, partition, message, envelope);
+      span.setAttribute('order.outcome', result.kind === 'retry' ? `retry:${result.error.code}` : result.kind);
+      return result;
+    });
+  }
+
+  private async attemptInSpan(
     topic: string,
     partition: number,
     message: KafkaMessage,

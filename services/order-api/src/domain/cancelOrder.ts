@@ -24,6 +24,7 @@ export interface CancelOrderDeps {
 /** Extra request context that travels into the event. */
 export interface CancelOrderContext {
   traceparent?: string;
+  tracestate?: string;
   /** Who cancels (authentication on): another customer's order is not found for it. */
   caller?: Caller;
 }
@@ -72,6 +73,7 @@ export async function cancelOrder(
       seq: next.version,
       occurredAt: now,
       traceparent: context.traceparent,
+      tracestate: context.tracestate,
       payload: {
         orderId,
         customerId: current.customerId,

@@ -19,6 +19,7 @@ export interface PlaceOrderDeps {
 /** Extra request context: what travels into the event, and the body's number texts. */
 export interface PlaceOrderContext {
   traceparent?: string;
+  tracestate?: string;
   /** Who places the order (authentication on): only for its own customer, unless an admin. */
   caller?: Caller;
   /**
@@ -150,6 +151,7 @@ export async function placeOrder(body: unknown, deps: PlaceOrderDeps, context: P
     seq: order.version,
     occurredAt: now,
     traceparent: context.traceparent,
+    tracestate: context.tracestate,
     payload: {
       orderId: order.orderId,
       customerId: order.customerId,

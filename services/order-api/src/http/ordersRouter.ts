@@ -7,7 +7,7 @@ import type { OrderRepository } from '../data/OrderRepository';
 import type { Order } from '../domain/Order';
 import type { ApiMetrics } from './apiMetrics';
 import { orderSummaryView, orderView } from './orderView';
-import { currentTraceparent } from './currentTraceparent';
+import { currentTraceHeaders } from './currentTraceHeaders';
 import { respondIdempotently, type HttpResult, type IdempotencyOptions } from './idempotency';
 import { encodeCursor, parseListOrdersQuery } from './listOrdersQuery';
 import { routeName } from './observeRequests';
@@ -110,7 +110,7 @@ export function ordersRouter(options: OrdersRouterOptions): Router {
           currency: options.currency,
           now,
         },
-        { traceparent: currentTraceparent(req), caller: callerOf(res), numberText: numberTextOf },
+        { ...currentTraceHeaders(req), caller: callerOf(res), numberText: numberTextOf },
       );
       metrics.ordersCreated.inc();
       metrics.outboxEventsWritten.inc({ event_type: 'OrderCreated' });
@@ -156,7 +156,7 @@ export function ordersRouter(options: OrdersRouterOptions): Router {
               ),
             now,
           },
-          { traceparent: currentTraceparent(req), caller: callerOf(res) },
+          { ...currentTraceHeaders(req), caller: callerOf(res) },
         );
         metrics.ordersCancelled.inc();
         metrics.outboxEventsWritten.inc({ event_type: 'OrderCancelled' });

@@ -6,7 +6,9 @@ import {
   deadLetterTopicFor,
   relayDeadLetterValue,
   type OrderEventEnvelope,
+  type TraceHeaders,
 } from '@outbox/shared';
+import { endProducerSpans, startProducerSpan } from './producerSpans';
 
 /** An event ready to publish, with where it came from. */
 export interface OutgoingEvent {
@@ -96,7 +98,8 @@ export class KafkaPublisher {
 
   /** The bytes `event` takes in a produce request (an estimate that errs high). */
   recordBytes(event: OutgoingEvent): number {
-    return messageBytes(toMessage(event));
+    // The producer span's headers: a traceparent of fixed length, the stored tracestate.
+    return messageBytes(toMessage(event, { traceparent: TRACEPARENT_SIZED, tracestate: event.envelope.tracestate }));
   }
 
   /**
@@ -107,8 +110,11 @@ export class KafkaPublisher {
    */
   async publishBatch(events: OutgoingEvent[], letters: DeadLetter[]): Promise<void> {
     if (events.length === 0 && letters.length === 0) return;
+    // One producer span per record, in the order's trace; each ends when Kafka acknowledged it.
+    const traced = events.map((event) => startProducerSpan(this.options.topic, event.envelope));
+    const spans = traced.map((t) => t.span);
     const messages = [
-      ...events.map((event) => ({ topic: this.options.topic, message: toMessage(event) })),
+      ...events.map((event, i) => ({ topic: this.options.topic, message: toMessage(event, traced[i].headers) })),
       ...letters.map((letter) => ({
         topic: deadLetterTopicFor(this.options.topic),
         message: this.toDeadLetter(letter),
@@ -120,17 +126,20 @@ export class KafkaPublisher {
       await this.connect();
       if (!this.transactional) {
         for (const topicMessages of requests) await this.producer.sendBatch({ acks: -1, timeout, topicMessages });
+        endProducerSpans(spans);
         return;
       }
       const transaction = await this.producer.transaction();
       try {
         for (const topicMessages of requests) await transaction.sendBatch({ acks: -1, timeout, topicMessages });
         await transaction.commit();
+        endProducerSpans(spans);
       } catch (error) {
         await transaction.abort().catch(() => undefined);
         throw error;
       }
     } catch (error) {
+      endProducerSpans(spans, error);
       // A fatal error (a sequence error, a fenced epoch, retries exhausted) leaves the producer
       // unusable for good, and a transactional one may be left mid-transaction: start over with
       // a fresh producer (new producer id; a transactional init aborts what the old one left
@@ -233,7 +242,11 @@ function splitByBytes(
   return requests;
 }
 
-function toMessage(event: OutgoingEvent): Message {
+/** As long as any version-00 `traceparent`, for size estimates. */
+const TRACEPARENT_SIZED = `00-${'0'.repeat(32)}-${'0'.repeat(16)}-00`;
+
+/** The Kafka record of an event; `trace` is the producer span's context (see producerSpans.ts). */
+function toMessage(event: OutgoingEvent, trace: TraceHeaders): Message {
   const { envelope } = event;
   const headers: Record<string, string> = {
     [EVENT_HEADERS.eventId]: envelope.eventId,
@@ -243,6 +256,7 @@ function toMessage(event: OutgoingEvent): Message {
     [EVENT_HEADERS.sourceShard]: event.shardId,
     [EVENT_HEADERS.sourceSequenceNumber]: event.sequenceNumber,
   };
-  if (envelope.traceparent) headers[EVENT_HEADERS.traceparent] = envelope.traceparent;
+  if (trace.traceparent) headers[EVENT_HEADERS.traceparent] = trace.traceparent;
+  if (trace.tracestate) headers[EVENT_HEADERS.tracestate] = trace.tracestate;
   return { key: envelope.aggregateId, value: JSON.stringify(envelope), headers };
 }

@@ -1,0 +1,272 @@
+import { randomBytes } from 'node:crypto';
+import { waitFor } from '@outbox/shared';
+import { startWebhookReceiver } from '../../services/notifier/test/support/webhookReceiver';
+import { startOtlpReceiver, SPAN_KIND, type ReceivedSpan } from '../support/otlpReceiver';
+import { startServiceProcess, type ServiceProcess } from '../support/serviceProcess';
+import { readTopic } from '../support/topicReader';
+import {
+  createTestTables,
+  createTestTopic,
+  scanAll,
+  testEndpoints,
+  uniqueName,
+  type TestTables,
+} from '../support/testStack';
+
+const WEBHOOK_SECRET = 'tracing-test-secret-0123456789';
+
+describe('one trace per order, each service its own process exporting over OTLP', () => {
+  let otlp: Awaited<ReturnType<typeof startOtlpReceiver>>;
+  let webhook: Awaited<ReturnType<typeof startWebhookReceiver>>;
+  let tables: TestTables;
+  let topic: string;
+  let api: ServiceProcess;
+  let relay: ServiceProcess;
+  let notifier: ServiceProcess;
+  // Set by a test to make the webhook refuse for good, so the notifier dead-letters (and logs) inside its span.
+  let refuseWebhook = false;
+
+  beforeAll(async () => {
+    otlp = await startOtlpReceiver();
+    webhook = await startWebhookReceiver(WEBHOOK_SECRET, () => (refuseWebhook ? 400 : 200));
+    tables = await createTestTables();
+    topic = await createTestTopic();
+    const { dynamodb, kafkaBrokers } = testEndpoints();
+    const env = {
+      DYNAMODB_ENDPOINT: dynamodb,
+      KAFKA_BROKERS: kafkaBrokers.join(','),
+      ORDERS_TABLE: tables.orders,
+      OUTBOX_TABLE: tables.outbox,
+      RELAY_STATE_TABLE: tables.relayState,
+      NOTIFICATIONS_TABLE: tables.notifications,
+      ORDER_EVENTS_TOPIC: topic,
+      NOTIFIER_GROUP_ID: uniqueName('notifier'),
+      WEBHOOK_URL: webhook.url,
+      WEBHOOK_SECRET,
+      OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint,
+      OTEL_BSP_SCHEDULE_DELAY: '200',
+    };
+    [api, relay, notifier] = await Promise.all([
+      startServiceProcess('order-api', env),
+      startServiceProcess('outbox-relay', env),
+      startServiceProcess('notifier', env),
+    ]);
+  });
+
+  afterAll(async () => {
+    await Promise.all([api, relay, notifier].filter(Boolean).map((p) => p.kill()));
+    await Promise.all([otlp?.stop(), webhook?.stop()]);
+  });
+
+  async function placeOrder(headers: Record<string, string> = {}): Promise<string> {
+    const placed = await fetch(`http://127.0.0.1:${api.port}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({
+        customerId: '5f0c3c3e-8f7a-4c1e-9a53-2f1d3b7f9a10',
+        items: [{ productId: 'sku-1', quantity: 1, price: 3 }],
+      }),
+    });
+    expect(placed.status).toBe(201);
+    return ((await placed.json()) as { orderId: string }).orderId;
+  }
+
+  async function outboxItemOf(orderId: string): Promise<Record<string, unknown>> {
+    const items = (await scanAll(tables.outbox)).filter((item) => item.aggregateId === orderId);
+    expect(items).toHaveLength(1);
+    return items[0];
+  }
+
+  /** The notifier's own consumer span of the event, once exported. */
+  function consumerSpanOf(eventId: string): Promise<ReceivedSpan> {
+    return waitFor(
+      () =>
+        otlp.spans.find(
+          (s) =>
+            s.service === 'notifier' &&
+            s.kind === SPAN_KIND.consumer &&
+            s.attributes['messaging.message.id'] === eventId,
+        ),
+      { timeoutMs: 30000, what: `the notifier's consumer span of ${eventId}` },
+    );
+  }
+
+  const childrenOf = (parent: ReceivedSpan) =>
+    otlp.spans.filter((s) => s.traceId === parent.traceId && s.parentSpanId === parent.spanId);
+
+  test('When an order is posted, then the API server span, the relay producer span and the notifier consumer span form one trace, with the DynamoDB transaction and the webhook call under the consumer span', async () => {
+    const orderId = await placeOrder();
+    const item = await outboxItemOf(orderId);
+    const [, traceId, storedSpanId] = String(item.traceparent).split('-');
+    expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+
+    const consumer = await consumerSpanOf(String(item.eventId));
+    // The webhook call and the transaction end before the consumer span; wait for every child to arrive.
+    const [transaction, webhookCall] = await waitFor(
+      () => {
+        const children = childrenOf(consumer);
+        const tx = children.find(
+          (s) => s.kind === SPAN_KIND.client && s.attributes['rpc.method'] === 'TransactWriteItems',
+        );
+        const call = children.find((s) => s.kind === SPAN_KIND.client && s.attributes['url.full'] === webhook.url);
+        return tx && call ? ([tx, call] as const) : undefined;
+      },
+      { timeoutMs: 10000, what: 'the consumer span children (DynamoDB transaction, webhook call)' },
+    );
+    const server = otlp.spans.find((s) => s.spanId === storedSpanId);
+    const producer = otlp.spans.find((s) => s.spanId === consumer.parentSpanId);
+
+    // order-api: the stored context is the request's server span, the root of the trace.
+    expect(server).toMatchObject({ service: 'order-api', kind: SPAN_KIND.server, traceId, parentSpanId: '' });
+    // outbox-relay: a producer span, child of the stored context.
+    expect(producer).toMatchObject({
+      service: 'outbox-relay',
+      kind: SPAN_KIND.producer,
+      name: `publish ${topic}`,
+      traceId,
+      parentSpanId: storedSpanId,
+    });
+    // notifier: the consumer span continues the relay's, and its effects are its children.
+    expect(consumer).toMatchObject({ service: 'notifier', name: `process ${topic}`, traceId });
+    expect(transaction.service).toBe('notifier');
+    expect(webhookCall.service).toBe('notifier');
+    expect(webhook.accepted.get(String(item.eventId))).toBe(1);
+
+    const services = new Set(otlp.spans.filter((s) => s.traceId === traceId).map((s) => s.service));
+    expect([...services].sort()).toEqual(['notifier', 'order-api', 'outbox-relay']);
+    // Background calls (stream polling, lease renewals) start no traces: the relay exports only its producer spans.
+    expect(otlp.spans.filter((s) => s.service === 'outbox-relay').map((s) => s.kind)).toEqual([SPAN_KIND.producer]);
+  });
+
+  test("When the caller sends traceparent and tracestate, then the order's spans in every service carry the caller's trace id and tracestate, and the notifier's logs carry trace_id and span_id", async () => {
+    const callerTraceId = randomBytes(16).toString('hex');
+    const callerSpanId = randomBytes(8).toString('hex');
+    refuseWebhook = true;
+    const orderId = await placeOrder({
+      traceparent: `00-${callerTraceId}-${callerSpanId}-01`,
+      tracestate: 'caller=order-test',
+    });
+    const item = await outboxItemOf(orderId);
+    expect(String(item.traceparent)).toMatch(new RegExp(`^00-${callerTraceId}-[0-9a-f]{16}-01$`));
+    expect(item.tracestate).toBe('caller=order-test');
+
+    const consumer = await consumerSpanOf(String(item.eventId));
+    expect(consumer.traceId).toBe(callerTraceId);
+    expect(consumer.traceState).toBe('caller=order-test');
+    const server = otlp.spans.find(
+      (s) => s.service === 'order-api' && s.kind === SPAN_KIND.server && s.traceId === callerTraceId,
+    );
+    expect(server?.parentSpanId).toBe(callerSpanId);
+    const producer = otlp.spans.find((s) => s.spanId === consumer.parentSpanId);
+    expect(producer).toMatchObject({
+      service: 'outbox-relay',
+      traceId: callerTraceId,
+      traceState: 'caller=order-test',
+    });
+
+    // The webhook refused for good: the notifier dead-letters the event and says so in a log line of that span.
+    const logLine = await waitFor(
+      () =>
+        notifier.output
+          .join('')
+          .split('\n')
+          .filter((line) => line.startsWith('{'))
+          .map((line) => JSON.parse(line) as Record<string, unknown>)
+          .find((line) => line.msg === 'dead-lettered a message'),
+      { timeoutMs: 10000, what: "the notifier's dead-letter log line" },
+    );
+    expect(logLine).toMatchObject({ trace_id: callerTraceId, span_id: consumer.spanId });
+    // The dead letter's send (kafkajs instrumentation) is a child of the consumer span too.
+    const deadLetterSend = await waitFor(
+      () => childrenOf(consumer).find((s) => s.kind === SPAN_KIND.producer && s.name === `send ${topic}.dlq`),
+      { timeoutMs: 10000, what: "the dead letter's send span" },
+    );
+    expect(deadLetterSend.service).toBe('notifier');
+  });
+});
+
+describe('trace context with export off (no OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
+  const processes: ServiceProcess[] = [];
+  let webhook: Awaited<ReturnType<typeof startWebhookReceiver>> | undefined;
+  afterAll(async () => {
+    await Promise.all(processes.map((p) => p.kill()));
+    await webhook?.stop();
+  });
+
+  test("When nothing is exported and a caller sends traceparent, then the outbox item, the relay's Kafka headers and the notifier's log line still carry the caller's trace id, each with its own span", async () => {
+    expect(process.env.OTEL_EXPORTER_OTLP_ENDPOINT).toBeUndefined();
+    // The webhook refuses for good, so the notifier dead-letters the event and logs it inside its consumer span.
+    webhook = await startWebhookReceiver(WEBHOOK_SECRET, () => 400);
+    const tables = await createTestTables();
+    const topic = await createTestTopic();
+    const { dynamodb, kafkaBrokers } = testEndpoints();
+    const env = {
+      DYNAMODB_ENDPOINT: dynamodb,
+      KAFKA_BROKERS: kafkaBrokers.join(','),
+      ORDERS_TABLE: tables.orders,
+      OUTBOX_TABLE: tables.outbox,
+      RELAY_STATE_TABLE: tables.relayState,
+      NOTIFICATIONS_TABLE: tables.notifications,
+      ORDER_EVENTS_TOPIC: topic,
+      NOTIFIER_GROUP_ID: uniqueName('notifier'),
+      WEBHOOK_URL: webhook.url,
+      WEBHOOK_SECRET,
+    };
+    const started = await Promise.all([
+      startServiceProcess('order-api', env),
+      startServiceProcess('outbox-relay', env),
+      startServiceProcess('notifier', env),
+    ]);
+    processes.push(...started);
+    const [api, , notifier] = started;
+    const reader = await readTopic(topic);
+    try {
+      const callerTraceId = randomBytes(16).toString('hex');
+      const callerSpanId = randomBytes(8).toString('hex');
+      const placed = await fetch(`http://127.0.0.1:${api.port}/orders`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          traceparent: `00-${callerTraceId}-${callerSpanId}-01`,
+          tracestate: 'caller=export-off',
+        },
+        body: JSON.stringify({
+          customerId: '5f0c3c3e-8f7a-4c1e-9a53-2f1d3b7f9a10',
+          items: [{ productId: 'sku-1', quantity: 1, price: 3 }],
+        }),
+      });
+      expect(placed.status).toBe(201);
+      const { orderId } = (await placed.json()) as { orderId: string };
+      const [item] = (await scanAll(tables.outbox)).filter((i) => i.aggregateId === orderId);
+      // order-api: its server span, a child of the caller's span, is what the item stores.
+      const [, storedTraceId, storedSpanId] = String(item.traceparent).split('-');
+      expect(storedTraceId).toBe(callerTraceId);
+      expect(storedSpanId).not.toBe(callerSpanId);
+      expect(item.tracestate).toBe('caller=export-off');
+
+      // outbox-relay: the record's headers carry its own producer span in the same trace.
+      const [record] = await reader.waitForCount(1);
+      const [, headerTraceId, producerSpanId] = String(record.headers.traceparent).split('-');
+      expect(headerTraceId).toBe(callerTraceId);
+      expect([callerSpanId, storedSpanId]).not.toContain(producerSpanId);
+      expect(record.headers.tracestate).toBe('caller=export-off');
+
+      // notifier: the log line written inside its consumer span names the trace and that span.
+      const logLine = await waitFor(
+        () =>
+          notifier.output
+            .join('')
+            .split('\n')
+            .filter((line) => line.startsWith('{'))
+            .map((line) => JSON.parse(line) as Record<string, unknown>)
+            .find((line) => line.msg === 'dead-lettered a message'),
+        { timeoutMs: 30000, what: "the notifier's dead-letter log line" },
+      );
+      expect(logLine.trace_id).toBe(callerTraceId);
+      expect(logLine.span_id).toMatch(/^[0-9a-f]{16}$/);
+      expect([callerSpanId, storedSpanId, producerSpanId]).not.toContain(logLine.span_id);
+    } finally {
+      await reader.stop();
+    }
+  });
+});
