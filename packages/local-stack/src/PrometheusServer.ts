@@ -11,9 +11,9 @@ import { repoRoot } from './repoRoot';
 export const PROMETHEUS_REQUIRED_MESSAGE =
   'prometheus is not installed (on Debian/Ubuntu: `sudo apt-get install prometheus`): going on without it.';
 
-/** Whether a `prometheus` binary is on the PATH. */
-export function prometheusInstalled(): boolean {
-  const result = spawnSync('prometheus', ['--version'], { stdio: 'ignore' });
+/** Whether a `prometheus` binary is on the PATH of `env`. */
+export function prometheusInstalled(env: NodeJS.ProcessEnv = process.env): boolean {
+  const result = spawnSync('prometheus', ['--version'], { stdio: 'ignore', env });
   return result.error === undefined && result.status === 0;
 }
 
