@@ -47,6 +47,49 @@ function workerHealthCheck(port: number): ecs.HealthCheck {
  * Balancer (health check `/readyz` on the ops port), the relay (two tasks: a leader and a
  * standby, with a stop window to checkpoint and release the lease) and the notifier.
  */
+/** The collector's configuration: OTLP in on localhost only, traces out to X-Ray, nothing else. */
+const COLLECTOR_CONFIG = [
+  'receivers:',
+  '  otlp:',
+  '    protocols:',
+  '      grpc: { endpoint: "127.0.0.1:4317" }',
+  '      http: { endpoint: "127.0.0.1:4318" }',
+  'processors:',
+  '  batch/traces: { timeout: 1s, send_batch_size: 50 }',
+  'exporters:',
+  '  awsxray: {}',
+  'service:',
+  '  pipelines:',
+  '    traces: { receivers: [otlp], processors: [batch/traces], exporters: [awsxray] }',
+].join('\n');
+
+/**
+ * Adds the AWS Distro for OpenTelemetry collector beside `app` and lets the task write to X-Ray.
+ * The collector is not essential: a task whose collector stops keeps serving, without traces.
+ */
+function addTracingCollector(
+  taskDefinition: ecs.FargateTaskDefinition,
+  app: ecs.ContainerDefinition,
+  logGroup: logs.ILogGroup,
+): void {
+  const collector = taskDefinition.addContainer('otel-collector', {
+    image: ecs.ContainerImage.fromRegistry(deploymentSettings.tracing.collectorImage),
+    essential: false,
+    memoryReservationMiB: 64,
+    // The collector reads its configuration from this variable (in place of a file in the image).
+    environment: { AOT_CONFIG_CONTENT: COLLECTOR_CONFIG },
+    logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: 'otel-collector' }),
+  });
+  app.addContainerDependencies({ container: collector, condition: ecs.ContainerDependencyCondition.START });
+  // X-Ray's write actions have no resource-level permissions: `*` is the only resource they take.
+  taskDefinition.addToTaskRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'],
+      resources: ['*'],
+    }),
+  );
+}
+
 export class ServicesStack extends Stack {
   constructor(scope: Construct, id: string, props: ServicesStackProps) {
     super(scope, id, props);
@@ -94,15 +137,21 @@ export class ServicesStack extends Stack {
         retention: logs.RetentionDays.ONE_MONTH,
         removalPolicy: RemovalPolicy.DESTROY,
       });
-      taskDefinition.addContainer(name, {
+      const app = taskDefinition.addContainer(name, {
         image: props.image(name),
-        environment: { ...common, PORT: String(options.port), ...options.environment },
+        environment: {
+          ...common,
+          PORT: String(options.port),
+          OTEL_EXPORTER_OTLP_ENDPOINT: deploymentSettings.tracing.otlpEndpoint,
+          ...options.environment,
+        },
         secrets: options.secrets,
         portMappings: [{ containerPort: options.port }],
         healthCheck: options.healthCheck,
         stopTimeout: options.stopTimeout,
         logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: name }),
       });
+      addTracingCollector(taskDefinition, app, logGroup);
       return new ecs.FargateService(this, name, {
         cluster: platform.cluster,
         taskDefinition,

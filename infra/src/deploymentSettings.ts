@@ -16,4 +16,14 @@ export const deploymentSettings = {
   ports: { orderApi: 8080, orderApiOps: 9100, relay: 9101, notifier: 9102 },
   /** Seconds ECS waits after SIGTERM: the relay finishes its batch, checkpoints and releases its lease. */
   relayStopTimeoutSeconds: 60,
+  /**
+   * Traces: each task runs an AWS Distro for OpenTelemetry collector beside the service (as Copilot's
+   * `observability.tracing: awsxray` does); the service sends OTLP/HTTP to it on localhost and it
+   * forwards the traces to AWS X-Ray.
+   */
+  tracing: {
+    collectorImage: 'public.ecr.aws/aws-observability/aws-otel-collector:v0.40.0',
+    /** The service appends `/v1/traces` (packages/shared/src/observability/startTracing.ts). */
+    otlpEndpoint: 'http://localhost:4318',
+  },
 } as const;

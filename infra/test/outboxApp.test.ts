@@ -148,6 +148,60 @@ test('When every IAM statement of every stack is read, then no action is a wildc
     if (actions.some((action) => /^(dynamodb|kafka-cluster|kafka):/.test(action))) {
       for (const resource of asList(statement.Resource)) expect(resource).not.toBe('*');
     }
+    // The one exception: X-Ray's write actions take no resource but `*`.
+    if (asList(statement.Resource).includes('*')) {
+      expect(
+        actions.filter((action) => !['xray:PutTraceSegments', 'xray:PutTelemetryRecords'].includes(action)),
+      ).toEqual([]);
+    }
+  }
+});
+
+test('When the task definitions are read, then each runs a pinned ADOT collector that the service sends OTLP/HTTP to and that may write to X-Ray', () => {
+  const taskDefinitions = resources(templates.services, 'AWS::ECS::TaskDefinition');
+  expect(taskDefinitions).toHaveLength(3);
+  for (const [id, taskDefinition] of taskDefinitions) {
+    const [app, collector, ...others] = taskDefinition.Properties.ContainerDefinitions as Json[];
+    expect(others).toEqual([]);
+    const name = app!.Name as string;
+    expect(collector!.Image).toMatch(/^public\.ecr\.aws\/aws-observability\/aws-otel-collector:v\d+\.\d+\.\d+$/);
+    expect(collector!.Essential).toBe(false);
+    const collectorEnv = collector!.Environment as { Name: string; Value: string }[];
+    const config = parse(collectorEnv.find((variable) => variable.Name === 'AOT_CONFIG_CONTENT')!.Value) as {
+      receivers: { otlp: { protocols: { http: { endpoint: string } } } };
+      service: { pipelines: { traces: { receivers: string[]; exporters: string[] } } };
+    };
+    expect(config.service.pipelines.traces).toMatchObject({ receivers: ['otlp'], exporters: ['awsxray'] });
+
+    const appEnv = Object.fromEntries(
+      (app!.Environment as { Name: string; Value: unknown }[]).map(({ Name, Value }) => [Name, Value]),
+    );
+    const endpoint = new URL(appEnv.OTEL_EXPORTER_OTLP_ENDPOINT as string);
+    expect({ name, endpoint: endpoint.href }).toEqual({ name, endpoint: 'http://localhost:4318/' });
+    expect(config.receivers.otlp.protocols.http.endpoint).toBe(`127.0.0.1:${endpoint.port}`);
+    expect(app!.DependsOn).toEqual([{ ContainerName: collector!.Name, Condition: 'START' }]);
+    expect(serviceReads(name, 'OTEL_EXPORTER_OTLP_ENDPOINT')).toBe(true);
+    // The same endpoint as the Copilot manifest's, where Copilot's own sidecar listens.
+    const manifest = parse(fs.readFileSync(path.join(root, 'copilot', name, 'manifest.yml'), 'utf8')) as {
+      variables: Record<string, unknown>;
+    };
+    expect(manifest.variables.OTEL_EXPORTER_OTLP_ENDPOINT).toBe(appEnv.OTEL_EXPORTER_OTLP_ENDPOINT);
+
+    // The task role of this task definition may put trace segments and telemetry.
+    const roleRef = JSON.stringify(
+      (taskDefinition.Properties.TaskRoleArn as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0],
+    );
+    const actions = resources(templates.services, 'AWS::IAM::Policy')
+      .filter(([, policy]) =>
+        asList(policy.Properties.Roles).some((role) => JSON.stringify((role as Json).Ref) === roleRef),
+      )
+      .flatMap(([, policy]) =>
+        ((policy.Properties.PolicyDocument as Json).Statement as Json[]).flatMap((s) => asList(s.Action)),
+      );
+    expect({ id, actions }).toEqual({
+      id,
+      actions: expect.arrayContaining(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']),
+    });
   }
 });
 

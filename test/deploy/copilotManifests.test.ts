@@ -31,6 +31,7 @@ interface ServiceManifest {
   variables: Record<string, string | number | { from_cfn: string }>;
   secrets?: Record<string, string>;
   taskdef_overrides?: { path: string; value: unknown }[];
+  observability?: { tracing?: string };
   environments?: Record<string, { variables?: Record<string, unknown>; secrets?: Record<string, unknown> }>;
 }
 
@@ -224,7 +225,9 @@ describe.each(services)('the %s manifest', (service) => {
             `${service} in ${env}: ${key} is set, but services/${service}/src/config.ts does not read it`,
           );
       }
-      for (const key of keys) if (/_ENDPOINT$/.test(key)) expect(deployed[key]).toBeUndefined();
+      // Local endpoints (DynamoDB Local, kinesalite) stay unset; the OTLP endpoint is the tracing sidecar's.
+      for (const key of keys)
+        if (/_ENDPOINT$/.test(key) && key !== 'OTEL_EXPORTER_OTLP_ENDPOINT') expect(deployed[key]).toBeUndefined();
       // Every table the service uses, and the brokers, come from the deployment, never the local default.
       type Loaded = { tables: Record<string, string>; kafka?: { brokers: string[] } };
       const loaded = loaders[service]!(deployed) as Loaded;
@@ -235,6 +238,15 @@ describe.each(services)('the %s manifest', (service) => {
       if (local.kafka) expect(loaded.kafka!.brokers).not.toEqual(local.kafka.brokers);
     },
   );
+
+  test('When it is read, then traces go to the AWS X-Ray collector sidecar Copilot adds (OTLP/HTTP on localhost:4318)', () => {
+    expect(m.observability).toEqual({ tracing: 'awsxray' });
+    expect(m.variables.OTEL_EXPORTER_OTLP_ENDPOINT).toBe('http://localhost:4318');
+    expect(serviceReads(service, 'OTEL_EXPORTER_OTLP_ENDPOINT')).toBe(true);
+    for (const env of environments) {
+      expect(deployedEnvironment(service, env).deployed.OTEL_EXPORTER_OTLP_ENDPOINT).toBe('http://localhost:4318');
+    }
+  });
 });
 
 test('When order-api is deployed to any environment, then AUTH_MODE is jwt and issuer, audience and JWKS URL are SSM parameters', () => {

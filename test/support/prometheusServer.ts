@@ -1,26 +1,19 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { parse, stringify } from 'yaml';
-import { waitFor } from '@outbox/shared';
+import { join } from 'node:path';
+import { PrometheusServer, prometheusConfig, repoPrometheusTargets } from '@outbox/local-stack';
 import { freePort } from './serviceProcess';
 
-const repoRoot = join(__dirname, '..', '..');
-
 /** A Prometheus server (Debian's `prometheus` package) a test started, with its HTTP API. */
-export interface PrometheusServer {
+export interface TestPrometheus {
   url: string;
-  output: string[];
   /** GET `/api/v1/<path>` and the `data` of a successful answer; throws with Prometheus's error otherwise. */
   api<T>(path: string, params?: Record<string, string>): Promise<T>;
   stop(): Promise<void>;
 }
 
-interface ScrapeConfig {
-  job_name: string;
-  static_configs: { targets: string[] }[];
-}
+/** The name the tests import. */
+export type { TestPrometheus as PrometheusServer };
 
 /**
  * Starts `prometheus` on a free port with temporary storage and the repo's `ops/prometheus.yml`,
@@ -34,69 +27,34 @@ export async function startPrometheus(options: {
   onlyTheseTargets?: boolean;
   /** Absolute paths of rule files to load instead of the config's (a test-only variant). */
   ruleFiles?: string[];
-}): Promise<PrometheusServer> {
-  const repoConfigFile = join(repoRoot, 'ops', 'prometheus.yml');
-  const config = parse(readFileSync(repoConfigFile, 'utf8')) as {
-    global: Record<string, string>;
-    rule_files?: string[];
-    scrape_configs: ScrapeConfig[];
-  };
-  if (options.onlyTheseTargets) {
-    config.scrape_configs = config.scrape_configs.filter((scrape) => options.targets[scrape.job_name] !== undefined);
+}): Promise<TestPrometheus> {
+  if (!options.onlyTheseTargets) {
+    for (const job of Object.keys(repoPrometheusTargets())) {
+      if (!options.targets[job]) throw new Error(`no test target for the job ${job} of ops/prometheus.yml`);
+    }
   }
-  for (const scrape of config.scrape_configs) {
-    const target = options.targets[scrape.job_name];
-    if (!target) throw new Error(`no test target for the job ${scrape.job_name} of ops/prometheus.yml`);
-    scrape.static_configs = [{ targets: [target] }];
-  }
-  config.global.scrape_interval = `${options.intervalSeconds}s`;
-  config.global.evaluation_interval = `${options.intervalSeconds}s`;
-  config.rule_files =
-    options.ruleFiles ?? (config.rule_files ?? []).map((file) => resolve(dirname(repoConfigFile), file));
-
   const dir = mkdtempSync(join(tmpdir(), 'prometheus-'));
-  writeFileSync(join(dir, 'prometheus.yml'), stringify(config));
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child = spawn(
-    'prometheus',
-    [
-      `--config.file=${join(dir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const output: string[] = [];
-  child.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  const exited = new Promise<void>((resolveExit) => {
-    child.once('exit', () => resolveExit());
-    child.once('error', (error) => {
-      output.push(`prometheus did not run (install Debian's prometheus package): ${error.message}`);
-      resolveExit();
-    });
+  const configFile = join(dir, 'prometheus.yml');
+  writeFileSync(configFile, prometheusConfig(options));
+  const server = new PrometheusServer({
+    port: await freePort(),
+    configFile,
+    storageDir: join(dir, 'data'),
+    logDir: dir,
   });
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await exited;
+    await server.stop();
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await waitFor(
-      async () => {
-        if (child.exitCode !== null) throw new Error(`prometheus exited with ${child.exitCode}`);
-        return (await fetch(`${url}/-/ready`)).status === 200;
-      },
-      { timeoutMs: 30000, what: 'Prometheus to be ready' },
-    );
+    await server.start();
   } catch (error) {
-    await stop();
-    throw new Error(`${(error as Error).message}\n${output.join('')}`, { cause: error });
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
   }
+  const { url } = server;
   return {
     url,
-    output,
     stop,
     api: async <T>(path: string, params: Record<string, string> = {}) => {
       const response = await fetch(`${url}/api/v1/${path}?${new URLSearchParams(params).toString()}`);

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 /**
- * `node packages/local-stack/dist/cli.js up [--with-services]`
+ * `node packages/local-stack/dist/cli.js up [--with-services [--no-prometheus]]`
  *
  * Starts DynamoDB Local, Kafka and kinesalite, creates the tables (from the Copilot addons) and
  * the topics, and prints the endpoints. With `--with-services` it also runs the three services
- * from their `dist/main.js` against the stack. Ctrl-C (SIGINT) or SIGTERM stops everything.
+ * from their `dist/main.js` against the stack, and Prometheus (when installed, unless
+ * `--no-prometheus`) scraping them with `ops/prometheus.yml` and its alert rules. Ctrl-C (SIGINT)
+ * or SIGTERM stops everything.
  */
 import { topicDefinitions, waitFor } from '@outbox/shared';
 import { spawn } from 'node:child_process';
@@ -18,9 +20,18 @@ import { localDynamoDbClient } from './localDynamoDbClient';
 import { startLocalStack, type LocalStack } from './LocalStack';
 import { ManagedProcess } from './ManagedProcess';
 import { portIsOpen } from './portIsOpen';
+import {
+  PROMETHEUS_REQUIRED_MESSAGE,
+  PrometheusServer,
+  prometheusConfig,
+  prometheusInstalled,
+  repoPrometheusConfigFile,
+  repoPrometheusTargets,
+} from './PrometheusServer';
 import { repoRoot } from './repoRoot';
 
-const USAGE = 'Usage: node packages/local-stack/dist/cli.js up [--with-services]';
+const USAGE = 'Usage: node packages/local-stack/dist/cli.js up [--with-services] [--no-prometheus]';
+const PROMETHEUS_DEFAULT_PORT = 9090;
 const SERVICE_STOP_GRACE_MS = 10_000;
 const SERVICE_READY_TIMEOUT_MS = 60_000;
 /** A second signal this soon after the first is the same Ctrl-C delivered twice. */
@@ -92,15 +103,16 @@ function prefixLines(stream: NodeJS.ReadableStream | null, prefix: string, write
 
 class Cli {
   private stack: LocalStack | undefined;
+  private prometheus: PrometheusServer | undefined;
   private readonly services: RunningService[] = [];
   private shuttingDown: Promise<never> | undefined;
   private startup: Promise<void> = Promise.resolve();
   private firstSignalAt = 0;
 
-  async up(withServices: boolean): Promise<void> {
+  async up(withServices: boolean, withPrometheus: boolean): Promise<void> {
     process.on('SIGINT', () => this.onSignal('SIGINT'));
     process.on('SIGTERM', () => this.onSignal('SIGTERM'));
-    this.startup = this.start(withServices);
+    this.startup = this.start(withServices, withPrometheus);
     try {
       await this.startup;
     } catch (error) {
@@ -123,9 +135,10 @@ class Cli {
     void this.shutdown(0);
   }
 
-  private async start(withServices: boolean): Promise<void> {
+  private async start(withServices: boolean, withPrometheus: boolean): Promise<void> {
     // Find a missing build or a taken port before spending time on the stack.
     const services = withServices ? await this.checkServices() : [];
+    const prometheusPort = withServices && withPrometheus ? await this.checkPrometheus() : undefined;
     // Every child runs in its own process group: Ctrl-C reaches the whole foreground group (and
     // `npm start` forwards it once more), so only this process takes it and stops the services
     // first, once each with SIGTERM, then the servers they still need until then.
@@ -163,6 +176,8 @@ class Cli {
 
     if (withServices) await this.startServices(stack, services);
     if (this.shuttingDown) return;
+    if (prometheusPort !== undefined) await this.startPrometheus(prometheusPort, services);
+    if (this.shuttingDown) return;
     say('Local stack is ready. Press Ctrl-C to stop.');
   }
 
@@ -185,6 +200,63 @@ class Cli {
       }
     }
     return specs;
+  }
+
+  /** The port for Prometheus, or `undefined` (with a note) when it is not installed. */
+  private async checkPrometheus(): Promise<number | undefined> {
+    if (!prometheusInstalled()) {
+      say(PROMETHEUS_REQUIRED_MESSAGE);
+      return undefined;
+    }
+    const spec = { portVariable: 'PROMETHEUS_PORT', defaultPort: PROMETHEUS_DEFAULT_PORT };
+    const port = servicePort(spec);
+    if (await portIsOpen(port)) {
+      throw new Error(
+        `Port ${port} for Prometheus is already in use: stop what runs there, set PROMETHEUS_PORT or pass --no-prometheus.`,
+      );
+    }
+    return port;
+  }
+
+  /**
+   * Runs Prometheus on `port` with `ops/prometheus.yml` and its rules; when the services listen on
+   * other ports than the file scrapes, with a copy retargeted at them in `.local/`.
+   */
+  private async startPrometheus(port: number, specs: ServicePorts[]): Promise<void> {
+    const dataDir = path.join(repoRoot(), '.local');
+    const suffix = port === PROMETHEUS_DEFAULT_PORT ? '' : `-${port}`;
+    const targets = Object.fromEntries(specs.map(({ spec, opsPort }) => [spec.name, `127.0.0.1:${opsPort}`]));
+    const fileTargets = repoPrometheusTargets();
+    const same =
+      Object.keys(fileTargets).length === specs.length &&
+      Object.entries(targets).every(([job, target]) => fileTargets[job] === target);
+    let configFile = repoPrometheusConfigFile();
+    if (!same) {
+      fs.mkdirSync(dataDir, { recursive: true });
+      configFile = path.join(dataDir, `prometheus${suffix}.yml`);
+      fs.writeFileSync(
+        configFile,
+        `# Derived from ops/prometheus.yml by the local-stack cli for the ports in use; rewritten at each start.\n${prometheusConfig({ targets })}`,
+      );
+    }
+    const prometheus = new PrometheusServer({
+      port,
+      configFile,
+      storageDir: path.join(dataDir, `prometheus${suffix}`),
+      logDir: dataDir,
+      log: say,
+      detached: true,
+    });
+    this.prometheus = prometheus;
+    await prometheus.start();
+    console.log(
+      [
+        '',
+        `Prometheus      ${prometheus.url}   scrapes ${Object.values(targets).join(', ')} with ${path.relative(repoRoot(), configFile)}`,
+        `  logs          ${prometheus.logFiles.join(' ')}`,
+        '',
+      ].join('\n'),
+    );
   }
 
   private async startServices(stack: LocalStack, specs: ServicePorts[]): Promise<void> {
@@ -265,7 +337,7 @@ class Cli {
         }),
       );
       try {
-        await this.stack?.stop();
+        await Promise.all([this.prometheus?.stop(), this.stack?.stop()]);
       } catch (error) {
         complain(error instanceof Error ? error.message : String(error));
         exitCode = 1;
@@ -279,12 +351,12 @@ class Cli {
 
 function main(argv: string[]): void {
   const [command, ...flags] = argv;
-  const unknown = flags.filter((flag) => flag !== '--with-services');
+  const unknown = flags.filter((flag) => flag !== '--with-services' && flag !== '--no-prometheus');
   if (command !== 'up' || unknown.length > 0) {
     complain(USAGE);
     process.exit(2);
   }
-  void new Cli().up(flags.includes('--with-services'));
+  void new Cli().up(flags.includes('--with-services'), !flags.includes('--no-prometheus'));
 }
 
 main(process.argv.slice(2));

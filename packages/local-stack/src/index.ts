@@ -19,3 +19,12 @@ export { readTableTemplates } from './readTableTemplates';
 export type { TableTemplate } from './readTableTemplates';
 export { JAVA_REQUIRED_MESSAGE, MAVEN_REQUIRED_MESSAGE } from './requiredTools';
 export type { ServerHandle } from './ServerHandle';
+export {
+  PrometheusServer,
+  PROMETHEUS_REQUIRED_MESSAGE,
+  prometheusConfig,
+  prometheusInstalled,
+  repoPrometheusConfigFile,
+  repoPrometheusTargets,
+} from './PrometheusServer';
+export type { PrometheusConfigOptions, PrometheusServerOptions } from './PrometheusServer';

@@ -16,6 +16,7 @@ const SERVICE_PORTS = {
   RELAY_PORT: '29101',
   NOTIFIER_PORT: '29102',
 };
+const PROMETHEUS_PORT = '29090';
 
 interface RunningCli {
   child: ChildProcess;
@@ -60,8 +61,8 @@ describe('local-stack cli', () => {
     expect(cli.output()).toContain('Usage: node packages/local-stack/dist/cli.js up [--with-services]');
   });
 
-  test('When `up --with-services` runs, then tables and topics exist, the printed curl places an order, and Ctrl-C (SIGINT to the whole process group, then once more as npm forwards it) stops each service gracefully once (lease released, group left, exit 0), then everything, and exits 0', async () => {
-    cli = runCli(['up', '--with-services'], { ...PORTS, ...SERVICE_PORTS, LOG_LEVEL: 'info' }, true);
+  test('When `up --with-services` runs, then tables and topics exist, the printed curl places an order, Prometheus (PROMETHEUS_PORT) scrapes the three services, and Ctrl-C (SIGINT to the whole process group, then once more as npm forwards it) stops each service gracefully once (lease released, group left, exit 0), then everything, and exits 0', async () => {
+    cli = runCli(['up', '--with-services'], { ...PORTS, ...SERVICE_PORTS, PROMETHEUS_PORT, LOG_LEVEL: 'info' }, true);
     const running = cli;
     await waitFor(async () => running.output().includes('Local stack is ready'), {
       what: 'the cli to report the stack ready',
@@ -101,6 +102,28 @@ describe('local-stack cli', () => {
     expect(status).toBe('201');
     expect(JSON.parse(answer.slice(0, answer.lastIndexOf('\n')))).toMatchObject({ status: 'CREATED' });
 
+    // Prometheus runs on its port, with a config derived for the services' ports, and scrapes all three.
+    const prometheus = `http://127.0.0.1:${PROMETHEUS_PORT}`;
+    expect(cli.output()).toMatch(new RegExp(`Prometheus +${prometheus} `));
+    type Targets = { activeTargets: { labels: { job: string }; scrapeUrl: string; health: string }[] };
+    let targets: Targets['activeTargets'] = [];
+    await waitFor(
+      async () => {
+        const body = (await (await fetch(`${prometheus}/api/v1/targets`)).json()) as { data: Targets };
+        targets = body.data.activeTargets;
+        return targets.length === 3 && targets.every((target) => target.health === 'up');
+      },
+      // The first scrape comes within one scrape interval (15 s) of the start.
+      { what: `Prometheus to scrape the three services: ${JSON.stringify(targets)}`, timeoutMs: 40_000 },
+    );
+    expect(Object.fromEntries(targets.map((target) => [target.labels.job, target.scrapeUrl]))).toEqual({
+      'order-api': `http://127.0.0.1:${SERVICE_PORTS.ORDER_API_OPS_PORT}/metrics`,
+      'outbox-relay': `http://127.0.0.1:${SERVICE_PORTS.RELAY_PORT}/metrics`,
+      notifier: `http://127.0.0.1:${SERVICE_PORTS.NOTIFIER_PORT}/metrics`,
+    });
+    const rules = (await (await fetch(`${prometheus}/api/v1/rules`)).json()) as { data: { groups: unknown[] } };
+    expect(rules.data.groups.length).toBeGreaterThan(0);
+
     // What a terminal does on Ctrl-C: SIGINT to the foreground process group; npm forwards it again.
     process.kill(-(cli.child.pid as number), 'SIGINT');
     cli.child.kill('SIGINT');
@@ -122,11 +145,14 @@ describe('local-stack cli', () => {
       expect(logLines(service).filter((msg) => msg === 'shutting down')).toHaveLength(1);
       expect(output).toContain(`[local-stack] ${service} exited with code 0`);
     }
-    for (const port of [...Object.values(PORTS), ...Object.values(SERVICE_PORTS)]) {
+    expect(output).toContain('[local-stack] Prometheus stopped');
+    for (const port of [...Object.values(PORTS), ...Object.values(SERVICE_PORTS), PROMETHEUS_PORT]) {
       expect(await portIsOpen(Number(port))).toBe(false);
     }
     const leftovers = listProcesses().filter((info) =>
-      Object.values(PORTS).some((port) => info.command.includes(port) || info.command.includes(`kafka-${port}`)),
+      [...Object.values(PORTS), PROMETHEUS_PORT].some(
+        (port) => info.command.includes(port) || info.command.includes(`kafka-${port}`),
+      ),
     );
     expect(leftovers).toEqual([]);
   }, 320_000);
