@@ -1,5 +1,5 @@
 import { EVENT_HEADERS, waitFor } from '@outbox/shared';
-import { createTestTables, createTestTopic, scanAll, testEndpoints, uniqueName } from '../support/testStack';
+import { createTestTables, createTestTopic, pipelineEnv, scanAll } from '../support/testStack';
 import { readTopic } from '../support/topicReader';
 import { startServiceProcess, type ServiceProcess } from '../support/serviceProcess';
 
@@ -12,17 +12,7 @@ describe('one order through every part, each service its own process', () => {
   test('When an order is posted, then the order, its outbox event, the Kafka record and the notification all appear, and the services stop cleanly', async () => {
     const tables = await createTestTables();
     const topic = await createTestTopic();
-    const { dynamodb, kafkaBrokers } = testEndpoints();
-    const env = {
-      DYNAMODB_ENDPOINT: dynamodb,
-      KAFKA_BROKERS: kafkaBrokers.join(','),
-      ORDERS_TABLE: tables.orders,
-      OUTBOX_TABLE: tables.outbox,
-      RELAY_STATE_TABLE: tables.relayState,
-      NOTIFICATIONS_TABLE: tables.notifications,
-      ORDER_EVENTS_TOPIC: topic,
-      NOTIFIER_GROUP_ID: uniqueName('notifier'),
-    };
+    const env = pipelineEnv(tables, topic);
     const [api, relay, notifier] = await Promise.all([
       startServiceProcess('order-api', env),
       startServiceProcess('outbox-relay', env),

@@ -4,14 +4,7 @@ import { startWebhookReceiver } from '../../services/notifier/test/support/webho
 import { startOtlpReceiver, SPAN_KIND, type ReceivedSpan } from '../support/otlpReceiver';
 import { startServiceProcess, type ServiceProcess } from '../support/serviceProcess';
 import { readTopic } from '../support/topicReader';
-import {
-  createTestTables,
-  createTestTopic,
-  scanAll,
-  testEndpoints,
-  uniqueName,
-  type TestTables,
-} from '../support/testStack';
+import { createTestTables, createTestTopic, scanAll, pipelineEnv, type TestTables } from '../support/testStack';
 
 const WEBHOOK_SECRET = 'tracing-test-secret-0123456789';
 
@@ -31,16 +24,8 @@ describe('one trace per order, each service its own process exporting over OTLP'
     webhook = await startWebhookReceiver(WEBHOOK_SECRET, () => (refuseWebhook ? 400 : 200));
     tables = await createTestTables();
     topic = await createTestTopic();
-    const { dynamodb, kafkaBrokers } = testEndpoints();
     const env = {
-      DYNAMODB_ENDPOINT: dynamodb,
-      KAFKA_BROKERS: kafkaBrokers.join(','),
-      ORDERS_TABLE: tables.orders,
-      OUTBOX_TABLE: tables.outbox,
-      RELAY_STATE_TABLE: tables.relayState,
-      NOTIFICATIONS_TABLE: tables.notifications,
-      ORDER_EVENTS_TOPIC: topic,
-      NOTIFIER_GROUP_ID: uniqueName('notifier'),
+      ...pipelineEnv(tables, topic),
       WEBHOOK_URL: webhook.url,
       WEBHOOK_SECRET,
       OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint,
@@ -199,16 +184,8 @@ describe('trace context with export off (no OTEL_EXPORTER_OTLP_ENDPOINT)', () =>
     webhook = await startWebhookReceiver(WEBHOOK_SECRET, () => 400);
     const tables = await createTestTables();
     const topic = await createTestTopic();
-    const { dynamodb, kafkaBrokers } = testEndpoints();
     const env = {
-      DYNAMODB_ENDPOINT: dynamodb,
-      KAFKA_BROKERS: kafkaBrokers.join(','),
-      ORDERS_TABLE: tables.orders,
-      OUTBOX_TABLE: tables.outbox,
-      RELAY_STATE_TABLE: tables.relayState,
-      NOTIFICATIONS_TABLE: tables.notifications,
-      ORDER_EVENTS_TOPIC: topic,
-      NOTIFIER_GROUP_ID: uniqueName('notifier'),
+      ...pipelineEnv(tables, topic),
       WEBHOOK_URL: webhook.url,
       WEBHOOK_SECRET,
     };

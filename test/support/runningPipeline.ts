@@ -1,5 +1,5 @@
 import { waitFor } from '@outbox/shared';
-import { createTestTables, createTestTopic, testEndpoints, uniqueName, type TestTables } from './testStack';
+import { createTestTables, createTestTopic, pipelineEnv, type TestTables } from './testStack';
 import { startServiceProcess, type ServiceProcess } from './serviceProcess';
 
 /** The three services as processes on fresh tables and a fresh topic, with one order through them. */
@@ -29,16 +29,8 @@ export async function scrapeMetrics(service: ServiceProcess): Promise<string> {
 export async function startRunningPipeline(extraEnv: Record<string, string> = {}): Promise<RunningPipeline> {
   const tables = await createTestTables();
   const topic = await createTestTopic();
-  const { dynamodb, kafkaBrokers } = testEndpoints();
   const env = {
-    DYNAMODB_ENDPOINT: dynamodb,
-    KAFKA_BROKERS: kafkaBrokers.join(','),
-    ORDERS_TABLE: tables.orders,
-    OUTBOX_TABLE: tables.outbox,
-    RELAY_STATE_TABLE: tables.relayState,
-    NOTIFICATIONS_TABLE: tables.notifications,
-    ORDER_EVENTS_TOPIC: topic,
-    NOTIFIER_GROUP_ID: uniqueName('notifier'),
+    ...pipelineEnv(tables, topic),
     ...extraEnv,
   };
   const started = await Promise.allSettled([

@@ -50,6 +50,21 @@ export async function createTestTopic(): Promise<string> {
   return topic;
 }
 
+/** The environment all three services share to run as one pipeline on a test's tables and topic. */
+export function pipelineEnv(tables: TestTables, topic: string): Record<string, string> {
+  const { dynamodb, kafkaBrokers } = testEndpoints();
+  return {
+    DYNAMODB_ENDPOINT: dynamodb,
+    KAFKA_BROKERS: kafkaBrokers.join(','),
+    ORDERS_TABLE: tables.orders,
+    OUTBOX_TABLE: tables.outbox,
+    RELAY_STATE_TABLE: tables.relayState,
+    NOTIFICATIONS_TABLE: tables.notifications,
+    ORDER_EVENTS_TOPIC: topic,
+    NOTIFIER_GROUP_ID: uniqueName('notifier'),
+  };
+}
+
 /** Every item of a table (test tables are small). */
 export async function scanAll(table: string): Promise<Record<string, unknown>[]> {
   const { dynamodb, region } = testEndpoints();

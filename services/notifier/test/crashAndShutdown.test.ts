@@ -19,6 +19,29 @@ async function metricsOf(service: ServiceProcess): Promise<string> {
   return (await fetch(`http://127.0.0.1:${service.port}/metrics`)).text();
 }
 
+/**
+ * Runs the built notifier (no readiness wait: these runs are expected to end by themselves) until
+ * it exits or `timeoutMs` passes; returns its exit code and output.
+ */
+async function runNotifierUntilExit(
+  env: Record<string, string>,
+  timeoutMs: number,
+): Promise<{ exitCode: number | null; output: string }> {
+  const child = spawn(process.execPath, [join(__dirname, '..', 'dist', 'main.js')], {
+    env: { ...process.env, LOG_LEVEL: 'warn', PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  child.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  try {
+    await waitFor(() => child.exitCode !== null, { timeoutMs, what: 'the notifier to exit' });
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+  return { exitCode: child.exitCode, output: output.join('') };
+}
+
 describe('notifier process crash and shutdown', () => {
   const processes: ServiceProcess[] = [];
   afterAll(async () => {
@@ -86,11 +109,8 @@ describe('notifier process crash and shutdown', () => {
     const { dynamodb, kafkaBrokers } = testEndpoints();
     // Above the broker's group.max.session.timeout.ms (30 min by default): the join fails with a
     // non-retriable INVALID_SESSION_TIMEOUT, which kafkajs reports as a crash without restart.
-    const child = spawn(process.execPath, [join(__dirname, '..', 'dist', 'main.js')], {
-      env: {
-        ...process.env,
-        LOG_LEVEL: 'warn',
-        PORT: '0',
+    const run = await runNotifierUntilExit(
+      {
         DYNAMODB_ENDPOINT: dynamodb,
         KAFKA_BROKERS: kafkaBrokers.join(','),
         NOTIFICATIONS_TABLE: tables.notifications,
@@ -98,18 +118,10 @@ describe('notifier process crash and shutdown', () => {
         NOTIFIER_GROUP_ID: uniqueName('notifier'),
         KAFKA_SESSION_TIMEOUT_MS: String(2 * 60 * 60 * 1000),
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const output: string[] = [];
-    child.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-    try {
-      await waitFor(() => child.exitCode !== null, { timeoutMs: 30000, what: 'the crashed notifier to exit' });
-    } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
-    }
-    expect(child.exitCode).toBe(1);
-    expect(output.join('')).toContain('consumer crashed');
+      30000,
+    );
+    expect(run.exitCode).toBe(1);
+    expect(run.output).toContain('consumer crashed');
   });
 
   test('When the dead-letter topic refuses a letter for good (larger than its max.message.bytes), then the notifier exits with code 1 and leaves the message uncommitted instead of retrying it forever', async () => {
@@ -133,11 +145,8 @@ describe('notifier process crash and shutdown', () => {
       });
       // Not JSON, so it is poison; 4 KB, so the dead-letter topic cannot take it.
       await producer.sendTo(topic, { key: 'order-too-large-letter', value: `not json ${'x'.repeat(4000)}` });
-      const child = spawn(process.execPath, [join(__dirname, '..', 'dist', 'main.js')], {
-        env: {
-          ...process.env,
-          LOG_LEVEL: 'warn',
-          PORT: '0',
+      const run = await runNotifierUntilExit(
+        {
           DYNAMODB_ENDPOINT: dynamodb,
           KAFKA_BROKERS: kafkaBrokers.join(','),
           NOTIFICATIONS_TABLE: tables.notifications,
@@ -146,18 +155,10 @@ describe('notifier process crash and shutdown', () => {
           KAFKA_FETCH_MAX_WAIT_MS: '250',
           SHUTDOWN_TIMEOUT_MS: '5000',
         },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      const output: string[] = [];
-      child.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-      try {
-        await waitFor(() => child.exitCode !== null, { timeoutMs: 45000, what: 'the notifier to exit' });
-      } finally {
-        if (child.exitCode === null) child.kill('SIGKILL');
-      }
-      expect(child.exitCode).toBe(1);
-      expect(output.join('')).toContain('the dead-letter topic refused a letter for good');
+        45000,
+      );
+      expect(run.exitCode).toBe(1);
+      expect(run.output).toContain('the dead-letter topic refused a letter for good');
       const offsets = await committedOffsets(topic, groupId);
       expect(Object.values(offsets).every((offset) => Number(offset) < 1)).toBe(true);
     } finally {
