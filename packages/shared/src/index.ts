@@ -3,14 +3,40 @@ export type { AppErrorOptions } from './errors/AppError';
 export { ConfigError } from './config/ConfigError';
 export { parseConfig } from './config/parseConfig';
 export { commonSettings, kafkaSettings, portSetting } from './config/commonSettings';
-export { ENVELOPE_SCHEMA_VERSION, ORDER_EVENT_TYPES, eventTypeLabel } from './events/OrderEventEnvelope';
-export type {
-  OrderEventEnvelope,
-  OrderEventType,
-  OrderCreatedPayload,
-  OrderLinePayload,
+export { optionalSetting } from './config/optionalSetting';
+export {
+  configReferenceRows,
+  configReferenceTable,
+  markdownTableCells,
+  readGeneratedSection,
+  replaceGeneratedSection,
+} from './config/configReference';
+export type { ConfigReferenceOptions, ConfigReferenceRow, SettingMeta } from './config/configReference';
+export {
+  ENVELOPE_SCHEMA_VERSION,
+  ORDER_EVENT_TYPES,
+  envelopeSchema,
+  eventTypeLabel,
 } from './events/OrderEventEnvelope';
-export { envelopeSchema, parseEnvelope } from './events/parseEnvelope';
+export type { OrderEventEnvelope, OrderEventType } from './events/OrderEventEnvelope';
+export {
+  ORDER_EVENT_PAYLOADS,
+  orderCancelledPayloadV1,
+  orderCreatedPayloadV1,
+  orderEventSchema,
+  orderEventVersions,
+  orderLinePayloadV1,
+  payloadSchemaFor,
+} from './events/orderEventPayloads';
+export type {
+  OrderCancelledPayload,
+  OrderCreatedPayload,
+  OrderEventPayloads,
+  OrderLinePayload,
+} from './events/orderEventPayloads';
+export { newOrderEvent } from './events/newOrderEvent';
+export { eventJsonSchemaFiles, toEventJsonSchema } from './events/eventJsonSchemas';
+export { parseEnvelope } from './events/parseEnvelope';
 export { EVENT_HEADERS } from './events/eventHeaders';
 export { default as envelopeJsonSchema } from './events/orderEventEnvelope.schema.json';
 export { createLogger } from './observability/createLogger';
@@ -49,7 +75,6 @@ export { createOpsServer } from './http/createOpsServer';
 export type { OpsServerOptions } from './http/createOpsServer';
 export { waitFor } from './testing/waitFor';
 export type { WaitForOptions } from './testing/waitFor';
-export type { OrderCancelledPayload } from './events/OrderCancelledPayload';
 export { DEAD_LETTER_HEADERS, DEAD_LETTER_ORIGINS, headerText } from './deadLetter/deadLetterHeaders';
 export type { DeadLetterOrigin } from './deadLetter/deadLetterHeaders';
 export { DEAD_LETTER_REASONS, deadLetterReasonFor } from './deadLetter/deadLetterReasons';

@@ -4,69 +4,104 @@ import {
   commonSettings,
   kafkaConfigFromSettings,
   kafkaSettings,
+  optionalSetting,
   parseConfig,
   portSetting,
 } from '@outbox/shared';
 
 const millis = (fallback: number, min = 0) => z.coerce.number().int().min(min).max(86_400_000).default(fallback);
 
-/** An optional setting where an empty value means "not configured". */
-const optional = <T extends z.ZodType>(inner: T) =>
-  z.preprocess((value) => (value === '' ? undefined : value), inner.optional());
-
-const schema = z
+/** The notifier's settings (each described in the schema: the README's table is generated from it). */
+export const configSchema = z
   .object({
     ...commonSettings,
     ...kafkaSettings,
-    /** Port of `/healthz`, `/readyz` and `/metrics`. */
-    PORT: portSetting(9102),
-    /** Table of notifications, the inbox (processed event ids) and the per-aggregate cursors. */
-    NOTIFICATIONS_TABLE: z.string().min(3).default('Notifications'),
-    /** Kafka consumer group id; every instance of the notifier shares it. */
-    NOTIFIER_GROUP_ID: z.string().min(1).default('notifier'),
-    /** Days an inbox marker is kept; must exceed how long Kafka may redeliver an event. */
-    INBOX_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
-    /** Partitions processed at the same time (each partition stays sequential). */
-    NOTIFIER_PARTITION_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(3),
-    /** Offsets are committed at most this often per partition; 0 commits after every batch. */
-    NOTIFIER_COMMIT_INTERVAL_MS: millis(0),
-    /** How long an event that skips ahead (`seq > lastSeq + 1`) is held before it is dead-lettered as `gap`. */
-    NOTIFIER_GAP_TIMEOUT_MS: millis(60_000, 1),
-    /** How often held events are checked against the gap timeout; also the first retry delay of a held aggregate. */
-    NOTIFIER_GAP_RECHECK_MS: millis(1_000, 10),
-    /** Cap of the backoff between retries of one held aggregate by the sweep. */
-    NOTIFIER_GAP_RECHECK_MAX_MS: millis(30_000, 10),
-    /** Most events held for a gap per partition; at the cap the partition is paused until some are released. */
-    NOTIFIER_HELD_MAX_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(1_000),
-    /** Most bytes (keys and values) held for a gap per partition; at the cap the partition is paused. */
+    PORT: portSetting(9102).describe('Port of `/healthz`, `/readyz` and `/metrics`.'),
+    NOTIFICATIONS_TABLE: z
+      .string()
+      .min(3)
+      .default('Notifications')
+      .describe('Table of notifications, the inbox (processed event ids) and the per-aggregate cursors.'),
+    NOTIFIER_GROUP_ID: z
+      .string()
+      .min(1)
+      .default('notifier')
+      .describe('Kafka consumer group id; every instance of the notifier shares it.'),
+    INBOX_RETENTION_DAYS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(3650)
+      .default(30)
+      .describe('Days an inbox marker is kept; must exceed how long Kafka may redeliver an event.'),
+    NOTIFIER_PARTITION_CONCURRENCY: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(256)
+      .default(3)
+      .describe('Partitions processed at the same time (each partition stays sequential).'),
+    NOTIFIER_COMMIT_INTERVAL_MS: millis(0).describe(
+      'Offsets are committed at most this often per partition; 0 commits after every batch.',
+    ),
+    NOTIFIER_GAP_TIMEOUT_MS: millis(60_000, 1).describe(
+      'How long an event that skips ahead (`seq > lastSeq + 1`) is held before it is dead-lettered as `gap`.',
+    ),
+    NOTIFIER_GAP_RECHECK_MS: millis(1_000, 10).describe(
+      'How often held events are checked against the gap timeout; also the first retry delay of a held aggregate.',
+    ),
+    NOTIFIER_GAP_RECHECK_MAX_MS: millis(30_000, 10).describe(
+      'Cap of the backoff between retries of one held aggregate by the sweep.',
+    ),
+    NOTIFIER_HELD_MAX_EVENTS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(1_000)
+      .describe(
+        'Most events held for a gap per partition; at the cap the partition is paused until some are released.',
+      ),
     NOTIFIER_HELD_MAX_BYTES: z.coerce
       .number()
       .int()
       .min(1024)
       .max(2 ** 31)
-      .default(16 * 1024 * 1024),
-    /** First pause of a partition after a transient error (DynamoDB or webhook unavailable). */
-    NOTIFIER_RETRY_INITIAL_MS: millis(200, 1),
-    /** Cap of the exponential backoff between retries of a transient error. */
-    NOTIFIER_RETRY_MAX_MS: millis(30_000, 1),
-    /** Kafka consumer session timeout: how long the group waits for a silent member. */
-    KAFKA_SESSION_TIMEOUT_MS: millis(30_000, 1000),
-    /** Kafka consumer heartbeat interval; must be below the session timeout. */
-    KAFKA_HEARTBEAT_INTERVAL_MS: millis(3_000, 100),
-    /** Longest a fetch waits on the broker for new records; also bounds how soon a resumed partition is fetched again. */
-    KAFKA_FETCH_MAX_WAIT_MS: millis(1_000, 10),
-    /** Optional webhook channel: every notification is POSTed here. */
-    WEBHOOK_URL: optional(z.url()),
-    /** HMAC-SHA256 key for the `x-webhook-signature` header; required with WEBHOOK_URL. */
-    WEBHOOK_SECRET: optional(z.string().min(16)),
-    /** Timeout of one webhook request; a timeout is retried like a 5xx. */
-    WEBHOOK_TIMEOUT_MS: millis(5_000, 1),
-    /** Failed webhook attempts per event after which it is dead-lettered as `webhook_exhausted`. */
-    WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(10),
-    /** Time since an event's first failed webhook attempt after which it is dead-lettered as `webhook_exhausted`. */
-    WEBHOOK_MAX_RETRY_MS: millis(600_000, 1),
-    /** Upper bound for a graceful stop (finish in-flight work, commit, leave the group). */
-    SHUTDOWN_TIMEOUT_MS: millis(15_000, 100),
+      .default(16 * 1024 * 1024)
+      .describe('Most bytes (keys and values) held for a gap per partition; at the cap the partition is paused.'),
+    NOTIFIER_RETRY_INITIAL_MS: millis(200, 1).describe(
+      'First pause of a partition after a transient error (DynamoDB or webhook unavailable).',
+    ),
+    NOTIFIER_RETRY_MAX_MS: millis(30_000, 1).describe(
+      'Cap of the exponential backoff between retries of a transient error.',
+    ),
+    KAFKA_SESSION_TIMEOUT_MS: millis(30_000, 1000).describe(
+      'Kafka consumer session timeout: how long the group waits for a silent member.',
+    ),
+    KAFKA_HEARTBEAT_INTERVAL_MS: millis(3_000, 100).describe(
+      'Kafka consumer heartbeat interval; must be below the session timeout.',
+    ),
+    KAFKA_FETCH_MAX_WAIT_MS: millis(1_000, 10).describe(
+      'Longest a fetch waits on the broker for new records; also bounds how soon a resumed partition is fetched again.',
+    ),
+    WEBHOOK_URL: optionalSetting(z.url()).describe('Optional webhook channel: every notification is POSTed here.'),
+    WEBHOOK_SECRET: optionalSetting(z.string().min(16)).describe(
+      'HMAC-SHA256 key for the `x-webhook-signature` header; required with WEBHOOK_URL.',
+    ),
+    WEBHOOK_TIMEOUT_MS: millis(5_000, 1).describe('Timeout of one webhook request; a timeout is retried like a 5xx.'),
+    WEBHOOK_MAX_ATTEMPTS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(10)
+      .describe('Failed webhook attempts per event after which it is dead-lettered as `webhook_exhausted`.'),
+    WEBHOOK_MAX_RETRY_MS: millis(600_000, 1).describe(
+      "Time since an event's first failed webhook attempt after which it is dead-lettered as `webhook_exhausted`.",
+    ),
+    SHUTDOWN_TIMEOUT_MS: millis(15_000, 100).describe(
+      'Upper bound for a graceful stop (finish in-flight work, commit, leave the group); past it the process exits 1.',
+    ),
   })
   .superRefine((env, ctx) => {
     if (env.KAFKA_HEARTBEAT_INTERVAL_MS >= env.KAFKA_SESSION_TIMEOUT_MS) {
@@ -130,9 +165,9 @@ const schema = z
   }));
 
 /** The notifier's validated, frozen configuration. */
-export type NotifierConfig = Readonly<z.infer<typeof schema>>;
+export type NotifierConfig = Readonly<z.infer<typeof configSchema>>;
 
 /** Reads the notifier configuration from environment variables; lists every problem at once. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): NotifierConfig {
-  return parseConfig(schema, env);
+  return parseConfig(configSchema, env);
 }

@@ -1,8 +1,5 @@
 import { z } from 'zod';
-import { commonSettings, parseConfig, portSetting } from '@outbox/shared';
-
-const optionalString = z.preprocess((value) => (value === '' ? undefined : value), z.string().min(1).optional());
-const optionalUrl = z.preprocess((value) => (value === '' ? undefined : value), z.url().optional());
+import { commonSettings, optionalSetting, parseConfig, portSetting } from '@outbox/shared';
 
 /** https, or http to a loopback host (an issuer on this machine, as in tests). */
 function isHttpsOrLoopback(url: URL): boolean {
@@ -12,52 +9,97 @@ function isHttpsOrLoopback(url: URL): boolean {
   return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
-const schema = z
+/** The order-api's settings (each described in the schema: the README's table is generated from it). */
+export const configSchema = z
   .object({
     ...commonSettings,
-    /** HTTP port of the API (`/orders`, `/openapi.json`). */
-    PORT: portSetting(8080),
-    /** Port of the operations endpoints `/healthz`, `/readyz` and `/metrics`, apart from the API. */
-    OPS_PORT: portSetting(9100),
-    /** Milliseconds one readiness check answers every `/readyz` probe (one DynamoDB call per interval). */
-    READINESS_CACHE_MS: z.coerce.number().int().min(100).max(60000).default(2000),
-    /** ISO-4217 currency of every order (one currency per deployment). */
+    PORT: portSetting(8080).describe('HTTP port of the API (`/orders`, `/openapi.json`).'),
+    OPS_PORT: portSetting(9100).describe(
+      'Port of the operations endpoints `/healthz`, `/readyz` and `/metrics`, apart from the API; must differ from `PORT`.',
+    ),
+    READINESS_CACHE_MS: z.coerce
+      .number()
+      .int()
+      .min(100)
+      .max(60000)
+      .default(2000)
+      .describe('Milliseconds one readiness check answers every `/readyz` probe (one DynamoDB call per interval).'),
     CURRENCY: z
       .string()
       .regex(/^[A-Z]{3}$/, 'must be a 3-letter ISO-4217 code')
-      .default('USD'),
-    /** Days an outbox item stays in the table before TTL deletes it (backfill reads them). */
-    OUTBOX_RETENTION_DAYS: z.coerce.number().int().min(2).max(365).default(7),
-    /** Largest accepted request body, in bytes. */
-    MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(1048576).default(65536),
-    /** Hours an `Idempotency-Key` is remembered (its record's TTL). */
-    IDEMPOTENCY_TTL_HOURS: z.coerce.number().int().min(1).max(720).default(24),
-    /** How often the DynamoDB client tries a call before the API answers 503. */
-    DYNAMODB_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
-    /** Longest wait for a TCP connection to DynamoDB, in ms. */
-    DYNAMODB_CONNECTION_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(2000),
-    /** Longest wait for one DynamoDB request and its answer, in ms (each SDK attempt). */
-    DYNAMODB_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(120000).default(5000),
-    /** Seconds the `Retry-After` header of a 503 suggests. */
-    RETRY_AFTER_SECONDS: z.coerce.number().int().min(1).max(3600).default(1),
-    /** `off` (local default) or `jwt`: every `/orders` request needs a valid bearer token. */
-    AUTH_MODE: z.enum(['off', 'jwt']).default('off'),
-    /** Expected `iss` claim (required when AUTH_MODE=jwt). */
-    AUTH_JWT_ISSUER: optionalString,
-    /** Expected `aud` claim (required when AUTH_MODE=jwt). */
-    AUTH_JWT_AUDIENCE: optionalString,
-    /** URL of the issuer's JSON Web Key Set (required when AUTH_MODE=jwt). */
-    AUTH_JWKS_URL: optionalUrl,
-    /** The token claim that holds the caller's customer id. */
-    AUTH_CUSTOMER_ID_CLAIM: z.string().min(1).default('sub'),
-    /** A scope (in the token's `scope` or `scp` claim) that may act on any customer's orders; none when unset. */
-    AUTH_ADMIN_SCOPE: optionalString,
-    /** When set, tokens need `iat` and are refused once older than this many seconds. */
-    AUTH_JWT_MAX_AGE_SECONDS: z.preprocess(
-      (value) => (value === '' ? undefined : value),
-      z.coerce.number().int().min(1).max(604800).optional(),
+      .default('USD')
+      .describe('ISO-4217 currency of every order (one currency per deployment).'),
+    OUTBOX_RETENTION_DAYS: z.coerce
+      .number()
+      .int()
+      .min(2)
+      .max(365)
+      .default(7)
+      .describe('Days an outbox item stays in the table before TTL deletes it (backfill reads them).'),
+    MAX_BODY_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .max(1048576)
+      .default(65536)
+      .describe('Largest accepted request body, in bytes.'),
+    IDEMPOTENCY_TTL_HOURS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(720)
+      .default(24)
+      .describe("Hours an `Idempotency-Key` is remembered (its record's TTL)."),
+    DYNAMODB_MAX_ATTEMPTS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(10)
+      .default(3)
+      .describe('How often the DynamoDB client tries a call before the API answers 503.'),
+    DYNAMODB_CONNECTION_TIMEOUT_MS: z.coerce
+      .number()
+      .int()
+      .min(100)
+      .max(60000)
+      .default(2000)
+      .describe('Longest wait for a TCP connection to DynamoDB, in ms.'),
+    DYNAMODB_REQUEST_TIMEOUT_MS: z.coerce
+      .number()
+      .int()
+      .min(100)
+      .max(120000)
+      .default(5000)
+      .describe('Longest wait for one DynamoDB request and its answer, in ms (each SDK attempt).'),
+    RETRY_AFTER_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(3600)
+      .default(1)
+      .describe('Seconds the `Retry-After` header of a 503 (or a retriable 409) suggests.'),
+    AUTH_MODE: z
+      .enum(['off', 'jwt'])
+      .default('off')
+      .describe('`off` (local default) or `jwt`: every `/orders` request needs a valid bearer token.'),
+    AUTH_JWT_ISSUER: optionalSetting(z.string().min(1)).describe('Expected `iss` claim (required when AUTH_MODE=jwt).'),
+    AUTH_JWT_AUDIENCE: optionalSetting(z.string().min(1)).describe(
+      'Expected `aud` claim (required when AUTH_MODE=jwt).',
     ),
-    /** Comma-separated signature algorithms accepted in tokens. */
+    AUTH_JWKS_URL: optionalSetting(z.url()).describe(
+      "URL of the issuer's JSON Web Key Set (required when AUTH_MODE=jwt): https, or http to a loopback host only.",
+    ),
+    AUTH_CUSTOMER_ID_CLAIM: z
+      .string()
+      .min(1)
+      .default('sub')
+      .describe("The token claim that holds the caller's customer id."),
+    AUTH_ADMIN_SCOPE: optionalSetting(z.string().min(1)).describe(
+      "A scope (in the token's `scope` or `scp` claim) that may act on any customer's orders; none when unset.",
+    ),
+    AUTH_JWT_MAX_AGE_SECONDS: optionalSetting(z.coerce.number().int().min(1).max(604800)).describe(
+      'When set, tokens need `iat` and are refused once older than this many seconds.',
+    ),
     AUTH_JWT_ALGORITHMS: z
       .string()
       .default('RS256,ES256')
@@ -71,7 +113,8 @@ const schema = z
         z
           .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']))
           .min(1),
-      ),
+      )
+      .describe('Comma-separated signature algorithms accepted in tokens.'),
   })
   .superRefine((env, ctx) => {
     if (env.OPS_PORT !== 0 && env.OPS_PORT === env.PORT) {
@@ -126,9 +169,9 @@ const schema = z
   }));
 
 /** The order-api's validated, frozen configuration. */
-export type OrderApiConfig = Readonly<z.infer<typeof schema>>;
+export type OrderApiConfig = Readonly<z.infer<typeof configSchema>>;
 
 /** Reads the order-api configuration from environment variables; lists every problem at once. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): OrderApiConfig {
-  return parseConfig(schema, env);
+  return parseConfig(configSchema, env);
 }

@@ -6,70 +6,139 @@ import {
   commonSettings,
   kafkaConfigFromSettings,
   kafkaSettings,
+  optionalSetting,
   parseConfig,
   portSetting,
 } from '@outbox/shared';
 
-const schema = z
+/** The relay's settings (each described in the schema: the README's table is generated from it). */
+export const configSchema = z
   .object({
     ...commonSettings,
     ...kafkaSettings,
-    /** Port of `/healthz`, `/readyz` and `/metrics`. */
-    PORT: portSetting(9101),
-    /** Table holding the relay's lease and per-shard checkpoints. */
-    RELAY_STATE_TABLE: z.string().min(3).default('RelayState'),
-    /** Endpoint override for DynamoDB Streams; defaults to DYNAMODB_ENDPOINT. */
-    DYNAMODB_STREAMS_ENDPOINT: z.preprocess((v) => (v === '' ? undefined : v), z.url().optional()),
-    /** This instance's name in the lease and logs. */
-    RELAY_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
-    /** Longest pause between polls of an idle shard, in ms (busy shards are re-polled at once). */
-    POLL_IDLE_MAX_MS: z.coerce.number().int().min(10).max(5000).default(250),
-    /** Records asked for per GetRecords call (DynamoDB Streams allows up to 1000). */
-    BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(500),
-    /** A standby takes the lease once its counter has not moved for this long, in ms. */
-    LEASE_DURATION_MS: z.coerce.number().int().min(200).max(120000).default(10000),
-    /** How often the leader renews the lease and a standby looks at it, in ms (at most half the duration). */
-    LEASE_RENEW_INTERVAL_MS: z.coerce.number().int().min(50).max(60000).default(3000),
-    /**
-     * A leader whose shard (or shard listing) fails, with records pending, for this long logs why,
-     * releases the lease and turns `/healthz` unhealthy so it is replaced, in ms.
-     */
-    RELAY_STALL_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
-    /** How often the shard list is refreshed to find new shards, in ms. */
-    SHARD_REFRESH_MS: z.coerce.number().int().min(100).max(300000).default(10000),
-    /** First pause after a failed round (Kafka or DynamoDB away), in ms; doubles per failure. */
-    PUBLISH_RETRY_INITIAL_MS: z.coerce.number().int().min(10).max(60000).default(200),
-    /** Longest pause between retries of a failed round, in ms. */
-    PUBLISH_RETRY_MAX_MS: z.coerce.number().int().min(10).max(300000).default(5000),
-    /** Where change records come from: the outbox table's DynamoDB stream, or a Kinesis data stream the table feeds. */
-    RELAY_SOURCE: z.enum(['dynamodb-streams', 'kinesis']).default('dynamodb-streams'),
-    /** Kinesis data stream name (required when RELAY_SOURCE=kinesis). */
-    KINESIS_STREAM_NAME: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).optional()),
-    /** Endpoint override for Kinesis (kinesalite locally); unset in AWS. */
-    KINESIS_ENDPOINT: z.preprocess((v) => (v === '' ? undefined : v), z.url().optional()),
-    /** A backfill starts this long before the oldest server-side position among unfinished shards, in ms (writers stamp occurredAt before commit). */
-    BACKFILL_OVERLAP_MS: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
-    /** How far back a backfill with no known start reads the outbox table, in hours (longer than the outbox retention). */
+    PORT: portSetting(9101).describe('Port of `/healthz`, `/readyz` and `/metrics`.'),
+    RELAY_STATE_TABLE: z
+      .string()
+      .min(3)
+      .default('RelayState')
+      .describe("Table holding the relay's lease and per-shard checkpoints."),
+    DYNAMODB_STREAMS_ENDPOINT: optionalSetting(z.url()).meta({
+      description: 'Endpoint override for DynamoDB Streams; `DYNAMODB_ENDPOINT` when unset.',
+      defaultText: '`DYNAMODB_ENDPOINT`',
+    }),
+    RELAY_ID: z
+      .string()
+      .min(1)
+      .default(`${hostname()}-${process.pid}`)
+      .meta({ description: "This instance's name in the lease and logs.", defaultText: '`<hostname>-<pid>`' }),
+    POLL_IDLE_MAX_MS: z.coerce
+      .number()
+      .int()
+      .min(10)
+      .max(5000)
+      .default(250)
+      .describe('Longest pause between polls of an idle shard, in ms (busy shards are re-polled at once).'),
+    BATCH_SIZE: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(500)
+      .describe('Records asked for per GetRecords call (DynamoDB Streams allows up to 1000).'),
+    LEASE_DURATION_MS: z.coerce
+      .number()
+      .int()
+      .min(200)
+      .max(120000)
+      .default(10000)
+      .describe('A standby takes the lease once its counter has not moved for this long, in ms.'),
+    LEASE_RENEW_INTERVAL_MS: z.coerce
+      .number()
+      .int()
+      .min(50)
+      .max(60000)
+      .default(3000)
+      .describe('How often the leader renews the lease and a standby looks at it, in ms (at most half the duration).'),
+    RELAY_STALL_TIMEOUT_MS: z.coerce
+      .number()
+      .int()
+      .min(1000)
+      .max(3_600_000)
+      .default(60_000)
+      .describe(
+        'A leader whose shard (or shard listing) fails, with records pending, for this long logs why, releases the lease and turns `/healthz` unhealthy so it is replaced, in ms.',
+      ),
+    SHARD_REFRESH_MS: z.coerce
+      .number()
+      .int()
+      .min(100)
+      .max(300000)
+      .default(10000)
+      .describe('How often the shard list is refreshed to find new shards, in ms.'),
+    PUBLISH_RETRY_INITIAL_MS: z.coerce
+      .number()
+      .int()
+      .min(10)
+      .max(60000)
+      .default(200)
+      .describe('First pause after a failed round (Kafka or DynamoDB away), in ms; doubles per failure.'),
+    PUBLISH_RETRY_MAX_MS: z.coerce
+      .number()
+      .int()
+      .min(10)
+      .max(300000)
+      .default(5000)
+      .describe('Longest pause between retries of a failed round, in ms.'),
+    RELAY_SOURCE: z
+      .enum(['dynamodb-streams', 'kinesis'])
+      .default('dynamodb-streams')
+      .describe(
+        "Where change records come from: the outbox table's DynamoDB stream, or a Kinesis data stream the table feeds.",
+      ),
+    KINESIS_STREAM_NAME: optionalSetting(z.string().min(1)).describe(
+      'Kinesis data stream name (required when RELAY_SOURCE=kinesis).',
+    ),
+    KINESIS_ENDPOINT: optionalSetting(z.url()).describe(
+      'Endpoint override for Kinesis (kinesalite locally); unset in AWS.',
+    ),
+    BACKFILL_OVERLAP_MS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(86_400_000)
+      .default(300_000)
+      .describe(
+        'A backfill starts this long before the oldest server-side position among unfinished shards, in ms (writers stamp occurredAt before commit).',
+      ),
     BACKFILL_LOOKBACK_HOURS: z.coerce
       .number()
       .int()
       .min(1)
       .max(24 * 400)
-      .default(192),
-    /** How far ahead of now a backfill reads the outbox table's time index, in hours (writers' clocks may run ahead). */
+      .default(192)
+      .describe(
+        'How far back a backfill with no known start reads the outbox table, in hours (longer than the outbox retention).',
+      ),
     BACKFILL_LOOKAHEAD_HOURS: z.coerce
       .number()
       .int()
       .min(1)
       .max(24 * 30)
-      .default(24),
-    /**
-     * Most bytes one Kafka produce request may carry; batches are split to stay under it, and a
-     * single event larger than that is dead-lettered (`too_large`). Below the topic's `max.message.bytes`.
-     */
-    KAFKA_MAX_REQUEST_BYTES: z.coerce.number().int().min(16_384).default(900_000),
-    /** When set, every batch is a Kafka transaction under this one stable id (all relay instances share it). */
-    KAFKA_TRANSACTIONAL_ID: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).optional()),
+      .default(24)
+      .describe(
+        "How far ahead of now a backfill reads the outbox table's time index, in hours (writers' clocks may run ahead).",
+      ),
+    KAFKA_MAX_REQUEST_BYTES: z.coerce
+      .number()
+      .int()
+      .min(16_384)
+      .default(900_000)
+      .describe(
+        "Most bytes one Kafka produce request may carry; batches are split to stay under it, and a single event larger than that is dead-lettered (`too_large`). Below the topic's `max.message.bytes`.",
+      ),
+    KAFKA_TRANSACTIONAL_ID: optionalSetting(z.string().min(1)).describe(
+      'When set, every batch is a Kafka transaction under this one stable id (all relay instances share it), so Kafka fences deposed leaders; off when unset.',
+    ),
   })
   .refine((env) => env.LEASE_RENEW_INTERVAL_MS * 2 <= env.LEASE_DURATION_MS, {
     message: 'must be at most half of LEASE_DURATION_MS',
@@ -137,9 +206,9 @@ const schema = z
   }));
 
 /** The outbox-relay's validated, frozen configuration. */
-export type RelayConfig = Readonly<z.infer<typeof schema>>;
+export type RelayConfig = Readonly<z.infer<typeof configSchema>>;
 
 /** Reads the relay configuration from environment variables; lists every problem at once. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
-  return parseConfig(schema, env);
+  return parseConfig(configSchema, env);
 }

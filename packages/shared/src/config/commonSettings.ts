@@ -1,40 +1,42 @@
 import { z } from 'zod';
 import { KAFKA_SECURITY_MODES } from '../kafka/KafkaSecurity';
+import { optionalSetting } from './optionalSetting';
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 
-/** An optional string setting: unset or empty means "not configured". */
-const optionalString = z.preprocess((value) => (value === '' ? undefined : value), z.string().min(1).optional());
-
 /** An optional integer setting: unset or empty means "the definition's default". */
-const optionalInt = (min: number, max: number) =>
-  z.preprocess((value) => (value === '' ? undefined : value), z.coerce.number().int().min(min).max(max).optional());
-
-/** An optional URL setting: unset or empty means "not configured". */
-const optionalUrl = z.preprocess((value) => (value === '' ? undefined : value), z.url().optional());
+const optionalInt = (min: number, max: number) => optionalSetting(z.coerce.number().int().min(min).max(max));
 
 /**
  * Environment settings every service shares, as zod shapes to spread into a service schema.
- * Each key is the environment variable's name.
+ * Each key is the environment variable's name; each description is the one the READMEs show.
  */
 export const commonSettings = {
-  /** Log level: fatal, error, warn, info, debug, trace. */
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** AWS region for DynamoDB, DynamoDB Streams and Kinesis. */
-  AWS_REGION: z.string().min(1).default('us-east-1'),
-  /** Endpoint override for DynamoDB (DynamoDB Local); unset in AWS. */
-  DYNAMODB_ENDPOINT: optionalUrl,
-  /** Orders table (order, items, idempotency records). */
-  ORDERS_TABLE: z.string().min(3).default('Orders'),
-  /** Outbox table whose stream the relay reads. */
-  OUTBOX_TABLE: z.string().min(3).default('OrderOutbox'),
-  /** OTLP endpoint for traces; tracing is off when unset. */
-  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('Log level of the JSON logs.'),
+  AWS_REGION: z.string().min(1).default('us-east-1').describe('AWS region for DynamoDB, DynamoDB Streams and Kinesis.'),
+  DYNAMODB_ENDPOINT: optionalSetting(z.url()).describe(
+    'Endpoint override for DynamoDB (DynamoDB Local); unset in AWS, the local stack sets it.',
+  ),
+  ORDERS_TABLE: z
+    .string()
+    .min(3)
+    .default('Orders')
+    .describe('Orders table (order, items, idempotency records); in AWS also from `ORDERS_TABLE_NAME`.'),
+  OUTBOX_TABLE: z
+    .string()
+    .min(3)
+    .default('OrderOutbox')
+    .describe('Outbox table whose stream the relay reads; in AWS also from `ORDER_OUTBOX_TABLE_NAME`.'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalSetting(z.url()).describe(
+    'OTLP endpoint for traces; trace export is off when unset (see [Tracing](#tracing)).',
+  ),
 } as const;
 
 /** Settings for services that talk to Kafka. */
 export const kafkaSettings = {
-  /** Comma-separated `host:port` list of Kafka bootstrap brokers. */
   KAFKA_BROKERS: z
     .string()
     .default('127.0.0.1:9092')
@@ -44,25 +46,34 @@ export const kafkaSettings = {
         .map((broker) => broker.trim())
         .filter((broker) => broker.length > 0),
     )
-    .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'each broker must be host:port')).min(1)),
-  /** Kafka client id prefix, shown in broker logs and metrics. */
-  KAFKA_CLIENT_ID: z.string().min(1).optional(),
-  /** Topic the relay publishes order events to; dead letters go to `<topic>.dlq`. */
-  ORDER_EVENTS_TOPIC: z.string().min(1).default('order-notification-event-topic'),
-  /**
-   * How clients reach the brokers: `plaintext` (local), `tls`, `sasl-iam` (MSK IAM: OAUTHBEARER
-   * over TLS, port 9098) or `sasl-scram-sha-512` (SCRAM over TLS, MSK port 9096).
-   */
-  KAFKA_SECURITY: z.enum(KAFKA_SECURITY_MODES).default('plaintext'),
-  /** PEM file of the CA that signed the brokers' certificates; the system CAs when unset (MSK). */
-  KAFKA_TLS_CA_FILE: optionalString,
-  /** SCRAM user name (with KAFKA_SECURITY=sasl-scram-sha-512), e.g. from Secrets Manager. */
-  KAFKA_SASL_USERNAME: optionalString,
-  /** SCRAM password, e.g. from Secrets Manager. */
-  KAFKA_SASL_PASSWORD: optionalString,
-  /** SCRAM credentials as one JSON secret `{"username":"…","password":"…"}` (MSK's secret format). */
-  KAFKA_SASL_SECRET: z.preprocess(
-    (value) => (value === '' ? undefined : value),
+    .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'each broker must be host:port')).min(1))
+    .describe('Comma-separated `host:port` list of Kafka bootstrap brokers.'),
+  KAFKA_CLIENT_ID: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("Kafka client id prefix, shown in broker logs and metrics; the service's name when unset."),
+  ORDER_EVENTS_TOPIC: z
+    .string()
+    .min(1)
+    .default('order-notification-event-topic')
+    .describe('Topic the relay publishes order events to; dead letters go to `<topic>.dlq`.'),
+  KAFKA_SECURITY: z
+    .enum(KAFKA_SECURITY_MODES)
+    .default('plaintext')
+    .describe(
+      'How clients reach the brokers: `plaintext` (local broker), `tls`, `sasl-iam` (MSK IAM: OAUTHBEARER over TLS, MSK port 9098) or `sasl-scram-sha-512` (SCRAM over TLS, MSK port 9096).',
+    ),
+  KAFKA_TLS_CA_FILE: optionalSetting(z.string().min(1)).describe(
+    "PEM file of the CA that signed the brokers' certificates; unset trusts the system CAs (right for MSK).",
+  ),
+  KAFKA_SASL_USERNAME: optionalSetting(z.string().min(1)).describe(
+    "SCRAM user name (with `KAFKA_SECURITY=sasl-scram-sha-512`); in ECS inject it with Copilot `secrets:` from Secrets Manager (`secretsmanager: '<name>:username::'`).",
+  ),
+  KAFKA_SASL_PASSWORD: optionalSetting(z.string().min(1)).describe(
+    "SCRAM password; in ECS from Secrets Manager (`secretsmanager: '<name>:password::'`).",
+  ),
+  KAFKA_SASL_SECRET: optionalSetting(
     z
       .string()
       .transform((text, ctx) => {
@@ -79,25 +90,27 @@ export const kafkaSettings = {
           { username: z.string().min(1), password: z.string().min(1) },
           { error: 'must be JSON {"username":"…","password":"…"}' },
         ),
-      )
-      .optional(),
+      ),
+  ).describe(
+    'Or the SCRAM credentials as one JSON secret `{"username":"…","password":"…"}`, the format MSK\'s `AmazonMSK_…` SCRAM secrets have; the two variables win when both are set.',
   ),
-  /** Region the MSK IAM token is signed for; else taken from the broker host names, else AWS_REGION. */
-  KAFKA_IAM_REGION: optionalString,
-  /**
-   * When true, the service creates the events topic and its DLQ at start if missing (idempotent)
-   * and refuses to start when they differ from their definition. Off locally (the stack does it).
-   */
+  KAFKA_IAM_REGION: optionalSetting(z.string().min(1)).describe(
+    'Region the MSK IAM token is signed for; else read from MSK broker host names (`….kafka[-serverless].<region>.amazonaws.com`), else `AWS_REGION`.',
+  ),
   KAFKA_ENSURE_TOPICS: z
     .enum(['true', 'false', ''])
     .default('false')
-    .transform((value) => value === 'true'),
-  /** Partitions of each topic (`topicDefinitions` default when unset: 3). */
-  KAFKA_TOPIC_PARTITIONS: optionalInt(1, 10_000),
-  /** Replication factor (default 1; 3 on provisioned MSK; -1 for the cluster's default, MSK Serverless). */
-  KAFKA_TOPIC_REPLICATION_FACTOR: optionalInt(-1, 32),
-  /** `min.insync.replicas` of each topic (default: the cluster's; 2 on provisioned MSK; unset on MSK Serverless). */
-  KAFKA_TOPIC_MIN_INSYNC_REPLICAS: optionalInt(1, 32),
+    .transform((value) => value === 'true')
+    .describe(
+      '`true` in AWS: at start, create the topic and its `.dlq` when missing (idempotent) and refuse to start when they differ from their definition ([ADR](docs/adr/kafka-topics-at-service-start.md)). Off locally (the stack creates them).',
+    ),
+  KAFKA_TOPIC_PARTITIONS: optionalInt(1, 10_000).describe('Partitions of each topic; 3 when unset.'),
+  KAFKA_TOPIC_REPLICATION_FACTOR: optionalInt(-1, 32).describe(
+    "Replication factor of each topic; 1 when unset, `3` on provisioned MSK, `-1` (the cluster's default) on MSK Serverless.",
+  ),
+  KAFKA_TOPIC_MIN_INSYNC_REPLICAS: optionalInt(1, 32).describe(
+    "`min.insync.replicas` of each topic; the cluster's when unset; `2` on provisioned MSK; leave unset on MSK Serverless (it does not accept the setting).",
+  ),
 } as const;
 
 /** The default port for a service, overridable by `PORT` (0 picks a free port). */

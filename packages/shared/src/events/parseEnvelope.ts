@@ -1,23 +1,5 @@
-import { z } from 'zod';
 import { AppError } from '../errors/AppError';
-import type { OrderEventEnvelope } from './OrderEventEnvelope';
-
-/** The zod twin of `orderEventEnvelope.schema.json`; a test keeps the two in agreement. */
-export const envelopeSchema = z.strictObject({
-  eventId: z.string().min(1).max(128),
-  eventType: z.string().min(1),
-  schemaVersion: z.number().int().min(1),
-  aggregateType: z.string().min(1),
-  aggregateId: z.string().min(1).max(128),
-  seq: z.number().int().min(1),
-  occurredAt: z.iso.datetime({ offset: true }),
-  traceparent: z
-    .string()
-    .regex(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/)
-    .optional(),
-  tracestate: z.string().max(512).optional(),
-  payload: z.record(z.string(), z.unknown()),
-});
+import { envelopeSchema, type OrderEventEnvelope } from './OrderEventEnvelope';
 
 /**
  * Parses and validates an envelope from a Kafka value or any unknown input.
@@ -39,5 +21,5 @@ export function parseEnvelope(input: Buffer | string | unknown): OrderEventEnvel
       details: { problems },
     });
   }
-  return result.data as OrderEventEnvelope;
+  return result.data;
 }

@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { ENVELOPE_SCHEMA_VERSION, type OrderCancelledPayload, type OrderEventEnvelope } from '@outbox/shared';
+import {
+  ENVELOPE_SCHEMA_VERSION,
+  newOrderEvent,
+  type OrderCancelledPayload,
+  type OrderEventEnvelope,
+} from '@outbox/shared';
 import { CANCELLABLE_STATUSES, type Order } from './Order';
 import { ValidationError, WriteConflictError, invalidState, orderNotFound, versionConflict } from './errors';
 import { cancelOrderInput } from './cancelOrderInput';
@@ -64,7 +69,7 @@ export async function cancelOrder(
       cancelledAt: now,
       cancelReason: reason,
     };
-    const event: OrderEventEnvelope<OrderCancelledPayload> = {
+    const event = newOrderEvent({
       eventId: newId(),
       eventType: 'OrderCancelled',
       schemaVersion: ENVELOPE_SCHEMA_VERSION,
@@ -77,7 +82,7 @@ export async function cancelOrder(
       payload: {
         orderId,
         customerId: current.customerId,
-        status: next.status,
+        status: 'CANCELLED',
         previousStatus: current.status,
         currency: current.currency,
         totalMinor: current.totalMinor,
@@ -85,7 +90,7 @@ export async function cancelOrder(
         cancelledAt: now,
         reason,
       },
-    };
+    });
     try {
       await deps.saveCancellation(current, next, event);
       return next;

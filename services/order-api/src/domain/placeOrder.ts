@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { ENVELOPE_SCHEMA_VERSION, type OrderCreatedPayload, type OrderEventEnvelope } from '@outbox/shared';
+import {
+  ENVELOPE_SCHEMA_VERSION,
+  newOrderEvent,
+  type OrderCreatedPayload,
+  type OrderEventEnvelope,
+} from '@outbox/shared';
 import type { Order, OrderLine } from './Order';
 import { ValidationError, tooManyItems, totalMismatch, totalTooLarge, type FieldError } from './errors';
 import { MAX_ITEMS_PER_ORDER, TOO_PRECISE, placeOrderInput } from './placeOrderInput';
@@ -142,7 +147,8 @@ export async function placeOrder(body: unknown, deps: PlaceOrderDeps, context: P
     updatedAt: now,
     items: lines,
   };
-  const event: OrderEventEnvelope<OrderCreatedPayload> = {
+  // Checked against the event contract before it is stored: a bug here is a 500, never a poison event.
+  const event = newOrderEvent({
     eventId: newId(),
     eventType: 'OrderCreated',
     schemaVersion: ENVELOPE_SCHEMA_VERSION,
@@ -166,7 +172,7 @@ export async function placeOrder(body: unknown, deps: PlaceOrderDeps, context: P
       })),
       createdAt: order.createdAt,
     },
-  };
+  });
   await deps.saveNewOrder(order, event);
   return order;
 }

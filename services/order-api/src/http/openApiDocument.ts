@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { envelopeSchema, orderEventSchema, orderEventVersions } from '@outbox/shared';
 import { MAX_ITEMS_PER_ORDER, placeOrderInput } from '../domain/placeOrderInput';
 import { MAX_PRICE_MINOR, MAX_TOTAL_MINOR, fromMinorUnits } from '../domain/money';
 import { cancelOrderInput } from '../domain/cancelOrderInput';
@@ -26,7 +27,9 @@ function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonObject {
 
 /**
  * The component schemas, each generated from the zod schema the code validates or answers
- * with; a schema used inside another becomes a `$ref` to its component.
+ * with; a schema used inside another becomes a `$ref` to its component. The events the API
+ * writes to the outbox (`OrderEventEnvelope`, and `<type>V<version>` for each type and payload
+ * version) come from the shared event contract in packages/shared, as its JSON Schema files do.
  */
 export function componentSchemas(): Record<string, JsonObject> {
   const registry = z.registry<{ id: string }>();
@@ -36,6 +39,10 @@ export function componentSchemas(): Record<string, JsonObject> {
   registry.add(orderSummaryResponse, { id: 'OrderSummary' });
   registry.add(orderListResponse, { id: 'OrderList' });
   registry.add(problemBody, { id: 'Problem' });
+  registry.add(envelopeSchema, { id: 'OrderEventEnvelope' });
+  for (const { eventType, schemaVersion } of orderEventVersions()) {
+    registry.add(orderEventSchema(eventType, schemaVersion), { id: `${eventType}V${schemaVersion}` });
+  }
   const { schemas } = z.toJSONSchema(registry, {
     ...JSON_SCHEMA,
     io: 'input',
@@ -184,6 +191,7 @@ export function openApiDocument(options: OpenApiDocumentOptions): JsonObject {
         'Places and cancels orders. Each change and its outbox event commit in one DynamoDB transaction.',
         `Money is exact: prices are read from the request's decimal text into integer minor units (a price 0 to ${fromMinorUnits(MAX_PRICE_MINOR)}, at most 2 decimal places; an order total at most ${fromMinorUnits(MAX_TOTAL_MINOR)}).`,
         'Errors are RFC 9457 problems (application/problem+json).',
+        'Each change also writes an event to the outbox, published to Kafka by the relay: its schemas are the `OrderEventEnvelope` and `<type>V<version>` components.',
       ].join(' '),
     },
     ...(auth ? { security: [{ bearerAuth: [] }] } : {}),
