@@ -1,5 +1,6 @@
 import request from 'supertest';
 import { z } from 'zod';
+import { eventJsonSchemaFiles } from '@outbox/shared';
 import { MAX_ITEMS_PER_ORDER } from '../src/domain/placeOrderInput';
 import { openApiDocument } from '../src/http/openApiDocument';
 import { buildTestApp, createTestTables, customerId, orderBody } from './support/testApp';
@@ -164,6 +165,17 @@ describe('GET /openapi.json', () => {
       },
     });
     expect(Object.keys(doc.paths)).not.toEqual(expect.arrayContaining(['/healthz']));
+  });
+
+  test("When the document's event components are compared with the shared contract's generated JSON Schema files, then they are the same schemas", () => {
+    const files = eventJsonSchemaFiles();
+    const withoutHead = (schema: Record<string, unknown>) => {
+      const { $schema: _dialect, $id: _id, ...rest } = schema;
+      return rest;
+    };
+    expect(doc.components.schemas.OrderEventEnvelope).toEqual(withoutHead(files['orderEventEnvelope.schema.json']));
+    expect(doc.components.schemas.OrderCreatedV1).toEqual(withoutHead(files['OrderCreated.v1.schema.json']));
+    expect(doc.components.schemas.OrderCancelledV1).toEqual(withoutHead(files['OrderCancelled.v1.schema.json']));
   });
 
   test('When authentication is on, then the document declares the bearerAuth scheme on every operation, 401 everywhere and 403 where another customer can be named', () => {
