@@ -26,9 +26,14 @@ const schema = z
     NOTIFIER_GROUP_ID: z.string().min(1).default('notifier'),
     /** Days an inbox marker is kept; must exceed how long Kafka may redeliver an event. */
     INBOX_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
-    /** Partitions processed at the same time (each partition stays sequential). */
+    /** Partitions whose fetched batches are taken at the same time. */
     NOTIFIER_PARTITION_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(3),
-    /** Offsets are committed at most this often per partition; 0 commits after every batch. */
+    /**
+     * Events of one partition processed at the same time, each of a different key (aggregate);
+     * events of one key stay strictly in order. At the bound the partition stops fetching.
+     */
+    NOTIFIER_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(1024).default(16),
+    /** Offsets are committed at most this often per partition; 0 commits whenever the commit point moves. */
     NOTIFIER_COMMIT_INTERVAL_MS: millis(0),
     /** How long an event that skips ahead (`seq > lastSeq + 1`) is held before it is dead-lettered as `gap`. */
     NOTIFIER_GAP_TIMEOUT_MS: millis(60_000, 1),
@@ -36,16 +41,16 @@ const schema = z
     NOTIFIER_GAP_RECHECK_MS: millis(1_000, 10),
     /** Cap of the backoff between retries of one held aggregate by the sweep. */
     NOTIFIER_GAP_RECHECK_MAX_MS: millis(30_000, 10),
-    /** Most events held for a gap per partition; at the cap the partition is paused until some are released. */
+    /** Most events held for a gap per partition (in-flight ones counted, as they may become held); at the cap the partition is paused. */
     NOTIFIER_HELD_MAX_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(1_000),
-    /** Most bytes (keys and values) held for a gap per partition; at the cap the partition is paused. */
+    /** Most bytes (keys and values) held for a gap per partition, in-flight ones counted; at the cap the partition is paused. */
     NOTIFIER_HELD_MAX_BYTES: z.coerce
       .number()
       .int()
       .min(1024)
       .max(2 ** 31)
       .default(16 * 1024 * 1024),
-    /** First pause of a partition after a transient error (DynamoDB or webhook unavailable). */
+    /** First wait before an event is retried after a transient error (DynamoDB or webhook unavailable); its key waits meanwhile. */
     NOTIFIER_RETRY_INITIAL_MS: millis(200, 1),
     /** Cap of the exponential backoff between retries of a transient error. */
     NOTIFIER_RETRY_MAX_MS: millis(30_000, 1),
@@ -111,6 +116,7 @@ const schema = z
     },
     consumer: {
       partitionConcurrency: env.NOTIFIER_PARTITION_CONCURRENCY,
+      maxInFlight: env.NOTIFIER_MAX_IN_FLIGHT,
       commitIntervalMs: env.NOTIFIER_COMMIT_INTERVAL_MS,
       gapTimeoutMs: env.NOTIFIER_GAP_TIMEOUT_MS,
       gapRecheckMs: env.NOTIFIER_GAP_RECHECK_MS,
