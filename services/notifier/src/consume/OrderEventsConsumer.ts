@@ -292,9 +292,7 @@ export class OrderEventsConsumer {
     const { maxInFlight, heldMaxEvents, heldMaxBytes } = this.options;
     if (state.inFlight >= maxInFlight) return true;
     const waiting = state.progress.heldCount + state.inFlight;
-    return (
-      waiting > 0 && (waiting + 1 > heldMaxEvents || state.heldBytes + state.inFlightBytes + bytes > heldMaxBytes)
-    );
+    return waiting > 0 && (waiting + 1 > heldMaxEvents || state.heldBytes + state.inFlightBytes + bytes > heldMaxBytes);
   }
 
   /** Resolves true when an in-flight event finishes or is held, false after `slotWaitMs` (or on stop). */
@@ -378,7 +376,10 @@ export class OrderEventsConsumer {
       } catch (error) {
         // A bug, not an event's fault: the event stays uncommitted and the process restarts.
         const failure = toAppError(error);
-        this.options.logger.error({ partition: state.partition, err: error }, 'unexpected error in a key lane; stopping');
+        this.options.logger.error(
+          { partition: state.partition, err: error },
+          'unexpected error in a key lane; stopping',
+        );
         this.options.onFatal?.(failure);
       } finally {
         firstDone();
