@@ -33,8 +33,12 @@ const schema = z
      * events of one key stay strictly in order. At the bound the partition stops fetching.
      */
     NOTIFIER_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(1024).default(16),
-    /** Offsets are committed at most this often per partition; 0 commits whenever the commit point moves. */
-    NOTIFIER_COMMIT_INTERVAL_MS: millis(0),
+    /**
+     * Offsets are committed at most this often per partition (0: whenever the commit point moves,
+     * one commit per event at worst). A crash replays at most this much finished work, which the
+     * inbox turns into no-ops.
+     */
+    NOTIFIER_COMMIT_INTERVAL_MS: millis(100),
     /** How long an event that skips ahead (`seq > lastSeq + 1`) is held before it is dead-lettered as `gap`. */
     NOTIFIER_GAP_TIMEOUT_MS: millis(60_000, 1),
     /** How often held events are checked against the gap timeout; also the first retry delay of a held aggregate. */

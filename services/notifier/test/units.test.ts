@@ -148,7 +148,7 @@ describe('pure notifier logic', () => {
     expect(defaults.consumer).toMatchObject({
       partitionConcurrency: 3,
       maxInFlight: 16,
-      commitIntervalMs: 0,
+      commitIntervalMs: 100,
       gapTimeoutMs: 60000,
       heldMaxEvents: 1000,
       heldMaxBytes: 16 * 1024 * 1024,

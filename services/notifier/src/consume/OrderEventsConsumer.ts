@@ -109,6 +109,8 @@ interface PartitionState {
   /** Retry delays of its lanes, cut short by a stop or a revocation. */
   sleepers: Set<() => void>;
   committing?: Promise<void>;
+  /** A commit put off by the commit interval, due when it has passed. */
+  commitTimer?: NodeJS.Timeout;
   commitWanted: boolean;
   commitForced: boolean;
   lastCommitAt: number;
@@ -233,6 +235,7 @@ export class OrderEventsConsumer {
 
   /** Wakes the partition's waiting batches and cuts its retry delays short (stop or revocation). */
   private interrupt(state: PartitionState): void {
+    clearTimeout(state.commitTimer);
     for (const wake of [...state.slotWaiters]) wake();
     for (const cancel of [...state.sleepers]) cancel();
   }
@@ -699,7 +702,18 @@ export class OrderEventsConsumer {
       if (state.revoked) return;
       const offset = state.progress.pendingCommit();
       if (offset === undefined) continue;
-      if (!force && this.now() - state.lastCommitAt < commitIntervalMs) continue;
+      const dueIn = state.lastCommitAt + commitIntervalMs - this.now();
+      if (!force && dueIn > 0) {
+        // Commit once the interval has passed, even when nothing else happens by then.
+        state.commitTimer ??= setTimeout(() => {
+          state.commitTimer = undefined;
+          void this.commit(state, false);
+        }, dueIn);
+        state.commitTimer.unref();
+        continue;
+      }
+      clearTimeout(state.commitTimer);
+      state.commitTimer = undefined;
       try {
         await consumer.commitOffsets([{ topic, partition: state.partition, offset }]);
         state.progress.markCommitted(offset);
