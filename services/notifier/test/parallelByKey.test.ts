@@ -1,4 +1,6 @@
-import { waitFor } from '@outbox/shared';
+import { randomUUID } from 'node:crypto';
+import { topicDefinitions, waitFor } from '@outbox/shared';
+import { ensureTopics } from '@outbox/local-stack';
 import { createTestTables, createTestTopic, scanAll, testEndpoints, uniqueName } from '../../../test/support/testStack';
 import { startServiceProcess, type ServiceProcess } from '../../../test/support/serviceProcess';
 import {
@@ -145,6 +147,82 @@ describe('notifier parallel by key within a partition', () => {
     await waitForCommittedToEnd(topic, groupId);
     expect(receiver.maxOpen()).toBe(3);
     expect([...receiver.accepted.values()].every((count) => count === 1)).toBe(true);
+  });
+
+  test('When a partition moves to a new member while one of its events is still running on the old one, then the old member never commits it after the revocation, even when that event finishes, and the new owner processes it with one stored effect', async () => {
+    const { notifications: table } = await createTestTables();
+    const topic = uniqueName('orders');
+    await ensureTopics({
+      brokers: testEndpoints().kafkaBrokers,
+      definitions: topicDefinitions({ topic, numPartitions: 2 }),
+    });
+    const groupId = uniqueName('notifier');
+    /** Order ids on partition `partition` of the two. */
+    const idsOn = (partition: number, count: number) => {
+      const ids: string[] = [];
+      while (ids.length < count) {
+        const id = randomUUID();
+        if (partitionOf(id, 2) === partition) ids.push(id);
+      }
+      return ids;
+    };
+    const byPartition = [idsOn(0, 4), idsOn(1, 4)];
+    const slowIds = new Set(byPartition.map((ids) => ids[0]));
+    const held = gate();
+    // The first member's requests for the two slow orders wait; later attempts (the new owner's) pass.
+    const receiver = await startWebhookReceiver(secret, async ({ body, attempt }) => {
+      if (slowIds.has(String(body.orderId)) && attempt === 1) await held.opened;
+      return 200;
+    });
+    cleanups.push(() => receiver.stop());
+    cleanups.push(async () => held.open());
+    const producer = await testProducer();
+    cleanups.push(() => producer.disconnect());
+    const events = byPartition.map((ids) => ids.map((id) => orderCreated(id)));
+    await producer.sendTo(topic, ...events.flatMap((onPartition) => onPartition.slice(0, 3).map(recordOf)));
+    const env = {
+      WEBHOOK_URL: receiver.url,
+      WEBHOOK_SECRET: secret,
+      WEBHOOK_TIMEOUT_MS: '60000',
+      NOTIFIER_COMMIT_INTERVAL_MS: '0',
+    };
+
+    const first = await startTestNotifier({ table, topic, groupId, env });
+    cleanups.push(() => first.stop());
+    await waitFor(
+      async () => {
+        const committed = await committedOffsets(topic, groupId);
+        return receiver.accepted.size === 4 && committed[0] === '0' && committed[1] === '0';
+      },
+      { timeoutMs: 30000, what: 'the fast events delivered, both partitions committed at their slow event' },
+    );
+
+    const second = await startTestNotifier({ table, topic, groupId, env });
+    cleanups.push(() => second.stop());
+    const moved = await waitFor(
+      () => {
+        const taken = events.findIndex((onPartition) => receiver.accepted.has(onPartition[0].eventId));
+        return taken >= 0 ? taken : undefined;
+      },
+      { timeoutMs: 60000, what: 'the new member to deliver the slow event of the partition it took' },
+    );
+    const kept = 1 - moved;
+    // More work on both partitions: the new owner commits the moved one to its end (4).
+    await producer.sendTo(topic, recordOf(events[0][3]), recordOf(events[1][3]));
+    await waitFor(async () => (await committedOffsets(topic, groupId))[moved] === '4', {
+      timeoutMs: 30000,
+      what: 'the new owner to commit the moved partition to its end',
+    });
+
+    // Now the old member's requests answer: its events finish, on the kept partition and the moved one.
+    held.open();
+    await waitFor(async () => (await committedOffsets(topic, groupId))[kept] === '4', {
+      timeoutMs: 30000,
+      what: 'the old member to commit its kept partition after its slow event finished',
+    });
+    // Had the old member committed the moved partition too, it would have set it back to 3.
+    expect((await committedOffsets(topic, groupId))[moved]).toBe('4');
+    for (const event of events.flat()) expect(await notificationsOf(table, event.aggregateId)).toHaveLength(1);
   });
 
   describe('as a process', () => {
