@@ -171,8 +171,9 @@ export class OrderEventsConsumer {
     // own consumer does, or the committed offset stops one short of the end of a transactional topic.
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
       if (payload.topic !== topic || payload.batchSize !== 0 || payload.firstOffset === null) return;
-      const state = this.partitions.get(payload.partition);
-      if (!state || this.stopping || state.revoked) return;
+      if (this.stopping) return;
+      // Fetched from the partition's position, which is always where this member took up to.
+      const state = this.state(payload.partition);
       state.progress.pass(payload.lastOffset);
       void this.commit(state, false);
     });
