@@ -40,9 +40,18 @@ export const configSchema = z
       .min(1)
       .max(256)
       .default(3)
-      .describe('Partitions processed at the same time (each partition stays sequential).'),
-    NOTIFIER_COMMIT_INTERVAL_MS: millis(0).describe(
-      'Offsets are committed at most this often per partition; 0 commits after every batch.',
+      .describe('Partitions whose fetched batches are taken at the same time.'),
+    NOTIFIER_MAX_IN_FLIGHT: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(1024)
+      .default(16)
+      .describe(
+        'Events of one partition processed at the same time, each of a different key (aggregate); events of one key stay strictly in order. At the bound the partition stops fetching.',
+      ),
+    NOTIFIER_COMMIT_INTERVAL_MS: millis(100).describe(
+      'Offsets are committed at most this often per partition (0: whenever the commit point moves, one commit per event at worst). A crash replays at most this much finished work, which the inbox turns into no-ops.',
     ),
     NOTIFIER_GAP_TIMEOUT_MS: millis(60_000, 1).describe(
       'How long an event that skips ahead (`seq > lastSeq + 1`) is held before it is dead-lettered as `gap`.',
@@ -60,7 +69,7 @@ export const configSchema = z
       .max(1_000_000)
       .default(1_000)
       .describe(
-        'Most events held for a gap per partition; at the cap the partition is paused until some are released.',
+        'Most events held for a gap per partition (in-flight ones counted, as they may become held); at the cap the partition is paused.',
       ),
     NOTIFIER_HELD_MAX_BYTES: z.coerce
       .number()
@@ -68,9 +77,9 @@ export const configSchema = z
       .min(1024)
       .max(2 ** 31)
       .default(16 * 1024 * 1024)
-      .describe('Most bytes (keys and values) held for a gap per partition; at the cap the partition is paused.'),
+      .describe('Most bytes (keys and values) held for a gap per partition, in-flight ones counted; at the cap the partition is paused.'),
     NOTIFIER_RETRY_INITIAL_MS: millis(200, 1).describe(
-      'First pause of a partition after a transient error (DynamoDB or webhook unavailable).',
+      'First wait before an event is retried after a transient error (DynamoDB or webhook unavailable); its key waits meanwhile.',
     ),
     NOTIFIER_RETRY_MAX_MS: millis(30_000, 1).describe(
       'Cap of the exponential backoff between retries of a transient error.',
@@ -82,7 +91,7 @@ export const configSchema = z
       'Kafka consumer heartbeat interval; must be below the session timeout.',
     ),
     KAFKA_FETCH_MAX_WAIT_MS: millis(1_000, 10).describe(
-      'Longest a fetch waits on the broker for new records; also bounds how soon a resumed partition is fetched again.',
+      'Longest a fetch waits on the broker for new records; also bounds how soon a resumed partition is fetched again, and how long a batch waits for a free in-flight slot before its partition pauses.',
     ),
     WEBHOOK_URL: optionalSetting(z.url()).describe('Optional webhook channel: every notification is POSTed here.'),
     WEBHOOK_SECRET: optionalSetting(z.string().min(16)).describe(
@@ -146,6 +155,7 @@ export const configSchema = z
     },
     consumer: {
       partitionConcurrency: env.NOTIFIER_PARTITION_CONCURRENCY,
+      maxInFlight: env.NOTIFIER_MAX_IN_FLIGHT,
       commitIntervalMs: env.NOTIFIER_COMMIT_INTERVAL_MS,
       gapTimeoutMs: env.NOTIFIER_GAP_TIMEOUT_MS,
       gapRecheckMs: env.NOTIFIER_GAP_RECHECK_MS,

@@ -102,6 +102,9 @@ export async function start(config: NotifierConfig, options: StartOptions = {}):
     metrics,
     logger,
     partitionConcurrency: config.consumer.partitionConcurrency,
+    maxInFlight: config.consumer.maxInFlight,
+    // Waiting longer than a broker long-poll for a slot would cost more than pausing and fetching again.
+    slotWaitMs: config.kafka.fetchMaxWaitMs,
     commitIntervalMs: config.consumer.commitIntervalMs,
     gapTimeoutMs: config.consumer.gapTimeoutMs,
     gapRecheckMs: config.consumer.gapRecheckMs,

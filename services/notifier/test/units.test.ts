@@ -17,20 +17,28 @@ describe('pure notifier logic', () => {
     expect(fullRandom(10)).toBeLessThanOrEqual(1000);
   });
 
-  test('When a message is held, then the commit point stays at it while later offsets are handled, and moves past all once it is released', () => {
+  test('When offsets finish out of order, then the commit point is the lowest unfinished one (held included), and moves past all once they are done', () => {
     const progress = new PartitionProgress();
     expect(progress.pendingCommit()).toBeUndefined();
-    progress.seen('10');
-    progress.seen('11', true);
-    progress.seen('12');
-    progress.seen('13');
+    for (const offset of ['10', '11', '12', '13']) expect(progress.take(offset)).toBe(true);
+    progress.finish('12');
+    progress.finish('13');
+    expect(progress.pendingCommit()).toBe('10');
+    progress.finish('10');
+    progress.hold('11');
     expect(progress.pendingCommit()).toBe('11');
     progress.markCommitted('11');
     expect(progress.pendingCommit()).toBeUndefined();
-    // A rebalance redelivers the held offset: it stays held, not handled twice.
-    expect(progress.isHeld('11')).toBe(true);
-    progress.release('11');
+    // A rebalance redelivers from the commit point: those offsets were taken already, not again.
+    expect(progress.isTaken('11')).toBe(true);
+    expect(progress.take('11')).toBe(false);
+    expect(progress.heldCount).toBe(1);
+    progress.finish('11');
     expect(progress.pendingCommit()).toBe('14');
+    // Transaction markers at the end of a batch move the end without work.
+    progress.pass('15');
+    expect(progress.pendingCommit()).toBe('16');
+    expect(progress.unfinishedCount).toBe(0);
   });
 
   test('When an OrderCreated event is rendered, then the confirmation names the customer, every line and the total', () => {
@@ -139,7 +147,8 @@ describe('pure notifier logic', () => {
     expect(defaults.webhook).toBeUndefined();
     expect(defaults.consumer).toMatchObject({
       partitionConcurrency: 3,
-      commitIntervalMs: 0,
+      maxInFlight: 16,
+      commitIntervalMs: 100,
       gapTimeoutMs: 60000,
       heldMaxEvents: 1000,
       heldMaxBytes: 16 * 1024 * 1024,

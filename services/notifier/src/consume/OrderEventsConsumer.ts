@@ -23,9 +23,17 @@ export interface OrderEventsConsumerOptions {
   deadLetters: DeadLetterPublisher;
   metrics: NotifierMetrics;
   logger: Logger;
-  /** Partitions processed at the same time; each partition stays sequential. */
+  /** Partitions whose fetched batches are taken at the same time. */
   partitionConcurrency: number;
-  /** Commit at most this often per partition; 0 commits after every batch. */
+  /** Events of one partition processed at the same time (each key stays sequential). */
+  maxInFlight: number;
+  /**
+   * How long a batch waits for a free slot when the partition is at `maxInFlight` before it
+   * pauses the partition instead (a pause costs a fetch round trip; a long wait delays the other
+   * partitions' next fetch).
+   */
+  slotWaitMs: number;
+  /** Commit at most this often per partition; 0 commits whenever the commit point moves. */
   commitIntervalMs: number;
   /** How long a held event waits for the missing seq before it is dead-lettered as `gap`. */
   gapTimeoutMs: number;
@@ -33,17 +41,18 @@ export interface OrderEventsConsumerOptions {
   gapRecheckMs: number;
   /** Delay before the n-th retry of a held aggregate by the sweep. */
   recheckBackoff: (attempt: number) => number;
-  /** Most events held per partition; at the cap the partition is paused until some are released. */
+  /** Most events held per partition (counting those in flight, which may become held); at the cap the partition is paused. */
   heldMaxEvents: number;
-  /** Most bytes (keys and values) held per partition; at the cap the partition is paused. */
+  /** Most bytes (keys and values) held per partition, in flight counted; at the cap the partition is paused. */
   heldMaxBytes: number;
-  /** Pause before the n-th consecutive retry of a partition after a transient error. */
+  /** Pause before the n-th consecutive retry of an event after a transient error. */
   backoff: (attempt: number) => number;
   /** Monotonic milliseconds for timeouts and intervals; injectable for tests. */
   now?: () => number;
   /**
    * Called when a message can neither be processed nor dead-lettered (the dead-letter topic
-   * refuses it for good): the message stays uncommitted and the process should exit non-zero.
+   * refuses it for good), or on an unexpected error: the message stays uncommitted and the
+   * process should exit non-zero.
    */
   onFatal?: (error: AppError) => void;
 }
@@ -69,20 +78,45 @@ interface HeldAggregate {
   nextCheckAt: number;
 }
 
+/** A message taken from a batch and not finished yet. */
+interface Taken {
+  message: KafkaMessage;
+  bytes: number;
+}
+
+/** The messages of one Kafka key, processed one at a time in offset order. */
+interface Lane {
+  queue: Taken[];
+  busy: boolean;
+}
+
 interface PartitionState {
+  partition: number;
   progress: PartitionProgress;
+  /** One lane per key with work queued or running; removed when idle. */
+  lanes: Map<string, Lane>;
+  /** Taken, neither finished nor held (running or queued in a lane). */
+  inFlight: number;
+  inFlightBytes: number;
   held: Map<string, HeldAggregate>;
   heldBytes: number;
-  /** Paused because the held events reached the cap; resumed when they drop below it. */
-  heldFull: boolean;
-  /** Serializes the partition's batches with the sweep of its held events. */
-  lock: Promise<void>;
-  attempts: number;
-  resumeTimer?: NodeJS.Timeout;
+  /** Paused by this consumer (in-flight bound or held cap); resumed when there is room again. */
+  paused: boolean;
+  /** Lost in a rebalance: its work is abandoned and it never commits again. */
+  revoked: boolean;
+  /** Batches waiting for a free slot. */
+  slotWaiters: Set<() => void>;
+  /** Retry delays of its lanes, cut short by a stop or a revocation. */
+  sleepers: Set<() => void>;
+  committing?: Promise<void>;
+  /** A commit put off by the commit interval, due when it has passed. */
+  commitTimer?: NodeJS.Timeout;
+  commitWanted: boolean;
+  commitForced: boolean;
   lastCommitAt: number;
 }
 
-type Attempt = { kind: 'done' } | { kind: 'gap' } | { kind: 'full' } | { kind: 'retry'; error: AppError };
+type Attempt = { kind: 'done' } | { kind: 'gap' } | { kind: 'retry'; error: AppError };
 
 /** How long a retriable error asks to wait (a webhook's Retry-After), 0 when it does not say. */
 function retryAfterOf(error: AppError): number {
@@ -90,27 +124,40 @@ function retryAfterOf(error: AppError): number {
   return typeof value === 'number' && Number.isFinite(value) ? value : 0;
 }
 
+/** The lane of a message: its Kafka key (the aggregate id); keyless messages share one lane. */
+function laneKeyOf(message: KafkaMessage): string {
+  return message.key === null ? '\u0000keyless' : `k:${message.key.toString('latin1')}`;
+}
+
 /**
  * Consumes order events in a consumer group and turns each into its effects exactly once.
  *
- * - Offsets are committed by hand, only up to the lowest message not yet done, so a crash
- *   redelivers and the inbox turns the redelivery into a counted no-op.
- * - Partitions are processed concurrently, each strictly in offset order; one aggregate lives
- *   on one partition, and the inbox cursor enforces `seq` order on top.
- * - An event that skips ahead is held (the partition goes on) and retried whenever its aggregate
- *   moves and by a sweep that backs off per aggregate; after the gap timeout it is dead-lettered
- *   with reason `gap`. Held events are capped per partition (count and bytes): at the cap the
- *   partition is paused until some are released, so memory stays bounded.
- * - A permanent failure goes to `<topic>.dlq` and the partition goes on; a transient one pauses
- *   only that partition, with capped exponential backoff, and redelivers the same message.
+ * - Parallel by key: within a partition, events of different keys (aggregate ids) run
+ *   concurrently, at most `maxInFlight` per partition; events of one key run strictly one after
+ *   the other in offset order (a queue per key), and the inbox cursor enforces `seq` order on top.
+ * - Offsets are committed by hand, only up to the lowest offset not yet done (in flight, queued
+ *   or held), so a crash or a stop redelivers unfinished work and the inbox turns whatever was
+ *   done already into a counted no-op.
+ * - Backpressure: at `maxInFlight` the batch waits briefly for a free slot, then pauses the
+ *   partition (no more fetching) until a slot frees; nothing is buffered beyond the fetched batch.
+ * - An event that skips ahead is held (its key goes on) and retried whenever its aggregate moves
+ *   and by a sweep that backs off per aggregate; after the gap timeout it is dead-lettered with
+ *   reason `gap`. Held events are capped per partition (count and bytes, in-flight events counted
+ *   as they may become held): at the cap the partition is paused until some are released.
+ * - A permanent failure goes to `<topic>.dlq` and the key goes on; a transient one makes only
+ *   that key wait, with capped exponential backoff (or a longer Retry-After), and retries it.
+ * - A partition lost in a rebalance is forgotten: its running work may finish but never commits;
+ *   the new owner redelivers from the commit point.
  */
 export class OrderEventsConsumer {
   private readonly options: OrderEventsConsumerOptions;
   private readonly now: () => number;
   private readonly partitions = new Map<number, PartitionState>();
+  /** Running lanes, awaited by `stop`. */
+  private readonly runs = new Set<Promise<void>>();
   private sweepTimer?: NodeJS.Timeout;
+  private sweepRun?: Promise<void>;
   private stopping = false;
-  private sweeping = false;
 
   constructor(options: OrderEventsConsumerOptions) {
     this.options = options;
@@ -124,10 +171,11 @@ export class OrderEventsConsumer {
     // own consumer does, or the committed offset stops one short of the end of a transactional topic.
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
       if (payload.topic !== topic || payload.batchSize !== 0 || payload.firstOffset === null) return;
-      void this.withLock(payload.partition, () => this.passMarkers(payload.partition, payload.lastOffset)).catch(
-        (error: unknown) =>
-          this.options.logger.warn({ err: error, partition: payload.partition }, 'offset commit failed'),
-      );
+      if (this.stopping) return;
+      // Fetched from the partition's position, which is always where this member took up to.
+      const state = this.state(payload.partition);
+      state.progress.pass(payload.lastOffset);
+      void this.commit(state, false);
     });
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
@@ -137,18 +185,21 @@ export class OrderEventsConsumer {
       partitionsConsumedConcurrently: this.options.partitionConcurrency,
       eachBatch: (payload) => this.handleBatch(payload),
     });
-    this.sweepTimer = setInterval(() => void this.sweep(), this.options.gapRecheckMs);
+    this.sweepTimer = setInterval(() => this.sweep(), this.options.gapRecheckMs);
     this.sweepTimer.unref();
   }
 
-  /** Finishes in-flight work, commits what is done, and leaves the group. Call once. */
+  /**
+   * Lets running events finish (queued and retrying ones are abandoned and stay uncommitted),
+   * commits the finished prefix of each partition, and leaves the group. Call once.
+   */
   async stop(): Promise<void> {
     this.stopping = true;
     clearInterval(this.sweepTimer);
-    for (const state of this.partitions.values()) clearTimeout(state.resumeTimer);
-    // Wait for in-flight batches and sweeps; new batches see `stopping` and return at once.
-    await Promise.all([...this.partitions.values()].map((state) => state.lock));
-    await Promise.all([...this.partitions.keys()].map((partition) => this.commit(partition, true)));
+    for (const state of this.partitions.values()) this.interrupt(state);
+    while (this.runs.size > 0) await Promise.all([...this.runs]);
+    await this.sweepRun;
+    await Promise.all([...this.partitions.values()].map((state) => this.commit(state, true)));
     await this.options.consumer.disconnect();
   }
 
@@ -163,12 +214,19 @@ export class OrderEventsConsumer {
     let state = this.partitions.get(partition);
     if (!state) {
       state = {
+        partition,
         progress: new PartitionProgress(),
+        lanes: new Map(),
+        inFlight: 0,
+        inFlightBytes: 0,
         held: new Map(),
         heldBytes: 0,
-        heldFull: false,
-        lock: Promise.resolve(),
-        attempts: 0,
+        paused: false,
+        revoked: false,
+        slotWaiters: new Set(),
+        sleepers: new Set(),
+        commitWanted: false,
+        commitForced: false,
         lastCommitAt: this.now(),
       };
       this.partitions.set(partition, state);
@@ -176,94 +234,237 @@ export class OrderEventsConsumer {
     return state;
   }
 
-  private withLock(partition: number, work: () => Promise<void>): Promise<void> {
-    const state = this.state(partition);
-    const run = state.lock.then(work);
-    state.lock = run.catch(() => undefined);
-    return run;
+  /** Wakes the partition's waiting batches and cuts its retry delays short (stop or revocation). */
+  private interrupt(state: PartitionState): void {
+    clearTimeout(state.commitTimer);
+    for (const wake of [...state.slotWaiters]) wake();
+    for (const cancel of [...state.sleepers]) cancel();
   }
 
-  /** After a rebalance, forgets partitions this member lost: their new owner redelivers from the commit point. */
+  /**
+   * After a rebalance, forgets partitions this member lost: their running work may still finish
+   * (the inbox makes a repeat by the new owner harmless) but never commits.
+   */
   private onAssignment(assigned: number[]): void {
     const keep = new Set(assigned);
     for (const [partition, state] of this.partitions) {
       if (keep.has(partition)) continue;
-      if (state.resumeTimer || state.heldFull) {
-        clearTimeout(state.resumeTimer);
-        // kafkajs keeps a pause across assignments: undo it, or the partition would stay paused if it came back.
-        this.options.consumer.resume([{ topic: this.options.topic, partitions: [partition] }]);
-      }
+      state.revoked = true;
+      this.interrupt(state);
+      // kafkajs keeps a pause across assignments: undo it, or the partition would stay paused if it came back.
+      if (state.paused) this.options.consumer.resume([{ topic: this.options.topic, partitions: [partition] }]);
       this.partitions.delete(partition);
       this.options.metrics.heldEvents.remove({ partition: String(partition) });
     }
   }
 
   private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    const { topic, partition } = batch;
-    await this.withLock(partition, async () => {
-      const state = this.state(partition);
-      let handledAll = true;
-      for (const message of batch.messages) {
-        if (this.stopping || !isRunning() || isStale() || state.resumeTimer || state.heldFull) {
-          handledAll = false;
-          break;
+    const state = this.state(batch.partition);
+    const stale = () => this.stopping || !isRunning() || isStale() || state.revoked;
+    for (const message of batch.messages) {
+      if (stale()) return;
+      // A rebalance redelivers from the commit point: what was taken before is running, held or done.
+      if (!state.progress.isTaken(message.offset)) {
+        const bytes = (message.value?.length ?? 0) + (message.key?.length ?? 0);
+        while (this.blocked(state, bytes)) {
+          // Something in flight will finish soon: wait for it rather than pay a pause and a fetch.
+          const freed = state.inFlight > 0 && (await this.waitForSlot(state));
+          if (stale()) return;
+          if (!freed) {
+            this.pause(state);
+            await heartbeat();
+            return;
+          }
+          await heartbeat();
         }
-        const result = await this.handleMessage(topic, partition, state, message);
-        if (result.kind === 'retry') {
-          this.pauseForRetry(topic, partition, state, result.error);
-          handledAll = false;
-          break;
-        }
-        if (result.kind === 'full') {
-          this.pauseForHeldCap(topic, partition, state);
-          handledAll = false;
-          break;
-        }
-        state.attempts = 0;
-        state.progress.seen(message.offset, result.kind === 'gap');
-        resolveOffset(message.offset);
-        await heartbeat();
+        state.progress.take(message.offset);
+        this.dispatch(state, message, bytes);
       }
-      // The batch may end in commit markers (its last offset counts them): done with them too.
-      if (handledAll && !batch.isEmpty()) state.progress.seen(batch.lastOffset());
-      await this.commit(partition, this.stopping);
+      resolveOffset(message.offset);
+    }
+    // The batch may end in commit markers (its last offset counts them): done with them too.
+    if (!batch.isEmpty()) state.progress.pass(batch.lastOffset());
+    await heartbeat();
+  }
+
+  /**
+   * Whether a message of `bytes` must wait: the partition is at its in-flight bound, or taking it
+   * could push the held events past their cap if everything in flight ended up held. One event
+   * always fits, so a single large event can never stall the partition.
+   */
+  private blocked(state: PartitionState, bytes: number): boolean {
+    const { maxInFlight, heldMaxEvents, heldMaxBytes } = this.options;
+    if (state.inFlight >= maxInFlight) return true;
+    const waiting = state.progress.heldCount + state.inFlight;
+    return waiting > 0 && (waiting + 1 > heldMaxEvents || state.heldBytes + state.inFlightBytes + bytes > heldMaxBytes);
+  }
+
+  /** Resolves true when an in-flight event finishes or is held, false after `slotWaitMs` (or on stop). */
+  private waitForSlot(state: PartitionState): Promise<boolean> {
+    return new Promise((resolve) => {
+      const settle = (freed: boolean) => {
+        clearTimeout(timer);
+        state.slotWaiters.delete(wake);
+        resolve(freed);
+      };
+      const wake = () => settle(true);
+      const timer = setTimeout(() => settle(false), this.options.slotWaitMs);
+      timer.unref();
+      state.slotWaiters.add(wake);
     });
   }
 
-  /** A fetched batch held only control records (or aborted ones) up to `lastOffset`: nothing to handle. */
-  private async passMarkers(partition: number, lastOffset: string): Promise<void> {
-    const state = this.state(partition);
-    if (this.stopping || state.resumeTimer || state.heldFull) return;
-    state.progress.seen(lastOffset);
-    await this.commit(partition, false);
+  private pause(state: PartitionState): void {
+    if (state.paused) return;
+    state.paused = true;
+    const { logger, consumer, topic } = this.options;
+    if (state.progress.heldCount > 0) {
+      logger.warn(
+        { partition: state.partition, held: state.progress.heldCount, heldBytes: state.heldBytes },
+        'held events at the cap; pausing the partition until some are released',
+      );
+    } else {
+      logger.debug({ partition: state.partition, inFlight: state.inFlight }, 'in-flight bound reached; pausing');
+    }
+    consumer.pause([{ topic, partitions: [state.partition] }]);
   }
 
-  private async handleMessage(
-    topic: string,
-    partition: number,
-    state: PartitionState,
-    message: KafkaMessage,
-  ): Promise<Attempt> {
-    // A rebalance redelivers from the commit point, which may be a message this member holds.
-    if (state.progress.isHeld(message.offset)) return { kind: 'gap' };
+  /** After an event finished, was held or released: wake waiting batches, resume, commit. */
+  private afterChange(state: PartitionState): void {
+    if (state.revoked) return;
+    for (const wake of [...state.slotWaiters]) wake();
+    if (state.paused && !this.stopping && !this.blocked(state, 0)) {
+      state.paused = false;
+      if (state.progress.heldCount > 0) {
+        this.options.logger.info(
+          { partition: state.partition, held: state.progress.heldCount },
+          'held events below the cap; resuming the partition',
+        );
+      }
+      this.options.consumer.resume([{ topic: this.options.topic, partitions: [state.partition] }]);
+    }
+    void this.commit(state, false);
+  }
+
+  private dispatch(state: PartitionState, message: KafkaMessage, bytes: number): void {
+    state.inFlight += 1;
+    state.inFlightBytes += bytes;
+    const key = laneKeyOf(message);
+    let lane = state.lanes.get(key);
+    if (!lane) {
+      lane = { queue: [], busy: false };
+      state.lanes.set(key, lane);
+    }
+    lane.queue.push({ message, bytes });
+    if (!lane.busy) void this.runLane(state, key, lane);
+  }
+
+  /**
+   * Runs a lane: first `first` (a sweep's work on a held aggregate of this key), then its queued
+   * messages one by one. Resolves once `first` is done; the rest runs on, awaited by `stop`.
+   */
+  private runLane(state: PartitionState, key: string, lane: Lane, first?: () => Promise<void>): Promise<void> {
+    lane.busy = true;
+    let firstDone: () => void = () => undefined;
+    const firstFinished = new Promise<void>((resolve) => {
+      firstDone = resolve;
+    });
+    const run = (async () => {
+      try {
+        if (first) await first();
+        firstDone();
+        while (lane.queue.length > 0 && !this.stopping && !state.revoked) {
+          const next = lane.queue.shift() as Taken;
+          await this.process(state, next);
+        }
+      } catch (error) {
+        // A bug, not an event's fault: the event stays uncommitted and the process restarts.
+        const failure = toAppError(error);
+        this.options.logger.error(
+          { partition: state.partition, err: error },
+          'unexpected error in a key lane; stopping',
+        );
+        this.options.onFatal?.(failure);
+      } finally {
+        firstDone();
+        lane.busy = false;
+        // Queued work of a stopped or revoked partition is abandoned: it stays uncommitted.
+        if (state.lanes.get(key) === lane && (lane.queue.length === 0 || this.stopping || state.revoked)) {
+          state.lanes.delete(key);
+        }
+      }
+    })();
+    this.runs.add(run);
+    void run.finally(() => this.runs.delete(run));
+    return firstFinished;
+  }
+
+  /** Processes one taken message, retrying it (its key waits) while it fails transiently. */
+  private async process(state: PartitionState, taken: Taken): Promise<void> {
+    const { backoff, metrics, logger } = this.options;
+    let attempts = 0;
+    for (;;) {
+      const result = await this.handleMessage(state, taken);
+      if (result.kind !== 'retry' || this.stopping || state.revoked) return;
+      attempts += 1;
+      const delayMs = Math.max(backoff(attempts), retryAfterOf(result.error));
+      metrics.transientRetries.inc({ code: result.error.code });
+      logger.warn(
+        {
+          partition: state.partition,
+          offset: taken.message.offset,
+          code: result.error.code,
+          attempt: attempts,
+          delayMs,
+          err: result.error.cause ?? result.error,
+        },
+        'transient failure; the event is retried while its key waits',
+      );
+      // Cut short by a stop or a revocation: the event is abandoned and stays uncommitted.
+      if (!(await this.delay(state, delayMs))) return;
+    }
+  }
+
+  private delay(state: PartitionState, ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const settle = (elapsed: boolean) => {
+        clearTimeout(timer);
+        state.sleepers.delete(cancel);
+        resolve(elapsed);
+      };
+      const cancel = () => settle(false);
+      const timer = setTimeout(() => settle(true), ms);
+      timer.unref();
+      state.sleepers.add(cancel);
+    });
+  }
+
+  private async handleMessage(state: PartitionState, taken: Taken): Promise<Attempt> {
+    const { topic } = this.options;
+    const { partition } = state;
+    const { message, bytes } = taken;
     let envelope: OrderEventEnvelope;
     try {
       envelope = parseEnvelope(message.value ?? Buffer.alloc(0));
     } catch (error) {
-      return this.deadLetter(topic, partition, message, toAppError(error), 'unknown');
+      const result = await this.deadLetter(topic, partition, message, toAppError(error), 'unknown');
+      if (result.kind === 'done') this.finishTaken(state, taken);
+      return result;
     }
     const result = await this.attempt(topic, partition, message, envelope);
-    if (result.kind === 'gap') {
-      const bytes = (message.value?.length ?? 0) + (message.key?.length ?? 0);
-      // Always room for one, so a single large event can never stall the partition.
-      const full =
-        state.progress.heldCount > 0 &&
-        (state.progress.heldCount >= this.options.heldMaxEvents || state.heldBytes + bytes > this.options.heldMaxBytes);
-      if (full) return { kind: 'full' };
-      this.hold(partition, state, message, envelope, bytes);
+    if (result.kind === 'gap') this.hold(state, message, envelope, bytes);
+    if (result.kind === 'done') {
+      this.finishTaken(state, taken);
+      await this.drain(topic, partition, state, envelope.aggregateId, false);
     }
-    if (result.kind === 'done') await this.drain(topic, partition, state, envelope.aggregateId, false);
     return result;
+  }
+
+  private finishTaken(state: PartitionState, taken: Taken): void {
+    state.inFlight -= 1;
+    state.inFlightBytes -= taken.bytes;
+    state.progress.finish(taken.message.offset);
+    this.afterChange(state);
   }
 
   /** Processes one parsed event in a consumer span of its trace; dead-letters it when it can never succeed. */
@@ -325,7 +526,7 @@ export class OrderEventsConsumer {
     } catch (sendError) {
       const failure = toAppError(sendError);
       if (!failure.retriable) {
-        // Retrying would block the partition for good while looking busy: stop loudly instead,
+        // Retrying would block the key for good while looking busy: stop loudly instead,
         // with the message uncommitted, so a restart (or a fixed topic) processes it again.
         logger.error(
           { topic, partition, offset: message.offset, code: error.code, err: failure },
@@ -341,13 +542,8 @@ export class OrderEventsConsumer {
     return { kind: 'done' };
   }
 
-  private hold(
-    partition: number,
-    state: PartitionState,
-    message: KafkaMessage,
-    envelope: OrderEventEnvelope,
-    bytes: number,
-  ): void {
+  /** Moves a taken event from in flight to held: its key goes on, the commit point stays at it. */
+  private hold(state: PartitionState, message: KafkaMessage, envelope: OrderEventEnvelope, bytes: number): void {
     const now = this.now();
     const aggregate = state.held.get(envelope.aggregateId) ?? {
       events: [],
@@ -358,19 +554,24 @@ export class OrderEventsConsumer {
     list.push({ message, envelope, heldAt: now, firstFailedAt: new Date(), bytes, last: 'gap' });
     list.sort((a, b) => a.envelope.seq - b.envelope.seq || Number(BigInt(a.message.offset) - BigInt(b.message.offset)));
     state.held.set(envelope.aggregateId, aggregate);
+    state.inFlight -= 1;
+    state.inFlightBytes -= bytes;
     state.heldBytes += bytes;
-    state.progress.seen(message.offset, true);
+    state.progress.hold(message.offset);
     this.options.metrics.gapsHeld.inc();
     this.options.metrics.eventsProcessed.inc({ event_type: eventTypeLabel(envelope.eventType), outcome: 'held' });
     this.options.logger.info(
-      { partition, offset: message.offset, aggregateId: envelope.aggregateId, seq: envelope.seq },
+      { partition: state.partition, offset: message.offset, aggregateId: envelope.aggregateId, seq: envelope.seq },
       'holding an event until the missing seq arrives',
     );
+    this.updateHeldGauge(state);
+    this.afterChange(state);
   }
 
   /**
    * Retries the held events of an aggregate in seq order, as far as its cursor allows. A sweep
    * that leaves some held backs the aggregate off (`recheckBackoff`, or a longer Retry-After).
+   * Runs in the lane of the aggregate's key, so never beside another event of that key.
    */
   private async drain(
     topic: string,
@@ -383,7 +584,7 @@ export class OrderEventsConsumer {
     if (!aggregate) return;
     const list = aggregate.events;
     let waitMs = 0;
-    while (list.length > 0) {
+    while (list.length > 0 && !state.revoked) {
       const next = list[0];
       const result = await this.attempt(topic, partition, next.message, next.envelope);
       if (result.kind === 'retry') {
@@ -399,7 +600,6 @@ export class OrderEventsConsumer {
       aggregate.checks += 1;
       aggregate.nextCheckAt = this.now() + Math.max(this.options.recheckBackoff(aggregate.checks), waitMs);
     }
-    this.afterRelease(topic, partition, state);
   }
 
   /** Forgets a held event that is now done (handled or dead-lettered). */
@@ -408,56 +608,58 @@ export class OrderEventsConsumer {
     if (aggregate && aggregate.events[0] === event) aggregate.events.shift();
     if (aggregate && aggregate.events.length === 0) state.held.delete(aggregateId);
     state.heldBytes -= event.bytes;
-    state.progress.release(event.message.offset);
-  }
-
-  /** Updates the gauge and resumes a partition paused at the held cap once it is below the cap. */
-  private afterRelease(topic: string, partition: number, state: PartitionState): void {
-    this.updateHeldGauge(partition, state);
-    const { heldMaxEvents, heldMaxBytes, consumer, logger } = this.options;
-    if (!state.heldFull || state.progress.heldCount >= heldMaxEvents || state.heldBytes >= heldMaxBytes) return;
-    state.heldFull = false;
-    if (this.stopping || state.resumeTimer) return;
-    logger.info({ partition, held: state.progress.heldCount }, 'held events below the cap; resuming the partition');
-    consumer.resume([{ topic, partitions: [partition] }]);
+    state.progress.finish(event.message.offset);
+    this.updateHeldGauge(state);
+    this.afterChange(state);
   }
 
   /** Retries due held events and dead-letters those past the gap timeout; commits what became done. */
-  private async sweep(): Promise<void> {
+  private sweep(): void {
     // A slow sweep (DynamoDB down) must not pile up behind itself.
-    if (this.stopping || this.sweeping) return;
-    this.sweeping = true;
-    try {
-      await this.sweepPartitions();
-    } finally {
-      this.sweeping = false;
-    }
+    if (this.stopping || this.sweepRun) return;
+    this.sweepRun = this.sweepPartitions().finally(() => {
+      this.sweepRun = undefined;
+    });
   }
 
   private async sweepPartitions(): Promise<void> {
-    const { topic, gapTimeoutMs, logger } = this.options;
-    for (const [partition, state] of this.partitions) {
-      await this.withLock(partition, async () => {
-        if (this.stopping) return;
-        for (const [aggregateId, aggregate] of [...state.held]) {
-          const now = this.now();
-          const head = aggregate.events[0];
-          const expired = head !== undefined && head.last === 'gap' && now - head.heldAt >= gapTimeoutMs;
-          // An expiring event gets one last try first, so a gap letter always follows a fresh check.
-          if (now >= aggregate.nextCheckAt || expired) await this.drain(topic, partition, state, aggregateId, true);
-          await this.expire(topic, partition, state, aggregateId);
+    const { topic, gapTimeoutMs } = this.options;
+    for (const state of [...this.partitions.values()]) {
+      // Oldest first, so letters of aggregates that expire together leave in offset order.
+      const aggregates = [...state.held].sort(([, a], [, b]) =>
+        Number(BigInt(a.events[0].message.offset) - BigInt(b.events[0].message.offset)),
+      );
+      for (const [aggregateId, aggregate] of aggregates) {
+        if (this.stopping || state.revoked) return;
+        const head = aggregate.events[0];
+        if (head === undefined) continue;
+        const now = this.now();
+        const expired = head.last === 'gap' && now - head.heldAt >= gapTimeoutMs;
+        if (now < aggregate.nextCheckAt && !expired) continue;
+        const key = laneKeyOf(head.message);
+        let lane = state.lanes.get(key);
+        // A busy lane drains the aggregate itself after its current event; the next sweep looks again.
+        if (lane?.busy) continue;
+        if (!lane) {
+          lane = { queue: [], busy: false };
+          state.lanes.set(key, lane);
         }
-        this.afterRelease(topic, partition, state);
-        await this.commit(partition, false);
-      }).catch((error: unknown) => logger.warn({ err: error, partition }, 'held-event sweep failed'));
+        await this.runLane(state, key, lane, async () => {
+          // An expiring event gets one last try first, so a gap letter always follows a fresh check.
+          await this.drain(topic, state.partition, state, aggregateId, true);
+          await this.expire(topic, state, aggregateId);
+        });
+      }
+      if (!state.revoked) void this.commit(state, false);
     }
   }
 
   /** Dead-letters, as `gap`, the aggregate's leading events that still wait for an earlier seq past the timeout. */
-  private async expire(topic: string, partition: number, state: PartitionState, aggregateId: string): Promise<void> {
+  private async expire(topic: string, state: PartitionState, aggregateId: string): Promise<void> {
     const { gapTimeoutMs } = this.options;
     const list = state.held.get(aggregateId)?.events ?? [];
     while (list.length > 0 && list[0].last === 'gap' && this.now() - list[0].heldAt >= gapTimeoutMs) {
+      if (state.revoked) return;
       const expired = list[0];
       const error = new AppError(
         'event.gap',
@@ -465,7 +667,7 @@ export class OrderEventsConsumer {
       );
       const result = await this.deadLetter(
         topic,
-        partition,
+        state.partition,
         expired.message,
         error,
         expired.envelope.eventType,
@@ -474,55 +676,58 @@ export class OrderEventsConsumer {
       if (result.kind !== 'done') break;
       this.release(state, aggregateId, expired);
       // What followed the expired event may now be in order (or a gap of its own, timed from its own hold).
-      await this.drain(topic, partition, state, aggregateId, false);
+      await this.drain(topic, state.partition, state, aggregateId, false);
     }
   }
 
-  /** Pauses a partition whose held events reached the cap; a sweep resumes it. */
-  private pauseForHeldCap(topic: string, partition: number, state: PartitionState): void {
-    state.heldFull = true;
-    this.options.logger.warn(
-      { partition, held: state.progress.heldCount, heldBytes: state.heldBytes },
-      'held events at the cap; pausing the partition until some are released',
-    );
-    this.options.consumer.pause([{ topic, partitions: [partition] }]);
+  /**
+   * Commits the partition's commit point when it moved and the commit interval passed (or
+   * `force`). One commit at a time per partition; requests meanwhile coalesce into the next one.
+   * A revoked partition never commits again.
+   */
+  private commit(state: PartitionState, force: boolean): Promise<void> {
+    state.commitWanted = true;
+    state.commitForced ||= force;
+    state.committing ??= this.commitLoop(state).finally(() => {
+      state.committing = undefined;
+    });
+    return state.committing;
   }
 
-  private pauseForRetry(topic: string, partition: number, state: PartitionState, error: AppError): void {
-    const { consumer, backoff, metrics, logger } = this.options;
-    state.attempts += 1;
-    const delayMs = Math.max(backoff(state.attempts), retryAfterOf(error));
-    metrics.transientRetries.inc({ code: error.code });
-    logger.warn(
-      { partition, code: error.code, attempt: state.attempts, delayMs, err: error.cause ?? error },
-      'transient failure; pausing the partition',
-    );
-    consumer.pause([{ topic, partitions: [partition] }]);
-    clearTimeout(state.resumeTimer);
-    state.resumeTimer = setTimeout(() => {
-      state.resumeTimer = undefined;
-      if (!this.stopping && !state.heldFull) consumer.resume([{ topic, partitions: [partition] }]);
-    }, delayMs);
-    state.resumeTimer.unref();
-  }
-
-  /** Commits the partition's commit point when it moved and the commit interval passed (or `force`). */
-  private async commit(partition: number, force: boolean): Promise<void> {
-    const state = this.partitions.get(partition);
-    const offset = state?.progress.pendingCommit();
-    if (!state || offset === undefined) return;
-    if (!force && this.now() - state.lastCommitAt < this.options.commitIntervalMs) return;
-    try {
-      await this.options.consumer.commitOffsets([{ topic: this.options.topic, partition, offset }]);
-      state.progress.markCommitted(offset);
-      state.lastCommitAt = this.now();
-    } catch (error) {
-      // Not fatal: the next commit covers it; a lost partition is redelivered and deduplicated.
-      this.options.logger.warn({ err: error, partition, offset }, 'offset commit failed');
+  private async commitLoop(state: PartitionState): Promise<void> {
+    const { consumer, topic, commitIntervalMs, logger } = this.options;
+    while (state.commitWanted) {
+      const force = state.commitForced;
+      state.commitWanted = false;
+      state.commitForced = false;
+      if (state.revoked) return;
+      const offset = state.progress.pendingCommit();
+      if (offset === undefined) continue;
+      const dueIn = state.lastCommitAt + commitIntervalMs - this.now();
+      if (!force && dueIn > 0) {
+        // Commit once the interval has passed, even when nothing else happens by then.
+        state.commitTimer ??= setTimeout(() => {
+          state.commitTimer = undefined;
+          void this.commit(state, false);
+        }, dueIn);
+        state.commitTimer.unref();
+        continue;
+      }
+      clearTimeout(state.commitTimer);
+      state.commitTimer = undefined;
+      try {
+        await consumer.commitOffsets([{ topic, partition: state.partition, offset }]);
+        state.progress.markCommitted(offset);
+        state.lastCommitAt = this.now();
+      } catch (error) {
+        // Not fatal: the next commit covers it; a lost partition is redelivered and deduplicated.
+        logger.warn({ err: error, partition: state.partition, offset }, 'offset commit failed');
+      }
     }
   }
 
-  private updateHeldGauge(partition: number, state: PartitionState): void {
-    this.options.metrics.heldEvents.set({ partition: String(partition) }, state.progress.heldCount);
+  private updateHeldGauge(state: PartitionState): void {
+    if (state.revoked) return;
+    this.options.metrics.heldEvents.set({ partition: String(state.partition) }, state.progress.heldCount);
   }
 }

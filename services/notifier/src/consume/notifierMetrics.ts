@@ -52,7 +52,7 @@ export function createNotifierMetrics(registry: Registry, readLag?: ReadConsumer
     }),
     transientRetries: new Counter({
       name: 'notifier_transient_retries_total',
-      help: 'Partition pauses after a transient error, by error code',
+      help: 'Retries of an event after a transient error, by error code',
       labelNames: ['code'],
       registers,
     }),

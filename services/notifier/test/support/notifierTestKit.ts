@@ -119,6 +119,17 @@ export function partitionOf(key: string, partitions = 3): number {
   });
 }
 
+/** Aggregate ids that all land on one partition (of a 3-partition topic). */
+export function samePartitionIds(count: number): string[] {
+  const first = randomUUID();
+  const ids = [first];
+  while (ids.length < count) {
+    const id = randomUUID();
+    if (partitionOf(id) === partitionOf(first)) ids.push(id);
+  }
+  return ids;
+}
+
 /** Starts an in-process notifier on a test's own table, topic and group. */
 export async function startTestNotifier(options: {
   table: string;
