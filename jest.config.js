@@ -13,7 +13,7 @@ module.exports = {
     '<rootDir>/test/**/*.test.ts',
   ],
   modulePathIgnorePatterns: ['<rootDir>/.cache/', '<rootDir>/.local/'],
-  globalSetup: '<rootDir>/test/globalSetup.ts',
-  globalTeardown: '<rootDir>/test/globalTeardown.ts',
+  globalSetup: '<rootDir>/packages/testkit/src/globalSetup.ts',
+  globalTeardown: '<rootDir>/packages/testkit/src/globalTeardown.ts',
   testTimeout: 60000,
 };

@@ -1,9 +1,17 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { ConfigResourceTypes } from 'kafkajs';
-import { deadLetterTopicFor, waitFor } from '@outbox/shared';
-import { createTestTables, createTestTopic, scanAll, testEndpoints, uniqueName } from '../../../test/support/testStack';
-import { startServiceProcess, type ServiceProcess } from '../../../test/support/serviceProcess';
+import { deadLetterTopicFor } from '@outbox/shared';
+import {
+  createTestTables,
+  createTestTopic,
+  scanAll,
+  type ServiceProcess,
+  startServiceProcess,
+  testEndpoints,
+  uniqueName,
+  waitFor,
+} from '@outbox/testkit';
 import {
   committedOffsets,
   notificationsOf,
@@ -13,7 +21,7 @@ import {
   testKafka,
   testProducer,
 } from './support/notifierTestKit';
-import { startWebhookReceiver } from './support/webhookReceiver';
+import { startWebhookReceiver } from '@outbox/testkit';
 
 async function metricsOf(service: ServiceProcess): Promise<string> {
   return (await fetch(`http://127.0.0.1:${service.port}/metrics`)).text();

@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { waitFor } from '@outbox/shared';
-import { createTestTables, createTestTopic, uniqueName } from '../../../test/support/testStack';
-import { readTopic } from '../../../test/support/topicReader';
+import { createTestTables, createTestTopic, readTopic, uniqueName, waitFor } from '@outbox/testkit';
 import {
   deadLetterTopicFor,
   metricValue,

@@ -4,7 +4,7 @@ import { closeServer, listen } from '@outbox/shared';
 import { orderResponse } from '../src/http/orderView';
 import { OrderRepository } from '../src/data/OrderRepository';
 import { buildTestApp, createTestTables, customerId, orderBody, scanAll, tablesSnapshot } from './support/testApp';
-import type { TestTables } from '../../../test/support/testStack';
+import type { TestTables } from '@outbox/testkit';
 
 describe('POST /orders/:id/cancel against DynamoDB Local', () => {
   let tables: TestTables;

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { MAX_ITEMS_PER_ORDER } from '../src/domain/placeOrderInput';
 import { openApiDocument } from '../src/http/openApiDocument';
 import { buildTestApp, createTestTables, customerId, orderBody } from './support/testApp';
-import type { TestTables } from '../../../test/support/testStack';
+import type { TestTables } from '@outbox/testkit';
 
 type Doc = {
   openapi: string;

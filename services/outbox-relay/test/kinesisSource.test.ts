@@ -7,9 +7,8 @@ import {
   SplitShardCommand,
 } from '@aws-sdk/client-kinesis';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { createDynamoDbClients, createKinesisClient, waitFor } from '@outbox/shared';
-import { createTestTables, createTestTopic, testEndpoints, uniqueName } from '../../../test/support/testStack';
-import { readTopic } from '../../../test/support/topicReader';
+import { createDynamoDbClients, createKinesisClient } from '@outbox/shared';
+import { createTestTables, createTestTopic, readTopic, testEndpoints, uniqueName, waitFor } from '@outbox/testkit';
 import { CheckpointStore } from '../src/checkpoint/CheckpointStore';
 import { start, type RelayHandle } from '../src/start';
 import { checkPerAggregateOrder, scrape, relayTestConfig } from './support';

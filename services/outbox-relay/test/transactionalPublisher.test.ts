@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createDynamoDbClients, createKafka, createLogger } from '@outbox/shared';
-import { createTestTables, createTestTopic, testEndpoints, uniqueName } from '../../../test/support/testStack';
-import { readTopic } from '../../../test/support/topicReader';
+import { createTestTables, createTestTopic, readTopic, testEndpoints, uniqueName } from '@outbox/testkit';
 import { KafkaPublisher, type OutgoingEvent } from '../src/publish/KafkaPublisher';
 import { start } from '../src/start';
 import { scrape, writeOutboxEvent, relayTestConfig } from './support';

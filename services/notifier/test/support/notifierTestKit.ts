@@ -1,15 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Partitioners, type IHeaders, type Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import {
-  createKafka,
-  createLogger,
-  deadLetterTopicFor,
-  EVENT_HEADERS,
-  waitFor,
-  type OrderEventEnvelope,
-} from '@outbox/shared';
-import { scanAll, testEndpoints } from '../../../../test/support/testStack';
+import { createKafka, createLogger, deadLetterTopicFor, EVENT_HEADERS, type OrderEventEnvelope } from '@outbox/shared';
+import { scanAll, scrape, testEndpoints, waitFor } from '@outbox/testkit';
 import { loadConfig } from '../../src/config';
 import { start, type NotifierHandle } from '../../src/start';
 
@@ -146,21 +139,13 @@ export async function startTestNotifier(options: {
   return start(config);
 }
 
-/** The value of a metric series, 0 when absent. */
+/** The value of a metric in the notifier's registry (testkit's `scrape`: exact name and labels), 0 when absent. */
 export async function metricValue(
   registry: Registry,
   name: string,
   labels: Record<string, string> = {},
 ): Promise<number> {
-  const metric = registry.getSingleMetric(name);
-  if (!metric) return 0;
-  const { values } = await metric.get();
-  return values
-    .filter((v) =>
-      Object.entries(labels).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want),
-    )
-    .filter((v) => !('metricName' in v) || v.metricName === name || v.metricName === `${name}_count`)
-    .reduce((sum, v) => sum + v.value, 0);
+  return (await scrape(registry, name, labels)) ?? 0;
 }
 
 /** The notification items of one aggregate, by seq. */
