@@ -4,7 +4,7 @@ import type { LeaseFence } from '../src/lease/LeaderLease';
 import type { BackfillSource, BackfillWindow } from '../src/backfill/OutboxBackfill';
 import type { ChangeSource, RecordBatch, ShardStart, SourceRecord, StreamShard } from '../src/source/StreamShard';
 import { SourceError } from '../src/source/SourceError';
-import type { DeadLetter, OutgoingEvent } from '../src/publish/KafkaPublisher';
+import type { DeadLetter, OutgoingEvent } from '../src/relay/OutgoingEvent';
 import { Relay, type RelayOptions } from '../src/relay/Relay';
 import { createRelayMetrics } from '../src/relay/relayMetrics';
 

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createDynamoDbClients, createKafka, createLogger } from '@outbox/shared';
 import { createTestTables, createTestTopic, readTopic, testEndpoints, uniqueName } from '@outbox/testkit';
-import { KafkaPublisher, type OutgoingEvent } from '../src/publish/KafkaPublisher';
+import { KafkaPublisher } from '../src/publish/KafkaPublisher';
+import type { OutgoingEvent } from '../src/relay/OutgoingEvent';
 import { start } from '../src/start';
 import { scrape, writeOutboxEvent, relayTestConfig } from './support';
 
