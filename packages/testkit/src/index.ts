@@ -24,3 +24,5 @@ export { SPAN_KIND, startOtlpReceiver } from './otlpReceiver';
 export type { ReceivedSpan } from './otlpReceiver';
 export { startWebhookReceiver } from './webhookReceiver';
 export type { ReceivedRequest, Responder } from './webhookReceiver';
+export { orderCancelled, orderCreated, outboxItem } from './events';
+export type { OutboxItemFields } from './events';

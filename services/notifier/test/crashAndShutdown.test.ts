@@ -21,11 +21,7 @@ import {
   testKafka,
   testProducer,
 } from './support/notifierTestKit';
-import { startWebhookReceiver } from '@outbox/testkit';
-
-async function metricsOf(service: ServiceProcess): Promise<string> {
-  return (await fetch(`http://127.0.0.1:${service.port}/metrics`)).text();
-}
+import { scrape, startWebhookReceiver } from '@outbox/testkit';
 
 /**
  * Runs the built notifier (no readiness wait: these runs are expected to end by themselves) until
@@ -91,7 +87,7 @@ describe('notifier process crash and shutdown', () => {
       const second = await startServiceProcess('notifier', env);
       processes.push(second);
       await waitFor(
-        async () => /notifier_duplicates_skipped_total\{[^}]*reason="event_id"[^}]*\} 1/.test(await metricsOf(second)),
+        async () => (await scrape(second, 'notifier_duplicates_skipped_total', { reason: 'event_id' })) === 1,
         {
           timeoutMs: 30000,
           what: 'the redelivered event to be skipped',
@@ -101,7 +97,7 @@ describe('notifier process crash and shutdown', () => {
       expect((await scanAll(tables.notifications)).filter((item) => item.pk === `INBOX#${event.eventId}`)).toHaveLength(
         1,
       );
-      expect(await metricsOf(second)).toMatch(/notifier_events_processed_total\{[^}]*outcome="duplicate"[^}]*\} 1/);
+      expect(await scrape(second, 'notifier_events_processed_total', { outcome: 'duplicate' })).toBe(1);
 
       // Graceful stop: in-flight work finishes, the offset is committed, the member leaves the group.
       expect(await second.stop()).toBe(0);

@@ -1,29 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { BatchWriteCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { outboxTimeIndexKeys } from '@outbox/shared';
-import { testEndpoints, type TestTables, uniqueName } from '@outbox/testkit';
+import { outboxItem, testEndpoints, type TestTables, uniqueName } from '@outbox/testkit';
 import { loadConfig, type RelayConfig } from '../src/config';
 
-/** An outbox item the way the order-api writes it (envelope fields, TTL, time index keys). */
-export function outboxItem(
-  event: { aggregateId?: string; seq?: number; occurredAt?: string; payload?: Record<string, unknown> } = {},
-): Record<string, unknown> & { aggregateId: string; seq: number; eventId: string } {
-  const aggregateId = event.aggregateId ?? randomUUID();
-  const seq = event.seq ?? 1;
-  const occurredAt = event.occurredAt ?? new Date().toISOString();
-  return {
-    eventId: randomUUID(),
-    eventType: 'OrderCreated',
-    schemaVersion: 1,
-    aggregateType: 'Order',
-    aggregateId,
-    seq,
-    occurredAt,
-    payload: event.payload ?? { orderId: aggregateId },
-    expiresAt: Math.floor(Date.now() / 1000) + 86400,
-    ...outboxTimeIndexKeys({ aggregateId, seq, occurredAt }),
-  };
-}
+/** The one event factory (the testkit's): an outbox item the way order-api writes it. */
+export { outboxItem } from '@outbox/testkit';
 
 /** Writes one outbox item the way the order-api does. */
 export async function writeOutboxEvent(

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Partitioners, type IHeaders, type Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { createKafka, createLogger, deadLetterTopicFor, EVENT_HEADERS, type OrderEventEnvelope } from '@outbox/shared';
@@ -13,60 +12,8 @@ export function testKafka() {
   return createKafka({ clientId: 'notifier-test', brokers: testEndpoints().kafkaBrokers, logger: silent });
 }
 
-/** An `OrderCreated` envelope (seq 1 unless told otherwise), as the relay publishes it. */
-export function orderCreated(
-  orderId: string = randomUUID(),
-  overrides: Partial<OrderEventEnvelope> = {},
-): OrderEventEnvelope {
-  const now = new Date().toISOString();
-  return {
-    eventId: randomUUID(),
-    eventType: 'OrderCreated',
-    schemaVersion: 1,
-    aggregateType: 'Order',
-    aggregateId: orderId,
-    seq: 1,
-    occurredAt: now,
-    payload: {
-      orderId,
-      customerId: 'customer-1',
-      status: 'CREATED',
-      currency: 'USD',
-      totalMinor: 2500,
-      items: [{ productId: 'sku-1', quantity: 2, unitPriceMinor: 1250, lineTotalMinor: 2500 }],
-      createdAt: now,
-    },
-    ...overrides,
-  };
-}
-
-/** An `OrderCancelled` envelope with the given seq. */
-export function orderCancelled(
-  orderId: string,
-  seq: number,
-  overrides: Partial<OrderEventEnvelope> = {},
-): OrderEventEnvelope {
-  const now = new Date().toISOString();
-  return {
-    eventId: randomUUID(),
-    eventType: 'OrderCancelled',
-    schemaVersion: 1,
-    aggregateType: 'Order',
-    aggregateId: orderId,
-    seq,
-    occurredAt: now,
-    payload: {
-      orderId,
-      customerId: 'customer-1',
-      status: 'CANCELLED',
-      currency: 'USD',
-      totalMinor: 2500,
-      cancelledAt: now,
-      reason: 'changed my mind',
-    },
-    ...overrides,
-  };
-}
+/** The one event factory (the testkit's), under the names these tests use. */
+export { orderCancelled, orderCreated } from '@outbox/testkit';
 
 /** A Kafka record exactly as the relay would publish the envelope. */
 export function recordOf(event: OrderEventEnvelope) {
