@@ -21,7 +21,13 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GetCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { KafkaMessage } from 'kafkajs';
-import { createDynamoDbClients, createKafka, createLogger, topicDefinitions, waitFor } from '@outbox/shared';
+import {
+  createDynamoDbClients,
+  createKafka,
+  createLogger,
+  topicDefinitions,
+  pollUntil as waitFor,
+} from '@outbox/shared';
 import { DynamoDbLocalServer, KafkaServer, ensureTables, ensureTopics } from '@outbox/local-stack';
 import {
   formatReport,

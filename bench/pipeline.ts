@@ -16,7 +16,7 @@ import {
   createKafka,
   createLogger,
   topicDefinitions,
-  waitFor,
+  pollUntil as waitFor,
 } from '@outbox/shared';
 import { ensureTables, ensureTopics, startLocalStack } from '@outbox/local-stack';
 import { loadConfig as loadApiConfig } from '../services/order-api/dist/config.js';

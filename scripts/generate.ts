@@ -4,8 +4,8 @@
  *     the zod schemas in packages/shared;
  *   - the configuration tables of the READMEs (between `<!-- config…:start -->` and
  *     `<!-- config…:end -->`), from each config schema's settings and their `.describe(...)`.
- * Tests fail while a generated file is stale (packages/shared/test/generatedFiles.test.ts and
- * each service's test/configReference.test.ts). With `--check` it writes nothing and exits 1
+ * Tests fail while a generated file is stale (packages/shared/test/generatedFiles.unit.test.ts and
+ * each service's test/configReference.unit.test.ts). With `--check` it writes nothing and exits 1
  * when a file would change.
  */
 import { readFile, writeFile } from 'node:fs/promises';

@@ -2,7 +2,7 @@
  * The chaos run's invariants, as pure functions over what an independent reader saw: the
  * orders the API acknowledged, every record of the topic (read from the beginning by a consumer
  * of its own) and every item of the Notifications table (a full scan). No I/O here, so each
- * invariant is unit-tested on crafted histories (`test/chaos/verify.test.ts`).
+ * invariant is unit-tested on crafted histories (`test/chaos/verify.unit.test.ts`).
  */
 
 /** An order the API answered 201 for, and whether a later cancel was answered 200. */

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { runPromtool } from '../support/promtool';
+import { runPromtool } from '@outbox/testkit';
 
 const repoRoot = join(__dirname, '..', '..');
 const rulesFile = join(repoRoot, 'ops', 'prometheus', 'alerts.yml');

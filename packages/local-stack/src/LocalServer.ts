@@ -1,7 +1,7 @@
 import type { ManagedProcess } from './ManagedProcess';
 import { portIsOpen } from './portIsOpen';
 import type { ServerHandle } from './ServerHandle';
-import { waitFor } from '@outbox/shared';
+import { pollUntil } from '@outbox/shared';
 
 /** Settings every server manager shares. */
 export interface LocalServerOptions {
@@ -98,7 +98,7 @@ export abstract class LocalServer implements ServerHandle {
     const child = await this.launch();
     this.process = child;
     try {
-      await waitFor(() => this.isHealthy(), {
+      await pollUntil(() => this.isHealthy(), {
         what: `${this.name} to answer on port ${this.port}`,
         timeoutMs: this.startTimeoutMs,
         intervalMs: 200,
@@ -117,7 +117,7 @@ export abstract class LocalServer implements ServerHandle {
     await child.stop(this.stopGraceMs);
     this.process = undefined;
     for (const port of this.ports()) {
-      await waitFor(async () => !(await portIsOpen(port)), {
+      await pollUntil(async () => !(await portIsOpen(port)), {
         what: `port ${port} to be free after ${this.name} stopped`,
         timeoutMs: 10_000,
       });

@@ -101,7 +101,7 @@ export class ManagedProcess {
 
   /**
    * An error describing an unexpected exit, with the end of the log file, or `undefined` while
-   * the child runs. Meant for `waitFor`'s `abortIf`.
+   * the child runs. Meant for `pollUntil`'s `abortIf`.
    */
   exitError(): Error | undefined {
     if (!this.exitInfo) return undefined;

@@ -8,7 +8,7 @@
  * `--no-prometheus`) scraping them with `ops/prometheus.yml` and its alert rules. Ctrl-C (SIGINT)
  * or SIGTERM stops everything.
  */
-import { topicDefinitions, waitFor } from '@outbox/shared';
+import { topicDefinitions, pollUntil } from '@outbox/shared';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -299,7 +299,7 @@ class Cli {
     }
     await Promise.all(
       this.services.map(({ spec, opsPort, process: child }) =>
-        waitFor(async () => (await httpStatus(`http://127.0.0.1:${opsPort}/readyz`)) === 200, {
+        pollUntil(async () => (await httpStatus(`http://127.0.0.1:${opsPort}/readyz`)) === 200, {
           what: `${spec.name} to answer 200 on http://127.0.0.1:${opsPort}/readyz`,
           timeoutMs: SERVICE_READY_TIMEOUT_MS,
           intervalMs: 250,

@@ -9,7 +9,7 @@ import {
   type TableDescription,
 } from '@aws-sdk/client-dynamodb';
 import { readTableTemplates, type TableTemplate } from './readTableTemplates';
-import { waitFor } from '@outbox/shared';
+import { pollUntil } from '@outbox/shared';
 
 /** Options for {@link ensureTables}. */
 export interface EnsureTablesOptions {
@@ -55,7 +55,7 @@ async function ensureTable(
       }
     }
   }
-  await waitFor(async () => (await describe(client, tableName))?.TableStatus === 'ACTIVE', {
+  await pollUntil(async () => (await describe(client, tableName))?.TableStatus === 'ACTIVE', {
     what: `table ${tableName} to become ACTIVE`,
     timeoutMs,
   });

@@ -1,6 +1,6 @@
 import { ConfigResourceTypes, type Admin } from 'kafkajs';
 import { AppError, createKafka, createLogger, deadLetterTopicFor, ensureTopics, topicDefinitions } from '../src';
-import { testEndpoints, uniqueName } from '../../../test/support/testStack';
+import { testEndpoints, uniqueName } from '@outbox/testkit';
 
 describe('ensureTopics against the local broker', () => {
   const kafka = createKafka({

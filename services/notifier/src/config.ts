@@ -77,7 +77,9 @@ export const configSchema = z
       .min(1024)
       .max(2 ** 31)
       .default(16 * 1024 * 1024)
-      .describe('Most bytes (keys and values) held for a gap per partition, in-flight ones counted; at the cap the partition is paused.'),
+      .describe(
+        'Most bytes (keys and values) held for a gap per partition, in-flight ones counted; at the cap the partition is paused.',
+      ),
     NOTIFIER_RETRY_INITIAL_MS: millis(200, 1).describe(
       'First wait before an event is retried after a transient error (DynamoDB or webhook unavailable); its key waits meanwhile.',
     ),

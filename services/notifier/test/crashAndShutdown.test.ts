@@ -1,9 +1,17 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { ConfigResourceTypes } from 'kafkajs';
-import { deadLetterTopicFor, waitFor } from '@outbox/shared';
-import { createTestTables, createTestTopic, scanAll, testEndpoints, uniqueName } from '../../../test/support/testStack';
-import { startServiceProcess, type ServiceProcess } from '../../../test/support/serviceProcess';
+import { deadLetterTopicFor } from '@outbox/shared';
+import {
+  createTestTables,
+  createTestTopic,
+  scanAll,
+  type ServiceProcess,
+  startServiceProcess,
+  testEndpoints,
+  uniqueName,
+  waitFor,
+} from '@outbox/testkit';
 import {
   committedOffsets,
   notificationsOf,
@@ -13,11 +21,7 @@ import {
   testKafka,
   testProducer,
 } from './support/notifierTestKit';
-import { startWebhookReceiver } from './support/webhookReceiver';
-
-async function metricsOf(service: ServiceProcess): Promise<string> {
-  return (await fetch(`http://127.0.0.1:${service.port}/metrics`)).text();
-}
+import { scrape, startWebhookReceiver } from '@outbox/testkit';
 
 /**
  * Runs the built notifier (no readiness wait: these runs are expected to end by themselves) until
@@ -83,7 +87,7 @@ describe('notifier process crash and shutdown', () => {
       const second = await startServiceProcess('notifier', env);
       processes.push(second);
       await waitFor(
-        async () => /notifier_duplicates_skipped_total\{[^}]*reason="event_id"[^}]*\} 1/.test(await metricsOf(second)),
+        async () => (await scrape(second, 'notifier_duplicates_skipped_total', { reason: 'event_id' })) === 1,
         {
           timeoutMs: 30000,
           what: 'the redelivered event to be skipped',
@@ -93,7 +97,7 @@ describe('notifier process crash and shutdown', () => {
       expect((await scanAll(tables.notifications)).filter((item) => item.pk === `INBOX#${event.eventId}`)).toHaveLength(
         1,
       );
-      expect(await metricsOf(second)).toMatch(/notifier_events_processed_total\{[^}]*outcome="duplicate"[^}]*\} 1/);
+      expect(await scrape(second, 'notifier_events_processed_total', { outcome: 'duplicate' })).toBe(1);
 
       // Graceful stop: in-flight work finishes, the offset is committed, the member leaves the group.
       expect(await second.stop()).toBe(0);

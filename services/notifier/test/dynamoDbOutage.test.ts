@@ -1,10 +1,9 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { createDynamoDbClients, waitFor } from '@outbox/shared';
+import { createDynamoDbClients } from '@outbox/shared';
 import { DynamoDbLocalServer, ensureTables } from '@outbox/local-stack';
-import { createTestTopic, uniqueName } from '../../../test/support/testStack';
-import { freePort } from '../../../test/support/serviceProcess';
+import { createTestTopic, freePort, uniqueName, waitFor } from '@outbox/testkit';
 import {
   committedOffsets,
   metricValue,

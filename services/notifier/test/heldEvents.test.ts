@@ -1,6 +1,4 @@
-import { waitFor } from '@outbox/shared';
-import { createTestTables, createTestTopic, uniqueName } from '../../../test/support/testStack';
-import { readTopic } from '../../../test/support/topicReader';
+import { createTestTables, createTestTopic, readTopic, uniqueName, waitFor } from '@outbox/testkit';
 import {
   deadLetterTopicFor,
   metricValue,

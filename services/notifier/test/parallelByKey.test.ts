@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { topicDefinitions, waitFor } from '@outbox/shared';
+import { topicDefinitions } from '@outbox/shared';
+import { waitFor } from '@outbox/testkit';
 import { ensureTopics } from '@outbox/local-stack';
-import { createTestTables, createTestTopic, scanAll, testEndpoints, uniqueName } from '../../../test/support/testStack';
-import { startServiceProcess, type ServiceProcess } from '../../../test/support/serviceProcess';
+import { createTestTables, createTestTopic, scanAll, testEndpoints, uniqueName } from '@outbox/testkit';
+import { startServiceProcess, type ServiceProcess } from '@outbox/testkit';
 import {
   committedOffsets,
   metricValue,
@@ -16,7 +17,7 @@ import {
   testProducer,
   waitForCommittedToEnd,
 } from './support/notifierTestKit';
-import { startWebhookReceiver } from './support/webhookReceiver';
+import { startWebhookReceiver } from '@outbox/testkit';
 
 const secret = 'test-secret-0123456789abcdef';
 

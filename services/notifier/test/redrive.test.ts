@@ -1,9 +1,8 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { buildDeadLetterHeaders, createDynamoDbClients, relayDeadLetterValue, waitFor } from '@outbox/shared';
-import { createTestTables, createTestTopic, testEndpoints, uniqueName } from '../../../test/support/testStack';
-import { readTopic } from '../../../test/support/topicReader';
+import { buildDeadLetterHeaders, createDynamoDbClients, relayDeadLetterValue } from '@outbox/shared';
+import { createTestTables, createTestTopic, readTopic, testEndpoints, uniqueName, waitFor } from '@outbox/testkit';
 import type { RedriveReport } from '../src/redrive/redriveDeadLetters';
 import { RedriveLease } from '../src/redrive/RedriveLease';
 import {

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { waitFor } from '@outbox/shared';
-import { createTestTables, createTestTopic, uniqueName } from '../../../test/support/testStack';
+import { createTestTables, createTestTopic, uniqueName, waitFor } from '@outbox/testkit';
 import {
   metricValue,
   notificationsOf,

@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { waitFor } from '@outbox/shared';
-import { createTestTables, createTestTopic, uniqueName } from '../../../test/support/testStack';
-import { readTopic } from '../../../test/support/topicReader';
+import { createTestTables, createTestTopic, readTopic, uniqueName, waitFor } from '@outbox/testkit';
 import {
   committedOffsets,
   deadLetterTopicFor,
@@ -17,7 +15,7 @@ import {
   testProducer,
   waitForCommittedToEnd,
 } from './support/notifierTestKit';
-import { startWebhookReceiver } from './support/webhookReceiver';
+import { startWebhookReceiver } from '@outbox/testkit';
 
 const secret = 'test-secret-0123456789abcdef';
 

@@ -1,7 +1,13 @@
 import { generateKeyPairSync } from 'node:crypto';
 import request from 'supertest';
-import { startServiceProcess, type ServiceProcess } from '../../../test/support/serviceProcess';
-import { createTestTables, scanAll, testEndpoints, type TestTables } from '../../../test/support/testStack';
+import {
+  createTestTables,
+  scanAll,
+  type ServiceProcess,
+  startServiceProcess,
+  testEndpoints,
+  type TestTables,
+} from '@outbox/testkit';
 import { customerId, orderBody, tablesSnapshot } from './support/testApp';
 import { signJwt, startJwtIssuer } from './support/jwtIssuer';
 

@@ -1,6 +1,12 @@
 import request from 'supertest';
-import { startServiceProcess, type ServiceProcess } from '../../../test/support/serviceProcess';
-import { createTestTables, scanAll, testEndpoints, type TestTables } from '../../../test/support/testStack';
+import {
+  createTestTables,
+  scanAll,
+  type ServiceProcess,
+  startServiceProcess,
+  testEndpoints,
+  type TestTables,
+} from '@outbox/testkit';
 import { orderBody, tablesSnapshot } from './support/testApp';
 import { startJwtIssuer } from './support/jwtIssuer';
 

@@ -4,7 +4,7 @@ import { closeServer, listen } from '@outbox/shared';
 import { orderResponse } from '../src/http/orderView';
 import { OrderRepository } from '../src/data/OrderRepository';
 import { buildTestApp, createTestTables, customerId, orderBody, scanAll, tablesSnapshot } from './support/testApp';
-import type { TestTables } from '../../../test/support/testStack';
+import { metricValue, scrapeMetrics, type TestTables } from '@outbox/testkit';
 
 describe('POST /orders/:id/cancel against DynamoDB Local', () => {
   let tables: TestTables;
@@ -192,14 +192,12 @@ describe('POST /orders/:id/cancel against DynamoDB Local', () => {
         expect(loser.body.current).toEqual({ orderId, status: 'CANCELLED', version: 2 });
       }
       expect((await eventsOf(orderId)).map((event) => event.seq)).toEqual([1, 2]);
-      const metrics = await raced.registry.metrics();
-      expect(metrics).toContain(
-        `order_api_transaction_conflicts_total{operation="cancel",reason="order_changed",service="order-api-test"} ${racers - 1}`,
-      );
-      expect(metrics).toMatch(/order_api_orders_cancelled_total\{[^}]*\} 1\n/);
-      expect(metrics).toContain(
-        'order_api_outbox_events_written_total{event_type="OrderCancelled",service="order-api-test"} 1',
-      );
+      const metrics = await scrapeMetrics(raced.registry);
+      expect(
+        metricValue(metrics, 'order_api_transaction_conflicts_total', { operation: 'cancel', reason: 'order_changed' }),
+      ).toBe(racers - 1);
+      expect(metricValue(metrics, 'order_api_orders_cancelled_total')).toBe(1);
+      expect(metricValue(metrics, 'order_api_outbox_events_written_total', { event_type: 'OrderCancelled' })).toBe(1);
     } finally {
       await closeServer(racedServer);
       raced.destroy();

@@ -1,8 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createTestTables, testEndpoints } from '../../../test/support/testStack';
-import { startServiceProcess, type ServiceProcess } from '../../../test/support/serviceProcess';
+import { createTestTables, type ServiceProcess, startServiceProcess, testEndpoints } from '@outbox/testkit';
 
 const repoRoot = join(__dirname, '..', '..', '..');
 const fuzzDir = join(__dirname, 'fuzz');

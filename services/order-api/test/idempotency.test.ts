@@ -11,7 +11,7 @@ import {
   scanAll,
   tablesSnapshot,
 } from './support/testApp';
-import type { TestTables } from '../../../test/support/testStack';
+import type { TestTables } from '@outbox/testkit';
 
 describe('Idempotency-Key against DynamoDB Local', () => {
   let tables: TestTables;

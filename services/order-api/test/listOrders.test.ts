@@ -3,7 +3,7 @@ import request from 'supertest';
 import { orderListResponse } from '../src/http/orderView';
 import { encodeCursor } from '../src/http/listOrdersQuery';
 import { TestClock, buildTestApp, createTestTables, orderBody, tablesSnapshot } from './support/testApp';
-import type { TestTables } from '../../../test/support/testStack';
+import type { TestTables } from '@outbox/testkit';
 
 describe('GET /orders by customer against DynamoDB Local', () => {
   let tables: TestTables;

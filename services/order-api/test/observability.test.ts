@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { buildTestApp, createTestTables, customerId, orderBody } from './support/testApp';
-import type { TestTables } from '../../../test/support/testStack';
+import type { TestTables } from '@outbox/testkit';
 
 describe('order-api request ids, logs and metrics', () => {
   let tables: TestTables;

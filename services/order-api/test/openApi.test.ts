@@ -4,7 +4,7 @@ import { eventJsonSchemaFiles } from '@outbox/shared';
 import { MAX_ITEMS_PER_ORDER } from '../src/domain/placeOrderInput';
 import { openApiDocument } from '../src/http/openApiDocument';
 import { buildTestApp, createTestTables, customerId, orderBody } from './support/testApp';
-import type { TestTables } from '../../../test/support/testStack';
+import type { TestTables } from '@outbox/testkit';
 
 type Doc = {
   openapi: string;

@@ -1,6 +1,11 @@
-import { waitFor } from '@outbox/shared';
-import { startServiceProcess, type ServiceProcess } from '../../../test/support/serviceProcess';
-import { createTestTables, testEndpoints, type TestTables } from '../../../test/support/testStack';
+import {
+  createTestTables,
+  type ServiceProcess,
+  startServiceProcess,
+  testEndpoints,
+  type TestTables,
+  waitFor,
+} from '@outbox/testkit';
 import { startDynamoDbProxy } from './support/dynamoDbProxy';
 import { orderBody, tablesSnapshot } from './support/testApp';
 

@@ -2,7 +2,7 @@ import request from 'supertest';
 import { MAX_ITEMS_PER_ORDER } from '../src/domain/placeOrderInput';
 import { orderResponse } from '../src/http/orderView';
 import { buildTestApp, createTestTables, customerId, orderBody, scanAll, tablesSnapshot } from './support/testApp';
-import type { TestTables } from '../../../test/support/testStack';
+import type { TestTables } from '@outbox/testkit';
 
 describe('POST /orders against DynamoDB Local', () => {
   let tables: TestTables;

@@ -1,7 +1,6 @@
 import request from 'supertest';
-import { freePort } from '../../../test/support/serviceProcess';
+import { freePort, type TestTables } from '@outbox/testkit';
 import { buildTestApp, createTestTables, orderBody, tablesSnapshot } from './support/testApp';
-import type { TestTables } from '../../../test/support/testStack';
 
 describe('order-api when DynamoDB fails', () => {
   let tables: TestTables;

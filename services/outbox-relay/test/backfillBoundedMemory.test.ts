@@ -1,9 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { DescribeTableCommand, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
-import { createDynamoDbClients, waitFor } from '@outbox/shared';
-import { createTestTables, createTestTopic, testEndpoints, uniqueName } from '../../../test/support/testStack';
-import { startServiceProcess, type ServiceProcess } from '../../../test/support/serviceProcess';
-import { readTopic } from '../../../test/support/topicReader';
+import { createDynamoDbClients } from '@outbox/shared';
+import {
+  createTestTables,
+  createTestTopic,
+  readTopic,
+  type ServiceProcess,
+  startServiceProcess,
+  testEndpoints,
+  uniqueName,
+  waitFor,
+} from '@outbox/testkit';
 import { checkPerAggregateOrder, outboxItem, scrape, writeOutboxEvent, writeOutboxItems } from './support';
 
 describe('backfill in bounded memory (DynamoDB Local, relay as its own process)', () => {

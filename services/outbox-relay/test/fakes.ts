@@ -4,7 +4,8 @@ import type { LeaseFence } from '../src/lease/LeaderLease';
 import type { BackfillSource, BackfillWindow } from '../src/backfill/OutboxBackfill';
 import type { ChangeSource, RecordBatch, ShardStart, SourceRecord, StreamShard } from '../src/source/StreamShard';
 import { SourceError } from '../src/source/SourceError';
-import type { DeadLetter, OutgoingEvent } from '../src/publish/KafkaPublisher';
+import type { DeadLetter, OutgoingEvent } from '../src/relay/OutgoingEvent';
+import { orderCreated } from '@outbox/testkit';
 import { Relay, type RelayOptions } from '../src/relay/Relay';
 import { createRelayMetrics } from '../src/relay/relayMetrics';
 
@@ -23,14 +24,12 @@ export function insert(
     eventName: 'INSERT',
     serverTimeMs,
     newImage: {
-      eventId: `${aggregateId}-${seq}`,
-      eventType: 'OrderCreated',
-      schemaVersion: 1,
-      aggregateType: 'Order',
-      aggregateId,
-      seq,
-      occurredAt,
-      payload: { orderId: aggregateId },
+      ...orderCreated(aggregateId, {
+        eventId: `${aggregateId}-${seq}`,
+        seq,
+        occurredAt,
+        payload: { orderId: aggregateId },
+      }),
       expiresAt: 1,
     },
   };

@@ -1,6 +1,6 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { createDynamoDbClients, waitFor } from '@outbox/shared';
-import { createTestTables, createTestTopic, testEndpoints } from '../../../test/support/testStack';
+import { createDynamoDbClients } from '@outbox/shared';
+import { createTestTables, createTestTopic, testEndpoints, waitFor } from '@outbox/testkit';
 import { start, type RelayHandle } from '../src/start';
 import { scrape, relayTestConfig, writeOutboxEvent } from './support';
 

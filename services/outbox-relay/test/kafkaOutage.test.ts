@@ -4,10 +4,9 @@ import { join } from 'node:path';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import type { KafkaMessage } from 'kafkajs';
-import { createDynamoDbClients, createKafka, createLogger, topicDefinitions, waitFor } from '@outbox/shared';
+import { createDynamoDbClients, createKafka, createLogger, topicDefinitions } from '@outbox/shared';
 import { KafkaServer, ensureTopics } from '@outbox/local-stack';
-import { createTestTables, testEndpoints, uniqueName } from '../../../test/support/testStack';
-import { freePort } from '../../../test/support/serviceProcess';
+import { createTestTables, freePort, testEndpoints, uniqueName, waitFor } from '@outbox/testkit';
 import { start, type RelayHandle } from '../src/start';
 import { checkPerAggregateOrder, scrape, writeOutboxEvent, relayTestConfig } from './support';
 

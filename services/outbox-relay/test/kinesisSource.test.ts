@@ -7,26 +7,23 @@ import {
   SplitShardCommand,
 } from '@aws-sdk/client-kinesis';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { createDynamoDbClients, createKinesisClient, waitFor } from '@outbox/shared';
-import { createTestTables, createTestTopic, testEndpoints, uniqueName } from '../../../test/support/testStack';
-import { readTopic } from '../../../test/support/topicReader';
+import { createDynamoDbClients, createKinesisClient } from '@outbox/shared';
+import {
+  createTestTables,
+  createTestTopic,
+  outboxItem,
+  readTopic,
+  testEndpoints,
+  uniqueName,
+  waitFor,
+} from '@outbox/testkit';
 import { CheckpointStore } from '../src/checkpoint/CheckpointStore';
 import { start, type RelayHandle } from '../src/start';
 import { checkPerAggregateOrder, scrape, relayTestConfig } from './support';
 
 /** A change as DynamoDB's Kinesis streaming destination writes it. */
 function destinationRecord(aggregateId: string, seq: number) {
-  const item = {
-    eventId: randomUUID(),
-    eventType: 'OrderCreated',
-    schemaVersion: 1,
-    aggregateType: 'Order',
-    aggregateId,
-    seq,
-    occurredAt: new Date().toISOString(),
-    payload: { orderId: aggregateId },
-    expiresAt: Math.floor(Date.now() / 1000) + 86400,
-  };
+  const item = outboxItem({ aggregateId, seq });
   const data = {
     awsRegion: 'us-east-1',
     eventID: randomUUID(),

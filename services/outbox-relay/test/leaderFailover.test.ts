@@ -1,7 +1,14 @@
-import { createDynamoDbClients, waitFor } from '@outbox/shared';
-import { createTestTables, createTestTopic, testEndpoints, uniqueName } from '../../../test/support/testStack';
-import { readTopic } from '../../../test/support/topicReader';
-import { startServiceProcess, type ServiceProcess } from '../../../test/support/serviceProcess';
+import { createDynamoDbClients } from '@outbox/shared';
+import {
+  createTestTables,
+  createTestTopic,
+  readTopic,
+  type ServiceProcess,
+  startServiceProcess,
+  testEndpoints,
+  uniqueName,
+  waitFor,
+} from '@outbox/testkit';
 import { checkPerAggregateOrder, metricValue, scrape, writeOutboxEvent } from './support';
 
 const LEASE_MS = 2000;

@@ -1,6 +1,6 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { createDynamoDbClients, createLogger } from '@outbox/shared';
-import { createTestTables, testEndpoints, uniqueName } from '../../../test/support/testStack';
+import { createTestTables, testEndpoints, uniqueName } from '@outbox/testkit';
 import { CheckpointStore } from '../src/checkpoint/CheckpointStore';
 import { LeaderLease, LeaseLostError } from '../src/lease/LeaderLease';
 

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { KafkaJSProtocolError, type Kafka, type Producer, type ProducerConfig } from 'kafkajs';
 import { createDynamoDbClients, createKafka, createLogger } from '@outbox/shared';
-import { createTestTables, createTestTopic, testEndpoints, uniqueName } from '../../../test/support/testStack';
-import { readTopic } from '../../../test/support/topicReader';
+import { createTestTables, createTestTopic, readTopic, testEndpoints, uniqueName } from '@outbox/testkit';
 import { start, type RelayHandle } from '../src/start';
 import { checkPerAggregateOrder, relayTestConfig, writeOutboxEvent } from './support';
 

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DeleteCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { createDynamoDbClients, deadLetterTopicFor, waitFor } from '@outbox/shared';
-import { createTestTables, createTestTopic, testEndpoints } from '../../../test/support/testStack';
-import { readTopic } from '../../../test/support/topicReader';
+import { createDynamoDbClients, deadLetterTopicFor } from '@outbox/shared';
+import { createTestTables, createTestTopic, readTopic, testEndpoints, waitFor } from '@outbox/testkit';
 import { start, type RelayHandle } from '../src/start';
 import { scrape, writeOutboxEvent, relayTestConfig } from './support';
 

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { createDynamoDbClients } from '@outbox/shared';
-import { createTestTables, createTestTopic, testEndpoints } from '../../../test/support/testStack';
-import { readTopic } from '../../../test/support/topicReader';
+import { createTestTables, createTestTopic, readTopic, testEndpoints } from '@outbox/testkit';
 import { relayTestConfig } from './support';
 import { start } from '../src/start';
 

@@ -1,9 +1,8 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createDynamoDbClients, waitFor } from '@outbox/shared';
-import { createTestTables, createTestTopic, scanAll, testEndpoints } from '../../../test/support/testStack';
-import { readTopic } from '../../../test/support/topicReader';
+import { createDynamoDbClients } from '@outbox/shared';
+import { createTestTables, createTestTopic, readTopic, scanAll, testEndpoints, waitFor } from '@outbox/testkit';
 import { start, type RelayHandle } from '../src/start';
 import type { ReplayReport } from '../src/replay/replayEvents';
 import { checkPerAggregateOrder, relayTestConfig, writeOutboxEvent } from './support';

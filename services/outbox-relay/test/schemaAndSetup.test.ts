@@ -1,9 +1,15 @@
 import net from 'node:net';
 import { CreateTableCommand, DescribeTableCommand, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
-import { createDynamoDbClients, waitFor } from '@outbox/shared';
-import { createTestTables, createTestTopic, testEndpoints, uniqueName } from '../../../test/support/testStack';
-import { readTopic } from '../../../test/support/topicReader';
-import { freePort } from '../../../test/support/serviceProcess';
+import { createDynamoDbClients } from '@outbox/shared';
+import {
+  createTestTables,
+  createTestTopic,
+  freePort,
+  readTopic,
+  testEndpoints,
+  uniqueName,
+  waitFor,
+} from '@outbox/testkit';
 import { start, type RelayHandle } from '../src/start';
 import { relayTestConfig, scrape, writeOutboxEvent } from './support';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';

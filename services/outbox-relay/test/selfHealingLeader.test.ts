@@ -1,7 +1,6 @@
 import net from 'node:net';
-import { AppError, createDynamoDbClients, waitFor } from '@outbox/shared';
-import { createTestTables, createTestTopic, testEndpoints } from '../../../test/support/testStack';
-import { readTopic } from '../../../test/support/topicReader';
+import { AppError, createDynamoDbClients } from '@outbox/shared';
+import { createTestTables, createTestTopic, readTopic, testEndpoints, waitFor } from '@outbox/testkit';
 import { start, type RelayHandle } from '../src/start';
 import type { RecordBatch } from '../src/source/StreamShard';
 import { FakeSource, insert, relayOver } from './fakes';

@@ -8,8 +8,8 @@ import {
   PutRecordsCommand,
   type KinesisClient,
 } from '@aws-sdk/client-kinesis';
-import { createDynamoDbClients, createDynamoDbStreamsClient, createKinesisClient, waitFor } from '@outbox/shared';
-import { createTestTables, testEndpoints, uniqueName } from '../../../test/support/testStack';
+import { createDynamoDbClients, createDynamoDbStreamsClient, createKinesisClient } from '@outbox/shared';
+import { createTestTables, testEndpoints, uniqueName, waitFor } from '@outbox/testkit';
 import { DynamoDbStreamSource } from '../src/source/DynamoDbStreamSource';
 import { KinesisSource } from '../src/source/KinesisSource';
 import { SourceError } from '../src/source/SourceError';

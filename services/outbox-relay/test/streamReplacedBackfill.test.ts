@@ -1,7 +1,6 @@
 import { DescribeTableCommand, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
-import { createDynamoDbClients, waitFor } from '@outbox/shared';
-import { createTestTables, createTestTopic, testEndpoints } from '../../../test/support/testStack';
-import { readTopic } from '../../../test/support/topicReader';
+import { createDynamoDbClients } from '@outbox/shared';
+import { createTestTables, createTestTopic, readTopic, testEndpoints, waitFor } from '@outbox/testkit';
 import { start, type RelayHandle } from '../src/start';
 import { checkPerAggregateOrder, scrape, writeOutboxEvent, relayTestConfig } from './support';
 

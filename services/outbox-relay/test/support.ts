@@ -1,29 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { BatchWriteCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { outboxTimeIndexKeys } from '@outbox/shared';
-import { testEndpoints, uniqueName, type TestTables } from '../../../test/support/testStack';
+import { outboxItem, testEndpoints, type TestTables, uniqueName } from '@outbox/testkit';
 import { loadConfig, type RelayConfig } from '../src/config';
 
-/** An outbox item the way the order-api writes it (envelope fields, TTL, time index keys). */
-export function outboxItem(
-  event: { aggregateId?: string; seq?: number; occurredAt?: string; payload?: Record<string, unknown> } = {},
-): Record<string, unknown> & { aggregateId: string; seq: number; eventId: string } {
-  const aggregateId = event.aggregateId ?? randomUUID();
-  const seq = event.seq ?? 1;
-  const occurredAt = event.occurredAt ?? new Date().toISOString();
-  return {
-    eventId: randomUUID(),
-    eventType: 'OrderCreated',
-    schemaVersion: 1,
-    aggregateType: 'Order',
-    aggregateId,
-    seq,
-    occurredAt,
-    payload: event.payload ?? { orderId: aggregateId },
-    expiresAt: Math.floor(Date.now() / 1000) + 86400,
-    ...outboxTimeIndexKeys({ aggregateId, seq, occurredAt }),
-  };
-}
+/** The one event factory (the testkit's): an outbox item the way order-api writes it. */
+export { outboxItem } from '@outbox/testkit';
 
 /** Writes one outbox item the way the order-api does. */
 export async function writeOutboxEvent(
@@ -57,30 +37,8 @@ export async function writeOutboxItems(
   await Promise.all(Array.from({ length: parallel }, worker));
 }
 
-/** The value of one unlabelled (apart from default labels) metric in Prometheus text, or undefined. */
-export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  let total: number | undefined;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    const match = /^[^{ ]+(?:\{([^}]*)\})? (\S+)$/.exec(line);
-    if (!match) continue;
-    const labelText = match[1] ?? '';
-    if (Object.entries(labels).every(([k, v]) => labelText.includes(`${k}="${v}"`))) {
-      total = (total ?? 0) + Number(match[2]);
-    }
-  }
-  return total;
-}
-
-/** Reads a relay's metric over HTTP. */
-export async function scrape(
-  port: number,
-  name: string,
-  labels: Record<string, string> = {},
-): Promise<number | undefined> {
-  const response = await fetch(`http://127.0.0.1:${port}/metrics`);
-  return metricValue(await response.text(), name, labels);
-}
+/** The metrics reader every test uses (Prometheus text, exact name and label matching). */
+export { metricValue, scrape } from '@outbox/testkit';
 
 /**
  * Checks per-aggregate order in what a topic holds: every aggregate lives on one partition, and

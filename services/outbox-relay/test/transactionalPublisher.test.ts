@@ -1,23 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { createDynamoDbClients, createKafka, createLogger } from '@outbox/shared';
-import { createTestTables, createTestTopic, testEndpoints, uniqueName } from '../../../test/support/testStack';
-import { readTopic } from '../../../test/support/topicReader';
-import { KafkaPublisher, type OutgoingEvent } from '../src/publish/KafkaPublisher';
+import { createTestTables, createTestTopic, orderCreated, readTopic, testEndpoints, uniqueName } from '@outbox/testkit';
+import { KafkaPublisher } from '../src/publish/KafkaPublisher';
+import type { OutgoingEvent } from '../src/relay/OutgoingEvent';
 import { start } from '../src/start';
 import { scrape, writeOutboxEvent, relayTestConfig } from './support';
 
 function event(aggregateId: string, seq: number): OutgoingEvent {
   return {
-    envelope: {
-      eventId: randomUUID(),
-      eventType: 'OrderCreated',
-      schemaVersion: 1,
-      aggregateType: 'Order',
-      aggregateId,
-      seq,
-      occurredAt: new Date().toISOString(),
-      payload: { orderId: aggregateId },
-    },
+    envelope: orderCreated(aggregateId, { seq, payload: { orderId: aggregateId } }),
     shardId: 'shardId-test',
     sequenceNumber: String(seq),
   };

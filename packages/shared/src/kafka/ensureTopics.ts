@@ -1,7 +1,7 @@
 import { ConfigResourceTypes, type Admin, type Kafka } from 'kafkajs';
 import { AppError } from '../errors/AppError';
 import type { Logger } from '../observability/createLogger';
-import { waitFor } from '../testing/waitFor';
+import { pollUntil } from '../lifecycle/pollUntil';
 import type { TopicDefinition } from './topicDefinitions';
 
 /** Options for {@link ensureTopics}. */
@@ -94,7 +94,7 @@ export async function ensureTopics(options: EnsureTopicsOptions): Promise<Ensure
       });
     }
     const topics = options.definitions.map((definition) => definition.topic);
-    await waitFor(
+    await pollUntil(
       async () => {
         const metadata = await admin.fetchTopicMetadata({ topics });
         return metadata.topics.every(

@@ -1,6 +1,6 @@
 import { GetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { AppError, type OrderEventEnvelope } from '@outbox/shared';
-import type { Notification } from '../notify/renderNotification';
+import type { Notification } from './Notification';
 
 /** Options for {@link Inbox}. */
 export interface InboxOptions {

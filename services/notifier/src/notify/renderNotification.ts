@@ -1,24 +1,5 @@
+import type { Notification } from '../inbox/Notification';
 import type { OrderCreated, ValidOrderEvent } from './validateOrderEvent';
-
-/** One order line as shown in a notification. */
-export interface NotificationLine {
-  productId: string;
-  quantity: number;
-  unitPriceMinor: number;
-  lineTotalMinor: number;
-}
-
-/** A notification ready to store and send. */
-export interface Notification {
-  kind: 'order_confirmation' | 'order_cancellation';
-  customerId: string;
-  orderId: string;
-  currency: string;
-  totalMinor: number;
-  items?: NotificationLine[];
-  subject: string;
-  body: string;
-}
 
 /** Formats integer minor units, e.g. `2500, 'USD'` as `25.00 USD` (two fraction digits, as the API stores). */
 export function formatMoney(minor: number, currency: string): string {

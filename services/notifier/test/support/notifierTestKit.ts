@@ -1,15 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Partitioners, type IHeaders, type Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import {
-  createKafka,
-  createLogger,
-  deadLetterTopicFor,
-  EVENT_HEADERS,
-  waitFor,
-  type OrderEventEnvelope,
-} from '@outbox/shared';
-import { scanAll, testEndpoints } from '../../../../test/support/testStack';
+import { createKafka, createLogger, deadLetterTopicFor, EVENT_HEADERS, type OrderEventEnvelope } from '@outbox/shared';
+import { scanAll, scrape, testEndpoints, waitFor } from '@outbox/testkit';
 import { loadConfig } from '../../src/config';
 import { start, type NotifierHandle } from '../../src/start';
 
@@ -20,60 +13,8 @@ export function testKafka() {
   return createKafka({ clientId: 'notifier-test', brokers: testEndpoints().kafkaBrokers, logger: silent });
 }
 
-/** An `OrderCreated` envelope (seq 1 unless told otherwise), as the relay publishes it. */
-export function orderCreated(
-  orderId: string = randomUUID(),
-  overrides: Partial<OrderEventEnvelope> = {},
-): OrderEventEnvelope {
-  const now = new Date().toISOString();
-  return {
-    eventId: randomUUID(),
-    eventType: 'OrderCreated',
-    schemaVersion: 1,
-    aggregateType: 'Order',
-    aggregateId: orderId,
-    seq: 1,
-    occurredAt: now,
-    payload: {
-      orderId,
-      customerId: 'customer-1',
-      status: 'CREATED',
-      currency: 'USD',
-      totalMinor: 2500,
-      items: [{ productId: 'sku-1', quantity: 2, unitPriceMinor: 1250, lineTotalMinor: 2500 }],
-      createdAt: now,
-    },
-    ...overrides,
-  };
-}
-
-/** An `OrderCancelled` envelope with the given seq. */
-export function orderCancelled(
-  orderId: string,
-  seq: number,
-  overrides: Partial<OrderEventEnvelope> = {},
-): OrderEventEnvelope {
-  const now = new Date().toISOString();
-  return {
-    eventId: randomUUID(),
-    eventType: 'OrderCancelled',
-    schemaVersion: 1,
-    aggregateType: 'Order',
-    aggregateId: orderId,
-    seq,
-    occurredAt: now,
-    payload: {
-      orderId,
-      customerId: 'customer-1',
-      status: 'CANCELLED',
-      currency: 'USD',
-      totalMinor: 2500,
-      cancelledAt: now,
-      reason: 'changed my mind',
-    },
-    ...overrides,
-  };
-}
+/** The one event factory (the testkit's), under the names these tests use. */
+export { orderCancelled, orderCreated } from '@outbox/testkit';
 
 /** A Kafka record exactly as the relay would publish the envelope. */
 export function recordOf(event: OrderEventEnvelope) {
@@ -157,21 +98,13 @@ export async function startTestNotifier(options: {
   return start(config);
 }
 
-/** The value of a metric series, 0 when absent. */
+/** The value of a metric in the notifier's registry (testkit's `scrape`: exact name and labels), 0 when absent. */
 export async function metricValue(
   registry: Registry,
   name: string,
   labels: Record<string, string> = {},
 ): Promise<number> {
-  const metric = registry.getSingleMetric(name);
-  if (!metric) return 0;
-  const { values } = await metric.get();
-  return values
-    .filter((v) =>
-      Object.entries(labels).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want),
-    )
-    .filter((v) => !('metricName' in v) || v.metricName === name || v.metricName === `${name}_count`)
-    .reduce((sum, v) => sum + v.value, 0);
+  return (await scrape(registry, name, labels)) ?? 0;
 }
 
 /** The notification items of one aggregate, by seq. */

@@ -3,7 +3,7 @@ import { createDynamoDbClients, createLogger, createMetricsRegistry } from '@out
 import { createApp, type CreateAppOptions } from '../../src/http/createApp';
 import { createApiMetrics } from '../../src/http/apiMetrics';
 import { OrderRepository, type OrderRepositoryOptions } from '../../src/data/OrderRepository';
-import { createTestTables, scanAll, testEndpoints, type TestTables } from '../../../../test/support/testStack';
+import { createTestTables, scanAll, testEndpoints, type TestTables } from '@outbox/testkit';
 
 /** A customer id tests use when the customer does not matter. */
 export const customerId = '5f0c3c3e-8f7a-4c1e-9a53-2f1d3b7f9a10';

@@ -5,30 +5,11 @@ import {
   buildDeadLetterHeaders,
   deadLetterTopicFor,
   relayDeadLetterValue,
-  type OrderEventEnvelope,
   type TraceHeaders,
 } from '@outbox/shared';
+import type { DeadLetter, OutgoingEvent } from '../relay/OutgoingEvent';
+import type { BatchPublisher } from '../relay/RecordPublisher';
 import { endProducerSpans, startProducerSpan } from './producerSpans';
-
-/** An event ready to publish, with where it came from. */
-export interface OutgoingEvent {
-  envelope: OrderEventEnvelope;
-  shardId: string;
-  sequenceNumber: string;
-}
-
-/** A record that could not become an event, bound for the dead-letter topic. */
-export interface DeadLetter {
-  shardId: string;
-  sequenceNumber: string;
-  /** Stable error code, e.g. `event.invalid_envelope`. */
-  errorCode: string;
-  errorMessage: string;
-  /** The raw item as read from the stream. */
-  item: unknown;
-  /** Aggregate id when the item had one, used as the key to keep the DLQ in aggregate order. */
-  key?: string;
-}
 
 /** Options for {@link KafkaPublisher}. */
 export interface KafkaPublisherOptions {
@@ -61,7 +42,7 @@ const HEADER_OVERHEAD_BYTES = 16;
  * A batch resolves only when Kafka acknowledged all of it; any failure is a retriable
  * `publish.failed` and the caller re-reads from its checkpoint.
  */
-export class KafkaPublisher {
+export class KafkaPublisher implements BatchPublisher {
   private readonly options: KafkaPublisherOptions;
   private producer: Producer;
   private connected = false;

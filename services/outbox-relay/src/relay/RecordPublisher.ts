@@ -1,7 +1,7 @@
 import type { Logger } from '@outbox/shared';
 import { LeaseLostError, type LeaderLease } from '../lease/LeaderLease';
 import type { SourceRecord } from '../source/StreamShard';
-import type { DeadLetter, OutgoingEvent } from '../publish/KafkaPublisher';
+import type { DeadLetter, OutgoingEvent } from './OutgoingEvent';
 import type { RelayMetrics } from './relayMetrics';
 import { toOutgoing } from './toOutgoing';
 

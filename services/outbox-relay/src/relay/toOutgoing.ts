@@ -1,6 +1,6 @@
 import { AppError, OUTBOX_TIME_INDEX_ATTRIBUTES, envelopeSchema, parseEnvelope, toAppError } from '@outbox/shared';
 import type { SourceRecord } from '../source/StreamShard';
-import type { DeadLetter, OutgoingEvent } from '../publish/KafkaPublisher';
+import type { DeadLetter, OutgoingEvent } from './OutgoingEvent';
 
 /** The attributes of an outbox item that make up the envelope; every other one is not published. */
 const ENVELOPE_ATTRIBUTES = new Set(Object.keys(envelopeSchema.shape));

@@ -1,6 +1,6 @@
 import type { Logger } from '@outbox/shared';
 import type { BackfillSource, BackfillWindow } from '../backfill/OutboxBackfill';
-import type { OutgoingEvent } from '../publish/KafkaPublisher';
+import type { OutgoingEvent } from '../relay/OutgoingEvent';
 import { toOutgoing } from '../relay/toOutgoing';
 
 /** What a replay needs from a publisher: resolve only once Kafka acknowledged everything. */

@@ -1,5 +1,5 @@
-import { waitFor } from '@outbox/shared';
 import { cachedReadiness } from '../src/ops/cachedReadiness';
+import { waitFor } from '@outbox/testkit';
 
 describe('cachedReadiness (injected check and clock)', () => {
   let nowMs = 1_000_000;

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { waitFor } from '@outbox/shared';
+import { waitFor } from './waitFor';
 
-const repoRoot = join(__dirname, '..', '..');
+const repoRoot = join(__dirname, '..', '..', '..');
 
 /** A free TCP port on loopback, picked by the kernel. */
 export function freePort(): Promise<number> {

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 
-/** Options for {@link waitFor}. */
-export interface WaitForOptions {
+/** Options for {@link pollUntil}. */
+export interface PollUntilOptions {
   /** Give up after this long (default 20 s); the last probe error becomes the cause. */
   timeoutMs?: number;
   /** Pause between two probes (default 50 ms). */
@@ -17,12 +17,13 @@ export interface WaitForOptions {
 
 /**
  * Calls `probe` until it returns a value other than `undefined`/`false` without throwing, and
- * returns that value; fails when the deadline passes. Waits are bounded by a deadline, never a
- * fixed sleep.
+ * returns that value; fails when the deadline passes. For code that waits on a server it started
+ * or a resource it created (a topic's leaders, a table becoming ACTIVE); tests use the testkit's
+ * `waitFor`, which is this function.
  */
-export async function waitFor<T>(
+export async function pollUntil<T>(
   probe: () => Promise<T | undefined | false> | T | undefined | false,
-  options: WaitForOptions = {},
+  options: PollUntilOptions = {},
 ): Promise<T> {
   const timeoutMs = options.timeoutMs ?? 20000;
   const deadline = Date.now() + timeoutMs;

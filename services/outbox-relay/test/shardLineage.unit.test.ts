@@ -1,11 +1,11 @@
 import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
-import { waitFor } from '@outbox/shared';
 import { DynamoDbStreamSource } from '../src/source/DynamoDbStreamSource';
 import { isDrained, planShards, type ShardProgress } from '../src/source/ShardLineage';
 import type { StreamShard } from '../src/source/StreamShard';
 import recorded from './fixtures/describeStream-split.json';
 import { metricValue } from './support';
 import { FakeBackfill, FakeSource, MemoryCheckpoints, expired, insert, relayOver, trimmed } from './fakes';
+import { waitFor } from '@outbox/testkit';
 
 const ROOT = 'shardId-00000001763626443512-0a1b2c3d';
 const LEFT = 'shardId-00000001763640843777-1b2c3d4e';

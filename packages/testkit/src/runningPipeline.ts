@@ -1,4 +1,5 @@
-import { waitFor } from '@outbox/shared';
+import { waitFor } from './waitFor';
+import { scrape } from './metrics';
 import { createTestTables, createTestTopic, pipelineEnv, type TestTables } from './testStack';
 import { startServiceProcess, type ServiceProcess } from './serviceProcess';
 
@@ -12,13 +13,6 @@ export interface RunningPipeline {
   /** Each service by the metric prefix its own metrics carry. */
   byPrefix: { prefix: string; service: ServiceProcess; name: string }[];
   stop(): Promise<void>;
-}
-
-/** Scrapes a service's `/metrics` (on its ops port). */
-export async function scrapeMetrics(service: ServiceProcess): Promise<string> {
-  const response = await fetch(`http://127.0.0.1:${service.opsPort}/metrics`);
-  if (response.status !== 200) throw new Error(`/metrics answered ${response.status}`);
-  return response.text();
 }
 
 /**
@@ -59,7 +53,7 @@ export async function startRunningPipeline(extraEnv: Record<string, string> = {}
     });
     if (placed.status !== 201) throw new Error(`placing the order answered ${placed.status}`);
     await waitFor(
-      async () => /notifier_events_processed_total\{[^}]*outcome="stored"/.test(await scrapeMetrics(notifier)),
+      async () => ((await scrape(notifier, 'notifier_events_processed_total', { outcome: 'stored' })) ?? 0) > 0,
       {
         timeoutMs: 30000,
         what: 'the notifier to process the order event',

@@ -2,13 +2,19 @@ import { createServer, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { createKafka, createLogger, waitFor } from '@outbox/shared';
-import { metricNamesIn } from '../support/promql';
-import { startPrometheus, type PrometheusServer } from '../support/prometheusServer';
-import { runPromtool } from '../support/promtool';
-import { scrapeMetrics, startRunningPipeline, type RunningPipeline } from '../support/runningPipeline';
-import { freePort } from '../support/serviceProcess';
-import { testEndpoints } from '../support/testStack';
+import { createKafka, createLogger } from '@outbox/shared';
+import {
+  freePort,
+  metricNamesIn,
+  type PrometheusServer,
+  type RunningPipeline,
+  runPromtool,
+  scrapeMetrics,
+  startPrometheus,
+  startRunningPipeline,
+  testEndpoints,
+  waitFor,
+} from '@outbox/testkit';
 
 const repoRoot = join(__dirname, '..', '..');
 

@@ -5,8 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { localDynamoDbClient } from '../src/localDynamoDbClient';
 import { portIsOpen } from '../src/portIsOpen';
-import { waitFor } from '@outbox/shared';
 import { listProcesses } from './processes';
+import { waitFor } from '@outbox/testkit';
 
 const CLI = path.resolve(__dirname, '..', 'dist', 'cli.js');
 const PORTS = { DYNAMODB_PORT: '28000', KAFKA_PORT: '29092', KAFKA_CONTROLLER_PORT: '29093', KINESIS_PORT: '24567' };

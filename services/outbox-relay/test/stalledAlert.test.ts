@@ -2,15 +2,21 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { createDynamoDbClients, topicDefinitions, waitFor } from '@outbox/shared';
+import { createDynamoDbClients, topicDefinitions } from '@outbox/shared';
 import { KafkaServer, ensureTopics } from '@outbox/local-stack';
-import { start, type RelayHandle } from '../../services/outbox-relay/src/start';
-import { relayTestConfig, scrape, writeOutboxEvent } from '../../services/outbox-relay/test/support';
-import { startPrometheus, type PrometheusServer } from '../support/prometheusServer';
-import { freePort } from '../support/serviceProcess';
-import { createTestTables, testEndpoints, uniqueName } from '../support/testStack';
+import { start, type RelayHandle } from '../src/start';
+import { relayTestConfig, scrape, writeOutboxEvent } from './support';
+import {
+  createTestTables,
+  freePort,
+  type PrometheusServer,
+  startPrometheus,
+  testEndpoints,
+  uniqueName,
+  waitFor,
+} from '@outbox/testkit';
 
-const repoRoot = join(__dirname, '..', '..');
+const repoRoot = join(__dirname, '..', '..', '..');
 
 interface Rule {
   alert: string;

@@ -4,7 +4,7 @@ import { Registry } from 'prom-client';
 import { createApiMetrics } from '../../services/order-api/src/http/apiMetrics';
 import { createRelayMetrics } from '../../services/outbox-relay/src/relay/relayMetrics';
 import { createNotifierMetrics } from '../../services/notifier/src/consume/notifierMetrics';
-import { metricNamesIn } from '../support/promql';
+import { metricNamesIn } from '@outbox/testkit';
 
 interface Panel {
   title: string;

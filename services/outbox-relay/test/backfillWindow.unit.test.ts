@@ -1,8 +1,8 @@
-import { waitFor } from '@outbox/shared';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { KinesisSource } from '../src/source/KinesisSource';
 import { BackfillCoordinator } from '../src/relay/BackfillCoordinator';
 import { FakeBackfill, FakeSource, MemoryCheckpoints, insert, relayOver, trimmed } from './fakes';
+import { waitFor } from '@outbox/testkit';
 
 const T = (minute: number) => Date.UTC(2026, 10, 25, 10, minute);
 const iso = (ms: number) => new Date(ms).toISOString();

@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { OUTBOX_TIME_INDEX_ATTRIBUTES, parseEnvelope } from '@outbox/shared';
 import { validateOrderEvent } from '../../services/notifier/src/notify/validateOrderEvent';
-import { createTestTables, createTestTopic, pipelineEnv, scanAll } from '../support/testStack';
-import { readTopic } from '../support/topicReader';
-import { startServiceProcess, type ServiceProcess } from '../support/serviceProcess';
+import { createTestTables, createTestTopic, pipelineEnv, scanAll } from '@outbox/testkit';
+import { readTopic } from '@outbox/testkit';
+import { startServiceProcess, type ServiceProcess } from '@outbox/testkit';
 
 /** A reader that knows only the committed JSON Schema file of an event type, not our zod schemas. */
 function jsonSchemaReader(file: string): z.ZodType {

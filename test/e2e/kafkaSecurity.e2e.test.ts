@@ -4,9 +4,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigResourceTypes } from 'kafkajs';
 import { KafkaServer, createTestCertificates, type TestCertificates } from '@outbox/local-stack';
-import { createKafka, createLogger, deadLetterTopicFor, waitFor, type KafkaSecurity } from '@outbox/shared';
-import { createTestTables, scanAll, testEndpoints, uniqueName, type TestTables } from '../support/testStack';
-import { freePort, startServiceProcess, type ServiceProcess } from '../support/serviceProcess';
+import { createKafka, createLogger, deadLetterTopicFor, type KafkaSecurity } from '@outbox/shared';
+import {
+  createTestTables,
+  freePort,
+  scanAll,
+  type ServiceProcess,
+  startServiceProcess,
+  testEndpoints,
+  type TestTables,
+  uniqueName,
+  waitFor,
+} from '@outbox/testkit';
 
 const repoRoot = join(__dirname, '..', '..');
 const silent = createLogger({ service: 'test', level: 'silent' });

@@ -1,5 +1,6 @@
 import type { IHeaders, KafkaMessage } from 'kafkajs';
-import { createKafka, createLogger, waitFor } from '@outbox/shared';
+import { createKafka, createLogger } from '@outbox/shared';
+import { waitFor } from './waitFor';
 import { testEndpoints, uniqueName } from './testStack';
 
 /** A record as a test sees it. */

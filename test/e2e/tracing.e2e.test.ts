@@ -1,10 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import { waitFor } from '@outbox/shared';
-import { startWebhookReceiver } from '../../services/notifier/test/support/webhookReceiver';
-import { startOtlpReceiver, SPAN_KIND, type ReceivedSpan } from '../support/otlpReceiver';
-import { startServiceProcess, type ServiceProcess } from '../support/serviceProcess';
-import { readTopic } from '../support/topicReader';
-import { createTestTables, createTestTopic, scanAll, pipelineEnv, type TestTables } from '../support/testStack';
+import { startWebhookReceiver } from '@outbox/testkit';
+import {
+  createTestTables,
+  createTestTopic,
+  pipelineEnv,
+  readTopic,
+  type ReceivedSpan,
+  scanAll,
+  type ServiceProcess,
+  SPAN_KIND,
+  startOtlpReceiver,
+  startServiceProcess,
+  type TestTables,
+  waitFor,
+} from '@outbox/testkit';
 
 const WEBHOOK_SECRET = 'tracing-test-secret-0123456789';
 

@@ -1,7 +1,14 @@
-import { EVENT_HEADERS, waitFor } from '@outbox/shared';
-import { createTestTables, createTestTopic, pipelineEnv, scanAll } from '../support/testStack';
-import { readTopic } from '../support/topicReader';
-import { startServiceProcess, type ServiceProcess } from '../support/serviceProcess';
+import { EVENT_HEADERS } from '@outbox/shared';
+import {
+  createTestTables,
+  createTestTopic,
+  pipelineEnv,
+  readTopic,
+  scanAll,
+  type ServiceProcess,
+  startServiceProcess,
+  waitFor,
+} from '@outbox/testkit';
 
 describe('one order through every part, each service its own process', () => {
   const processes: ServiceProcess[] = [];
