@@ -13,19 +13,17 @@
  * folder, the services as child processes (`services/<name>/dist/main.js`), so it never touches
  * a stack that is already running.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createDynamoDbClients, topicDefinitions, waitFor } from '@outbox/shared';
+import { createDynamoDbClients, topicDefinitions } from '@outbox/shared';
 import { DynamoDbLocalServer, KafkaServer, ensureTables, ensureTopics } from '@outbox/local-stack';
-import { ALL_FAULTS, runChaos, type ChaosService } from './chaos/runChaos.ts';
+import { ALL_FAULTS, runChaos } from './chaos/runChaos.ts';
+import { freePort, startService } from './serviceProcess.ts';
 
 const USAGE =
   'Usage: npm run chaos -- [--duration <seconds, default 180>] [--rate <orders/s, default 10>] [--seed <n>]';
-const repoRoot = join(import.meta.dirname, '..');
 
 function options(argv: string[]) {
   const { values } = parseArgs({
@@ -54,85 +52,6 @@ function options(argv: string[]) {
     process.exit(2);
   }
   return { durationS, rate, seed };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-const children = new Set<ChildProcess>();
-// A crash of the runner must not leave services behind: they are our children, killed by pid.
-process.on('SIGINT', () => process.exit(130));
-process.on('SIGTERM', () => process.exit(143));
-process.on('exit', () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-});
-
-async function startService(
-  kind: 'order-api' | 'outbox-relay' | 'notifier',
-  name: string,
-  env: Record<string, string>,
-  logDir: string,
-): Promise<ChaosService> {
-  const port = await freePort();
-  let opsPort = port;
-  while (kind === 'order-api' && opsPort === port) opsPort = await freePort();
-  const log = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
-  // Tracing entry first, as deployed (README, Tracing).
-  const dist = join(repoRoot, 'services', kind, 'dist');
-  const child = spawn(process.execPath, ['--import', join(dist, 'instrumentation.js'), join(dist, 'main.js')], {
-    cwd: repoRoot,
-    env: {
-      ...process.env,
-      LOG_LEVEL: 'warn',
-      ...env,
-      PORT: String(port),
-      ...(kind === 'order-api' ? { OPS_PORT: String(opsPort) } : {}),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
-  const exited = new Promise<void>((resolve) =>
-    child.once('exit', () => {
-      children.delete(child);
-      resolve();
-    }),
-  );
-  await waitFor(
-    async () => {
-      if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}: see ${logDir}/${name}.log`);
-      return (await fetch(`http://127.0.0.1:${opsPort}/readyz`).catch(() => undefined))?.status === 200;
-    },
-    { timeoutMs: 60_000, intervalMs: 200, what: `${name} to be ready` },
-  );
-  const dead = () => child.exitCode !== null || child.signalCode !== null;
-  return {
-    name,
-    port,
-    opsPort,
-    child,
-    kill: async () => {
-      if (!dead()) child.kill('SIGKILL');
-      await exited;
-    },
-    stop: async () => {
-      if (dead()) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
 }
 
 async function main(): Promise<number> {
