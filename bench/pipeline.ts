@@ -51,6 +51,7 @@ import {
   waitFor,
 } from '@outbox/shared';
 import { KafkaServer, KinesaliteServer, ensureTables, ensureTopics, startLocalStack } from '@outbox/local-stack';
+import { loadConfig as loadRelayConfig } from '../services/outbox-relay/dist/config.js';
 import { startDelayProxy } from './delayProxy.ts';
 import { lineChart } from './plot.ts';
 import { Progress } from './progress.ts';
@@ -66,6 +67,8 @@ const LOAD_LEVELS = [0.25, 0.5, 0.9];
 const quiet = createLogger({ service: 'bench', level: 'silent' });
 const suffix = () => `${Date.now().toString(36)}-${randomUUID().slice(0, 6)}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** The relay as the bench runs it: its defaults (the failover gap depends on the lease). */
+const relayDefaults = loadRelayConfig({});
 
 interface BenchOptions {
   quick: boolean;
@@ -158,6 +161,11 @@ class RssSampler {
   watch(kind: string, service: ServiceProcess): ServiceProcess {
     this.watched.set(service, kind);
     return service;
+  }
+
+  /** Stops sampling a process that is about to end (its pid may be reused later). */
+  unwatch(service: ServiceProcess): void {
+    this.watched.delete(service);
   }
 
   sample(): void {
@@ -461,6 +469,8 @@ async function main(): Promise<void> {
     return rss.watch(kind, service);
   };
   const stopAll = async (list: ServiceProcess[]) => {
+    rss.sample();
+    for (const service of list) rss.unwatch(service);
     await Promise.allSettled(list.map((service) => service.stop()));
     for (const service of list) services.delete(service);
   };
@@ -541,29 +551,42 @@ async function main(): Promise<void> {
       return ((await response.json()) as { orderId: string }).orderId;
     };
 
-    // 1. Raw DynamoDB transactions, then the API over HTTP (same items, same callers).
+    // 1. Raw DynamoDB transactions and the API over HTTP (same items, same callers), measured in
+    // alternating rounds so that drift (DynamoDB Local warming up or filling, other load on the
+    // machine) weighs on both alike.
     const raw = await newTables();
-    progress.step('raw TransactWriteItems', `${sizes.orders} transactions, ${CONCURRENCY} callers`);
-    await rate(50, CONCURRENCY, async () => void (await benchDoc.send(rawOrderTransaction(raw, customerId))));
-    let done = 0;
-    const rawTx = await rate(sizes.orders, CONCURRENCY, async () => {
-      await benchDoc.send(rawOrderTransaction(raw, customerId));
-      progress.update(`${++done}/${sizes.orders}`);
-    });
-    progress.note(`raw TransactWriteItems: ${fmt(rawTx)} tx/s`);
-
     const apiTables = await newTables();
     const apiTopic = await newTopic();
-    progress.step('order-api POST /orders', 'starting order-api');
+    progress.step('order-api vs raw TransactWriteItems', 'starting order-api');
     const api = await launch('order-api', 'order-api', baseEnv(apiTables, apiTopic));
-    await rate(50, CONCURRENCY, async () => void (await post(api.port)));
-    done = 0;
-    const apiRate = await rate(sizes.orders, CONCURRENCY, async () => {
-      await post(api.port);
-      progress.update(`${++done}/${sizes.orders} orders`);
-    });
+    const rawCall = async () => void (await benchDoc.send(rawOrderTransaction(raw, customerId)));
+    const apiCall = async () => void (await post(api.port));
+    await rate(50, CONCURRENCY, rawCall);
+    await rate(50, CONCURRENCY, apiCall);
+    const ROUNDS = 4;
+    const perRound = Math.ceil(sizes.orders / ROUNDS);
+    const spent = { raw: 0, api: 0 };
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const [kind, call] of [
+        ['raw', rawCall],
+        ['api', apiCall],
+      ] as const) {
+        let done = 0;
+        progress.step('order-api vs raw TransactWriteItems', `round ${round}/${ROUNDS}: ${kind}`);
+        spent[kind] +=
+          perRound /
+          (await rate(perRound, CONCURRENCY, async () => {
+            await call();
+            progress.update(`round ${round}/${ROUNDS}: ${kind} ${++done}/${perRound}`);
+          }));
+      }
+    }
+    const rawTx = (perRound * ROUNDS) / spent.raw;
+    const apiRate = (perRound * ROUNDS) / spent.api;
     await stopAll([api]);
-    progress.note(`order-api: ${fmt(apiRate)} orders/s (${fmt(apiRate / rawTx, 2)} of raw)`);
+    progress.note(
+      `raw TransactWriteItems ${fmt(rawTx)} tx/s, order-api ${fmt(apiRate)} orders/s (${fmt(apiRate / rawTx, 2)} of raw)`,
+    );
 
     // 2. Raw limits of the relay's two sides: reading the backlog's stream, and Kafka produce.
     const backlogTables = await newTables();
@@ -750,6 +773,7 @@ async function main(): Promise<void> {
       },
       { timeoutMs: 60_000, intervalMs: 200, what: 'a leader relay' },
     );
+    rss.unwatch(leader!);
     const killedAt = performance.now();
     await leader!.kill();
     services.delete(leader!);
@@ -847,7 +871,7 @@ async function main(): Promise<void> {
       scaling,
       latency: latencyRows,
       failedPosts,
-      failover: { gapMs: failoverGapMs, leaseDurationMs: 10_000, note: 'relay defaults (LEASE_DURATION_MS 10000)' },
+      failover: { gapMs: failoverGapMs, leaseDurationMs: relayDefaults.lease.durationMs },
       rssPeakMb: Object.fromEntries(rss.peakMb),
       targets,
     };

@@ -48,7 +48,8 @@ export class Progress {
   }
 
   private render(): void {
-    const width = process.stderr.columns ?? 120;
+    // A terminal without a size reports 0 columns.
+    const width = process.stderr.columns || 120;
     const line = `[bench ${this.clock()}] ${this.phase}${this.detail ? ` — ${this.detail}` : ''}`;
     process.stderr.write(`\r\x1b[2K${line.slice(0, width - 1)}`);
   }
