@@ -52,7 +52,7 @@ describe('chaos, short scenario (npm test)', () => {
         notificationsTable: tables.notifications,
         doc,
         log: (line) => log.push(line),
-        recoveryTimeoutMs: 60_000,
+        recoveryTimeoutMs: 90_000,
       });
       // The report names every fault and invariant; on failure it is the message to read.
       const verdict = `${result.report}\n${log.join('\n')}`;
