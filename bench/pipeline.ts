@@ -478,7 +478,10 @@ async function main(): Promise<void> {
   const runCleanups = async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
   };
-  onInterrupt(runCleanups);
+  onInterrupt(async () => {
+    await runCleanups();
+    await stack.stop();
+  });
   try {
     // A kinesalite of the bench's own: its streams count against a 10-shard account limit, which
     // the shared one's tests need.
@@ -506,8 +509,15 @@ async function main(): Promise<void> {
       kinesisEndpoint = await proxyFor(kinesalite.endpoint);
       brokers = await startDelayedKafka(options.delayMs, logDir, progress, cleanups);
     }
-    const { doc: benchDoc } = createDynamoDbClients({ region: REGION, endpoint: dynamodbEndpoint });
+    const { client: benchClient, doc: benchDoc } = createDynamoDbClients({
+      region: REGION,
+      endpoint: dynamodbEndpoint,
+    });
     const kinesis = createKinesisClient({ region: REGION, endpoint: kinesisEndpoint });
+    cleanups.push(async () => {
+      benchClient.destroy();
+      kinesis.destroy();
+    });
     const kafka = createKafka({ clientId: 'bench', brokers, logger: quiet });
     const admin = kafka.admin();
     await admin.connect();
@@ -831,7 +841,7 @@ async function main(): Promise<void> {
         many / one,
         2.4,
         `${fmt(many)} ÷ ${fmt(one)}`,
-        options.delayMs > 0 && options.shards === 8,
+        options.delayMs > 0 && options.shards === 8 && Number.isFinite(many),
       ),
       {
         name: 'POST → notification stored p99 at 50 % of peak',
