@@ -230,6 +230,8 @@ export class OrderEventsConsumer {
         lastCommitAt: this.now(),
       };
       this.partitions.set(partition, state);
+      // The held-events series exists (at 0) from the partition's first batch, not from its first gap.
+      this.updateHeldGauge(state);
     }
     return state;
   }
