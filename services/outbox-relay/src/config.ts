@@ -41,6 +41,17 @@ const schema = z
     PUBLISH_RETRY_INITIAL_MS: z.coerce.number().int().min(10).max(60000).default(200),
     /** Longest pause between retries of a failed round, in ms. */
     PUBLISH_RETRY_MAX_MS: z.coerce.number().int().min(10).max(300000).default(5000),
+    /**
+     * Per shard, read the next batch while the current one is published (`true`/`false`): at
+     * most one batch per shard read ahead, none at a shard's tip or end.
+     */
+    RELAY_READ_AHEAD: z
+      .enum(['true', 'false', ''])
+      .default('true')
+      .transform((value) => value !== 'false')
+      .describe(
+        'Per shard, read the next batch while the current one is published (at most one batch read ahead per shard)',
+      ),
     /** Where change records come from: the outbox table's DynamoDB stream, or a Kinesis data stream the table feeds. */
     RELAY_SOURCE: z.enum(['dynamodb-streams', 'kinesis']).default('dynamodb-streams'),
     /** Kinesis data stream name (required when RELAY_SOURCE=kinesis). */
@@ -124,6 +135,7 @@ const schema = z
       maxRequestBytes: env.KAFKA_MAX_REQUEST_BYTES,
     },
     pollIdleMaxMs: env.POLL_IDLE_MAX_MS,
+    readAhead: env.RELAY_READ_AHEAD,
     batchSize: env.BATCH_SIZE,
     lease: { durationMs: env.LEASE_DURATION_MS, renewIntervalMs: env.LEASE_RENEW_INTERVAL_MS },
     shardRefreshMs: env.SHARD_REFRESH_MS,
