@@ -83,7 +83,8 @@ describe('notifier process crash and shutdown', () => {
       const second = await startServiceProcess('notifier', env);
       processes.push(second);
       await waitFor(
-        async () => /notifier_duplicates_skipped_total\{[^}]*reason="event_id"[^}]*\} 1/.test(await metricsOf(second)),
+        async () =>
+          /notifier_duplicates_skipped_total\{[^}]*reason="event_id"[^}]*\} 1$/m.test(await metricsOf(second)),
         {
           timeoutMs: 30000,
           what: 'the redelivered event to be skipped',
@@ -93,7 +94,7 @@ describe('notifier process crash and shutdown', () => {
       expect((await scanAll(tables.notifications)).filter((item) => item.pk === `INBOX#${event.eventId}`)).toHaveLength(
         1,
       );
-      expect(await metricsOf(second)).toMatch(/notifier_events_processed_total\{[^}]*outcome="duplicate"[^}]*\} 1/);
+      expect(await metricsOf(second)).toMatch(/notifier_events_processed_total\{[^}]*outcome="duplicate"[^}]*\} 1$/m);
 
       // Graceful stop: in-flight work finishes, the offset is committed, the member leaves the group.
       expect(await second.stop()).toBe(0);

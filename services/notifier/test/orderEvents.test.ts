@@ -83,8 +83,8 @@ describe('notifier against real Kafka and DynamoDB Local', () => {
     expect(await metricValue(notifier.registry, 'notifier_events_processed_total', { outcome: 'stored' })).toBe(5);
     expect(notifier.heldCount()).toBe(0);
     const metricsText = await (await fetch(`http://127.0.0.1:${notifier.port}/metrics`)).text();
-    expect(metricsText).toMatch(/notifier_end_to_end_latency_seconds_count\{[^}]*\} 5/);
-    expect(metricsText).toMatch(/notifier_consumer_lag\{[^}]*partition="\d"[^}]*\} 0/);
+    expect(metricsText).toMatch(/notifier_end_to_end_latency_seconds_count\{[^}]*\} 5$/m);
+    expect(metricsText).toMatch(/notifier_consumer_lag\{[^}]*partition="\d"[^}]*\} 0$/m);
   });
 
   test('When the missing seq never arrives, then the held event is dead-lettered with reason gap after the gap timeout and the partition goes on', async () => {

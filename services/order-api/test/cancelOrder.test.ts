@@ -193,11 +193,11 @@ describe('POST /orders/:id/cancel against DynamoDB Local', () => {
       }
       expect((await eventsOf(orderId)).map((event) => event.seq)).toEqual([1, 2]);
       const metrics = await raced.registry.metrics();
-      expect(metrics).toContain(
+      expect(metrics.split('\n')).toContain(
         `order_api_transaction_conflicts_total{operation="cancel",reason="order_changed",service="order-api-test"} ${racers - 1}`,
       );
-      expect(metrics).toMatch(/order_api_orders_cancelled_total\{[^}]*\} 1\n/);
-      expect(metrics).toContain(
+      expect(metrics).toMatch(/order_api_orders_cancelled_total\{[^}]*\} 1$/m);
+      expect(metrics.split('\n')).toContain(
         'order_api_outbox_events_written_total{event_type="OrderCancelled",service="order-api-test"} 1',
       );
     } finally {
