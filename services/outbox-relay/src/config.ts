@@ -9,6 +9,7 @@ import {
   parseConfig,
   portSetting,
 } from '@outbox/shared';
+import { MAX_PUBLISH_LANES } from './publish/KafkaPublisher';
 
 const schema = z
   .object({
@@ -79,6 +80,20 @@ const schema = z
      * single event larger than that is dead-lettered (`too_large`). Below the topic's `max.message.bytes`.
      */
     KAFKA_MAX_REQUEST_BYTES: z.coerce.number().int().min(16_384).default(900_000),
+    /**
+     * Without KAFKA_TRANSACTIONAL_ID: how many idempotent producers share each batch, their produce
+     * requests in flight at once (kafkajs keeps one request in flight per producer and broker).
+     * Every aggregate always goes through the same producer, so its order holds.
+     */
+    RELAY_PUBLISH_LANES: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_PUBLISH_LANES)
+      .default(MAX_PUBLISH_LANES)
+      .describe(
+        'Idempotent producers sharing each batch (1-5), requests in flight at once; one aggregate, one producer',
+      ),
     /** When set, every batch is a Kafka transaction under this one stable id (all relay instances share it). */
     KAFKA_TRANSACTIONAL_ID: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).optional()),
   })
@@ -133,6 +148,7 @@ const schema = z
       clientId: env.KAFKA_CLIENT_ID ?? 'outbox-relay',
       transactionalId: env.KAFKA_TRANSACTIONAL_ID,
       maxRequestBytes: env.KAFKA_MAX_REQUEST_BYTES,
+      publishLanes: env.RELAY_PUBLISH_LANES,
     },
     pollIdleMaxMs: env.POLL_IDLE_MAX_MS,
     readAhead: env.RELAY_READ_AHEAD,

@@ -89,6 +89,7 @@ export async function start(config: RelayConfig, deps: RelayDeps = {}): Promise<
     transactionalId: config.kafka.transactionalId,
     maxRequestBytes: config.kafka.maxRequestBytes,
     ackTimeoutMs: config.timeouts.kafkaRequestMs,
+    lanes: config.kafka.publishLanes,
   });
 
   // The stream to start from: found during setup (which waits out a missing stream), then the
