@@ -1,5 +1,5 @@
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
-import { EVENT_HEADERS, createDynamoDbClients, waitFor } from '@outbox/shared';
+import { EVENT_HEADERS, createDynamoDbClients, createKafka, createLogger, waitFor } from '@outbox/shared';
 import { createTestTables, createTestTopic, testEndpoints, uniqueName } from '../../../test/support/testStack';
 import type { TestTables } from '../../../test/support/testStack';
 import { readTopic, type ReadRecord } from '../../../test/support/topicReader';
@@ -9,11 +9,21 @@ import { checkPerAggregateOrder, scrape, writeOutboxEvent } from './support';
 
 const LEASE_MS = 2000;
 
+type TopicReader = Awaited<ReturnType<typeof readTopic>>;
+
 describe('two relay processes, one leader', () => {
   const processes: ServiceProcess[] = [];
   const { dynamodb, kafkaBrokers, region } = testEndpoints();
   const { client, doc } = createDynamoDbClients({ region, endpoint: dynamodb });
+  // One admin for the whole file: the high watermarks tell when the reader has all a topic holds.
+  const admin = createKafka({
+    clientId: 'failover-test',
+    brokers: kafkaBrokers,
+    logger: createLogger({ service: 'test', level: 'silent' }),
+  }).admin();
+  beforeAll(() => admin.connect());
   afterAll(async () => {
+    await admin.disconnect();
     for (const p of processes) if (p.child.exitCode === null) p.child.kill('SIGCONT');
     await Promise.all(processes.map((p) => p.kill()));
     client.destroy();
@@ -37,11 +47,15 @@ describe('two relay processes, one leader', () => {
    * Where the relays' checkpoints stand, per shard (through the relay's own checkpoint reader, so
    * the test does not depend on how the items are laid out).
    */
+  const streamArns = new Map<string, string>();
   async function checkpointed(tables: TestTables): Promise<Map<string, bigint>> {
-    const { Table } = await client.send(new DescribeTableCommand({ TableName: tables.outbox }));
+    if (!streamArns.has(tables.outbox)) {
+      const { Table } = await client.send(new DescribeTableCommand({ TableName: tables.outbox }));
+      streamArns.set(tables.outbox, Table?.LatestStreamArn ?? '');
+    }
     const store = new CheckpointStore({ doc, table: tables.relayState, relayName: tables.outbox });
     const positions = new Map<string, bigint>();
-    for (const checkpoint of await store.list(Table?.LatestStreamArn ?? '')) {
+    for (const checkpoint of await store.list(streamArns.get(tables.outbox) ?? '')) {
       if (checkpoint.sequenceNumber !== undefined) positions.set(checkpoint.shardId, BigInt(checkpoint.sequenceNumber));
     }
     return positions;
@@ -63,24 +77,36 @@ describe('two relay processes, one leader', () => {
    */
   async function freezeBetweenAckAndCheckpoint(
     leader: ServiceProcess,
-    reader: Awaited<ReturnType<typeof readTopic>>,
+    reader: TopicReader,
     tables: TestTables,
+    topic: string,
   ): Promise<{ frozenAt: number; unchecked: ReadRecord[] }> {
     for (let attempt = 1; attempt <= 60; attempt += 1) {
       const seen = reader.records.length;
       await waitFor(() => reader.records.length > seen, { timeoutMs: 10000, intervalMs: 1, what: 'records flowing' });
+      // A look that took longer than the lease let the standby in: freezing it again would be the wrong test.
+      if ((await scrape(leader.port, 'relay_leader')) !== 1) throw new Error('relay A lost the lease during a look');
       leader.child.kill('SIGSTOP');
       const frozenAt = Date.now();
-      const records = await reader.readToEnd();
-      const positions = await checkpointed(tables);
-      const unchecked = pastCheckpoint(records, positions);
+      const unchecked = pastCheckpoint(await readAll(reader, topic), await checkpointed(tables));
       // Looked at twice: a request the leader sent just before the freeze has landed by the second look.
-      const again = await checkpointed(tables);
-      const settled = pastCheckpoint(await reader.readToEnd(), again);
+      const settled = pastCheckpoint(await readAll(reader, topic), await checkpointed(tables));
       if (unchecked.length > 0 && settled.length === unchecked.length) return { frozenAt, unchecked: settled };
       leader.child.kill('SIGCONT');
     }
     throw new Error('the leader was never frozen between an acknowledged batch and its checkpoint');
+  }
+
+  /** Everything the topic holds now, once the reader has it. */
+  async function readAll(reader: TopicReader, topic: string): Promise<ReadRecord[]> {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    const total = offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+    await waitFor(() => reader.records.length >= total, {
+      timeoutMs: 10000,
+      intervalMs: 2,
+      what: `all ${total} records`,
+    });
+    return reader.records;
   }
 
   /** Writes every aggregate's next seq in turn until stopped; the counts written per aggregate. */
@@ -128,7 +154,7 @@ describe('two relay processes, one leader', () => {
     try {
       await reader.waitForCount(40);
       // The precondition the test is named for: records acknowledged by Kafka, not checkpointed.
-      const { frozenAt, unchecked } = await freezeBetweenAckAndCheckpoint(a, reader, tables);
+      const { frozenAt, unchecked } = await freezeBetweenAckAndCheckpoint(a, reader, tables, topic);
       expect(unchecked.length).toBeGreaterThan(0);
       await a.kill();
       await waitFor(async () => (await scrape(b.port, 'relay_leader')) === 1, {
@@ -145,7 +171,7 @@ describe('two relay processes, one leader', () => {
         timeoutMs: 30000,
         what: `all ${total} events (have ${distinctOf(reader.records)})`,
       });
-      const records = await reader.readToEnd();
+      const records = await readAll(reader, topic);
       const { duplicates, problems } = checkPerAggregateOrder(records, writer.written);
       expect(problems).toEqual([]);
       expect(records.length).toBe(total + duplicates);
@@ -180,7 +206,7 @@ describe('two relay processes, one leader', () => {
       await writer.stop();
       await reader.stop();
     }
-  });
+  }, 120000);
 
   test('When the leader is paused (SIGSTOP) past the lease with a batch acknowledged but not checkpointed, then the standby takes over, and once resumed (SIGCONT) the old leader steps down without moving a checkpoint or publishing any new event; nothing lost or reordered', async () => {
     const tables = await createTestTables();
@@ -201,7 +227,7 @@ describe('two relay processes, one leader', () => {
     try {
       await reader.waitForCount(40);
       // Paused with work in hand: a batch Kafka acknowledged, its checkpoint still to write.
-      const { frozenAt, unchecked } = await freezeBetweenAckAndCheckpoint(a, reader, tables);
+      const { frozenAt, unchecked } = await freezeBetweenAckAndCheckpoint(a, reader, tables, topic);
       expect(unchecked.length).toBeGreaterThan(0);
       await waitFor(async () => (await scrape(b.port, 'relay_leader')) === 1, {
         timeoutMs: 4 * LEASE_MS,
@@ -217,11 +243,11 @@ describe('two relay processes, one leader', () => {
         timeoutMs: 30000,
         what: `all ${total} events from the new leader (have ${distinctOf(reader.records)})`,
       });
-      await waitFor(async () => pastCheckpoint(await reader.readToEnd(), await checkpointed(tables)).length === 0, {
+      await waitFor(async () => pastCheckpoint(await readAll(reader, topic), await checkpointed(tables)).length === 0, {
         timeoutMs: 10000,
         what: 'the new leader to checkpoint its tip',
       });
-      const beforeResume = (await reader.readToEnd()).length;
+      const beforeResume = (await readAll(reader, topic)).length;
       const checkpointBeforeResume = await checkpointed(tables);
 
       // The old leader wakes with its batch in hand: it must find itself deposed and step down.
@@ -243,7 +269,7 @@ describe('two relay processes, one leader', () => {
         timeoutMs: 15000,
         what: 'the marker event on the topic',
       });
-      const records = await reader.readToEnd();
+      const records = await readAll(reader, topic);
       const eventIdOf = (r: ReadRecord) => (JSON.parse(r.value ?? '{}') as { eventId: string }).eventId;
       const known = new Set(records.slice(0, beforeResume).map(eventIdOf));
       const late = records.slice(beforeResume).filter((r) => r.key !== marker.aggregateId);
@@ -265,5 +291,5 @@ describe('two relay processes, one leader', () => {
       await writer.stop();
       await reader.stop();
     }
-  });
+  }, 120000);
 });
