@@ -62,24 +62,24 @@ describe('order-api request ids, logs and metrics', () => {
     // The app has no /metrics (it lives on the ops port): read the registry it records into.
     const text = await built.registry.metrics();
     expect(text).toMatch(
-      /order_api_http_request_duration_seconds_count\{service="order-api-test",route="\/orders",method="POST",status="201"\} [1-9]/,
+      /order_api_http_request_duration_seconds_count\{service="order-api-test",route="\/orders",method="POST",status="201"\} [1-9]\d*$/m,
     );
     expect(text).toMatch(
-      /order_api_http_request_duration_seconds_count\{service="order-api-test",route="\/orders\/:orderId\/cancel",method="POST",status="200"\} 1/,
+      /order_api_http_request_duration_seconds_count\{service="order-api-test",route="\/orders\/:orderId\/cancel",method="POST",status="200"\} 1$/m,
     );
     expect(text).toMatch(
-      /order_api_http_request_duration_seconds_count\{service="order-api-test",route="\/orders\/:orderId\/cancel",method="POST",status="409"\} 1/,
+      /order_api_http_request_duration_seconds_count\{service="order-api-test",route="\/orders\/:orderId\/cancel",method="POST",status="409"\} 1$/m,
     );
     expect(text).toMatch(
-      /order_api_http_request_duration_seconds_count\{service="order-api-test",route="\/orders\/:orderId",method="GET",status="200"\} 1/,
+      /order_api_http_request_duration_seconds_count\{service="order-api-test",route="\/orders\/:orderId",method="GET",status="200"\} 1$/m,
     );
-    expect(text).toMatch(/order_api_orders_created_total\{service="order-api-test"\} [1-9]/);
-    expect(text).toMatch(/order_api_orders_cancelled_total\{service="order-api-test"\} 1/);
+    expect(text).toMatch(/order_api_orders_created_total\{service="order-api-test"\} [1-9]\d*$/m);
+    expect(text).toMatch(/order_api_orders_cancelled_total\{service="order-api-test"\} 1$/m);
     expect(text).toMatch(
-      /order_api_outbox_events_written_total\{event_type="OrderCreated",service="order-api-test"\} [1-9]/,
+      /order_api_outbox_events_written_total\{event_type="OrderCreated",service="order-api-test"\} [1-9]\d*$/m,
     );
     expect(text).toMatch(
-      /order_api_outbox_events_written_total\{event_type="OrderCancelled",service="order-api-test"\} 1/,
+      /order_api_outbox_events_written_total\{event_type="OrderCancelled",service="order-api-test"\} 1$/m,
     );
     expect(text).toContain('# TYPE order_api_transaction_conflicts_total counter');
   });

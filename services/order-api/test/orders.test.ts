@@ -69,7 +69,7 @@ describe('order-api against DynamoDB Local', () => {
     expect(events[0].payload).toMatchObject({ orderId, customerId, totalMinor: 2029, currency: 'EUR' });
     expect(typeof events[0].expiresAt).toBe('number');
     expect(await registry.getSingleMetricAsString('order_api_orders_created_total')).toMatch(
-      /order_api_orders_created_total\{[^}]*\} 1/,
+      /order_api_orders_created_total\{[^}]*\} 1$/m,
     );
   });
 

@@ -10,6 +10,7 @@ import {
   parseConfig,
   portSetting,
 } from '@outbox/shared';
+import { MAX_PUBLISH_LANES } from './publish/KafkaPublisher';
 
 /** The relay's settings (each described in the schema: the README's table is generated from it). */
 export const configSchema = z
@@ -89,6 +90,13 @@ export const configSchema = z
       .max(300000)
       .default(5000)
       .describe('Longest pause between retries of a failed round, in ms.'),
+    RELAY_READ_AHEAD: z
+      .enum(['true', 'false', ''])
+      .default('true')
+      .transform((value) => value !== 'false')
+      .describe(
+        'Per shard, read the next batch while the current one is published (`true`/`false`; at most one batch read ahead per shard, none at its tip or end).',
+      ),
     RELAY_SOURCE: z
       .enum(['dynamodb-streams', 'kinesis'])
       .default('dynamodb-streams')
@@ -135,6 +143,15 @@ export const configSchema = z
       .default(900_000)
       .describe(
         "Most bytes one Kafka produce request may carry; batches are split to stay under it, and a single event larger than that is dead-lettered (`too_large`). Below the topic's `max.message.bytes`.",
+      ),
+    RELAY_PUBLISH_LANES: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_PUBLISH_LANES)
+      .default(MAX_PUBLISH_LANES)
+      .describe(
+        'Without KAFKA_TRANSACTIONAL_ID: idempotent producers sharing each batch, their produce requests in flight at once (kafkajs keeps one request in flight per producer and broker); one aggregate always goes through the same producer, so its order holds.',
       ),
     KAFKA_TRANSACTIONAL_ID: optionalSetting(z.string().min(1)).describe(
       'When set, every batch is a Kafka transaction under this one stable id (all relay instances share it), so Kafka fences deposed leaders; off when unset.',
@@ -191,8 +208,10 @@ export const configSchema = z
       clientId: env.KAFKA_CLIENT_ID ?? 'outbox-relay',
       transactionalId: env.KAFKA_TRANSACTIONAL_ID,
       maxRequestBytes: env.KAFKA_MAX_REQUEST_BYTES,
+      publishLanes: env.RELAY_PUBLISH_LANES,
     },
     pollIdleMaxMs: env.POLL_IDLE_MAX_MS,
+    readAhead: env.RELAY_READ_AHEAD,
     batchSize: env.BATCH_SIZE,
     lease: { durationMs: env.LEASE_DURATION_MS, renewIntervalMs: env.LEASE_RENEW_INTERVAL_MS },
     shardRefreshMs: env.SHARD_REFRESH_MS,

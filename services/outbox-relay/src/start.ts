@@ -26,6 +26,7 @@ import { DynamoDbStreamSource } from './source/DynamoDbStreamSource';
 import { currentOutboxStream, enabledOutboxStream } from './setup/outboxStream';
 import { KinesisSource } from './source/KinesisSource';
 import type { ChangeSource } from './source/StreamShard';
+import { ReadAheadSource } from './source/ReadAheadSource';
 import { KafkaPublisher } from './publish/KafkaPublisher';
 import { Relay } from './relay/Relay';
 import { createRelayMetrics } from './relay/relayMetrics';
@@ -44,6 +45,8 @@ export interface RelayHandle {
 export interface RelayDeps {
   /** Wraps the Kafka client (tests force producer errors no real broker produces on demand). */
   wrapKafka?: (kafka: Kafka) => Kafka;
+  /** Wraps each stream reader, below the read-ahead (tests watch the reads that reach the stream). */
+  wrapSource?: (source: ChangeSource) => ChangeSource;
 }
 
 /**
@@ -86,6 +89,7 @@ export async function start(config: RelayConfig, deps: RelayDeps = {}): Promise<
     transactionalId: config.kafka.transactionalId,
     maxRequestBytes: config.kafka.maxRequestBytes,
     ackTimeoutMs: config.timeouts.kafkaRequestMs,
+    lanes: config.kafka.publishLanes,
   });
 
   // The stream to start from: found during setup (which waits out a missing stream), then the
@@ -93,7 +97,7 @@ export async function start(config: RelayConfig, deps: RelayDeps = {}): Promise<
   let streamArn: string | undefined;
   let findStream: () => Promise<string>;
   let resolveStreamArn: () => Promise<string | undefined>;
-  let sourceFor: (arn: string) => ChangeSource;
+  let readerFor: (arn: string) => ChangeSource;
   const closers: (() => void)[] = [];
   if (config.source.kind === 'kinesis') {
     const kinesis = createKinesisClient({
@@ -105,12 +109,15 @@ export async function start(config: RelayConfig, deps: RelayDeps = {}): Promise<
     const streamName = config.source.streamName;
     findStream = () => KinesisSource.streamArnOf(kinesis, streamName);
     resolveStreamArn = async () => streamArn;
-    sourceFor = (arn) => new KinesisSource({ kinesis, streamName, streamArn: arn });
+    readerFor = (arn) => new KinesisSource({ kinesis, streamName, streamArn: arn });
   } else {
     findStream = () => enabledOutboxStream(client, config.tables.outbox);
     resolveStreamArn = () => currentOutboxStream(client, config.tables.outbox);
-    sourceFor = (arn) => new DynamoDbStreamSource({ streams, streamArn: arn });
+    readerFor = (arn) => new DynamoDbStreamSource({ streams, streamArn: arn });
   }
+  // Per shard, the next read overlaps the publish of the current batch (see ReadAheadSource).
+  const reader = (arn: string) => (deps.wrapSource ? deps.wrapSource(readerFor(arn)) : readerFor(arn));
+  const sourceFor = config.readAhead ? (arn: string) => new ReadAheadSource(reader(arn)) : reader;
   const lease = new LeaderLease({
     doc,
     table: config.tables.relayState,

@@ -27,7 +27,21 @@ export interface KafkaPublisherOptions {
   maxRequestBytes: number;
   /** How long the broker may take to acknowledge one request (kafkajs' `timeout`; default 30000). */
   ackTimeoutMs?: number;
+  /**
+   * Without a transactional id: how many idempotent producers share each batch (1 to
+   * {@link MAX_PUBLISH_LANES}; default 1). Every key always goes through the same one, in batch
+   * order, so per-aggregate order holds; the producers' requests are in flight at once.
+   */
+  lanes?: number;
 }
+
+/**
+ * Most producers a batch is spread over. kafkajs' idempotent producer holds a lock per broker
+ * for the whole round trip of a produce request, so one producer never has two requests in
+ * flight to a broker, whatever `maxInFlightRequests` says; overlapping requests take several
+ * producers. Five matches the most in-flight requests Kafka keeps in order for one producer.
+ */
+export const MAX_PUBLISH_LANES = 5;
 
 /** Room kept in every request for its own header, the topic names and the record-batch headers. */
 export const REQUEST_OVERHEAD_BYTES = 4096;
@@ -37,19 +51,42 @@ const RECORD_OVERHEAD_BYTES = 64;
 const HEADER_OVERHEAD_BYTES = 16;
 
 /**
- * Publishes outbox events to Kafka keyed by aggregate id, with an idempotent producer, acks from
- * all in-sync replicas and one request in flight, so a retry can neither duplicate nor reorder.
- * A batch resolves only when Kafka acknowledged all of it; any failure is a retriable
- * `publish.failed` and the caller re-reads from its checkpoint.
+ * Publishes outbox events to Kafka keyed by aggregate id, with idempotent producers, acks from
+ * all in-sync replicas and one request in flight per producer and broker, so a retry can neither
+ * duplicate nor reorder. Without a transactional id a batch is spread by key over
+ * {@link KafkaPublisherOptions.lanes} producers sending at once (each key through one producer,
+ * in order). A batch resolves only when Kafka acknowledged all of it; any failure is a retriable
+ * `publish.failed` (after every lane finished) and the caller re-reads from its checkpoint.
  */
 export class KafkaPublisher implements BatchPublisher {
   private readonly options: KafkaPublisherOptions;
-  private producer: Producer;
+  /** One producer per lane; a transactional publisher has one. */
+  private readonly producers: Producer[];
   private connected = false;
 
   constructor(options: KafkaPublisherOptions) {
     this.options = options;
-    this.producer = this.createProducer();
+    const lanes = options.transactionalId === undefined ? (options.lanes ?? 1) : 1;
+    if (!Number.isInteger(lanes) || lanes < 1 || lanes > MAX_PUBLISH_LANES) {
+      throw new AppError(
+        'publish.invalid_lanes',
+        `lanes must be an integer from 1 to ${MAX_PUBLISH_LANES}, not ${lanes}`,
+        {
+          retriable: false,
+        },
+      );
+    }
+    this.producers = Array.from({ length: lanes }, () => this.createProducer());
+  }
+
+  /** How many producers share a batch. */
+  get lanes(): number {
+    return this.producers.length;
+  }
+
+  /** The producer of transactions (and of lane 0). */
+  private get producer(): Producer {
+    return this.producers[0];
   }
 
   get isConnected(): boolean {
@@ -63,12 +100,12 @@ export class KafkaPublisher implements BatchPublisher {
 
   async connect(): Promise<void> {
     if (this.connected) return;
-    await this.producer.connect();
+    await Promise.all(this.producers.map((producer) => producer.connect()));
     this.connected = true;
   }
 
   async disconnect(): Promise<void> {
-    await this.producer.disconnect();
+    await Promise.all(this.producers.map((producer) => producer.disconnect()));
     this.connected = false;
   }
 
@@ -85,9 +122,10 @@ export class KafkaPublisher implements BatchPublisher {
 
   /**
    * Sends the events in order, then the dead letters, in as many requests as the byte budget
-   * needs (one after the other, so order holds); resolves when Kafka acknowledged all. In
-   * transactional mode all of it is one transaction. An event over {@link maxRecordBytes} must
-   * not be passed (dead-letter it instead): it would be refused every time.
+   * needs; resolves when Kafka acknowledged all. Each lane sends its keys' records in order, one
+   * request after the other, while the lanes send at once. In transactional mode all of it is
+   * one transaction, sent in order. An event over {@link maxRecordBytes} must not be passed
+   * (dead-letter it instead): it would be refused every time.
    */
   async publishBatch(events: OutgoingEvent[], letters: DeadLetter[]): Promise<void> {
     if (events.length === 0 && letters.length === 0) return;
@@ -101,15 +139,15 @@ export class KafkaPublisher implements BatchPublisher {
         message: this.toDeadLetter(letter),
       })),
     ];
-    const requests = splitByBytes(messages, this.maxRecordBytes);
     const timeout = this.options.ackTimeoutMs;
     try {
       await this.connect();
       if (!this.transactional) {
-        for (const topicMessages of requests) await this.producer.sendBatch({ acks: -1, timeout, topicMessages });
+        await this.sendInLanes(messages);
         endProducerSpans(spans);
         return;
       }
+      const requests = splitByBytes(messages, this.maxRecordBytes);
       const transaction = await this.producer.transaction();
       try {
         for (const topicMessages of requests) await transaction.sendBatch({ acks: -1, timeout, topicMessages });
@@ -119,14 +157,18 @@ export class KafkaPublisher implements BatchPublisher {
         await transaction.abort().catch(() => undefined);
         throw error;
       }
-    } catch (error) {
+    } catch (thrown) {
+      const failures = thrown instanceof LanesFailed ? thrown.failures : [{ lane: 0, error: thrown }];
+      const error = failures[0].error;
       endProducerSpans(spans, error);
       // A fatal error (a sequence error, a fenced epoch, retries exhausted) leaves the producer
       // unusable for good, and a transactional one may be left mid-transaction: start over with
       // a fresh producer (new producer id; a transactional init aborts what the old one left
       // open). The caller re-reads from its checkpoint: duplicates, never loss or reorder.
-      const fatal = this.transactional || (error as { retriable?: boolean }).retriable !== true;
-      if (fatal) await this.reset();
+      const isFatal = (failed: unknown) =>
+        this.transactional || (failed as { retriable?: boolean } | null)?.retriable !== true;
+      const fatal = failures.some((failure) => isFatal(failure.error));
+      for (const failure of failures) if (isFatal(failure.error)) await this.reset(failure.lane);
       throw new AppError('publish.failed', `Kafka did not acknowledge the batch: ${(error as Error).message}`, {
         retriable: true,
         cause: error,
@@ -145,6 +187,29 @@ export class KafkaPublisher implements BatchPublisher {
     return this.publishBatch([], letters);
   }
 
+  /**
+   * Spreads the messages over the lanes by key (a key always to the same lane, in order), sends
+   * each lane's requests one after the other and the lanes at once, and waits for every lane
+   * before it resolves or throws (a lane still sending must not overlap the caller's retry).
+   */
+  private async sendInLanes(messages: { topic: string; message: Message }[]): Promise<void> {
+    const byLane: { topic: string; message: Message }[][] = this.producers.map(() => []);
+    for (const entry of messages) byLane[laneOf(entry.message.key, this.producers.length)].push(entry);
+    const timeout = this.options.ackTimeoutMs;
+    const outcomes = await Promise.allSettled(
+      byLane.map(async (laneMessages, lane) => {
+        const producer = this.producers[lane];
+        for (const topicMessages of splitByBytes(laneMessages, this.maxRecordBytes)) {
+          await producer.sendBatch({ acks: -1, timeout, topicMessages });
+        }
+      }),
+    );
+    const failures = outcomes.flatMap((outcome, lane) =>
+      outcome.status === 'rejected' ? [{ lane, error: outcome.reason as unknown }] : [],
+    );
+    if (failures.length > 0) throw new LanesFailed(failures);
+  }
+
   private createProducer(): Producer {
     const producer = this.options.kafka.producer({
       idempotent: true,
@@ -153,14 +218,16 @@ export class KafkaPublisher implements BatchPublisher {
       transactionalId: this.options.transactionalId,
     });
     producer.on('producer.disconnect', () => {
-      if (this.producer === producer) this.connected = false;
+      // Only a producer still in use (not one replaced by a reset) marks the publisher disconnected.
+      if (this.producers.includes(producer)) this.connected = false;
     });
     return producer;
   }
 
-  private async reset(): Promise<void> {
-    const old = this.producer;
-    this.producer = this.createProducer();
+  /** Replaces the producer of `lane` with a fresh one (new producer id or epoch). */
+  private async reset(lane: number): Promise<void> {
+    const old = this.producers[lane];
+    this.producers[lane] = this.createProducer();
     this.connected = false;
     await old.disconnect().catch(() => undefined);
   }
@@ -183,6 +250,28 @@ export class KafkaPublisher implements BatchPublisher {
     if (bytes > this.maxRecordBytes) message.value = JSON.stringify({ omitted: 'too_large', bytes });
     return message;
   }
+}
+
+/** Lanes whose send failed, each with its producer's error (the first one is the cause). */
+class LanesFailed extends Error {
+  readonly failures: { lane: number; error: unknown }[];
+  constructor(failures: { lane: number; error: unknown }[]) {
+    const first = failures[0].error;
+    super(first instanceof Error ? first.message : String(first), { cause: first });
+    this.name = 'LanesFailed';
+    this.failures = failures;
+  }
+}
+
+/** The lane of a key: FNV-1a over its bytes, so a key always takes the same lane. Null keys take lane 0. */
+function laneOf(key: Message['key'], lanes: number): number {
+  if (lanes === 1 || key === null || key === undefined) return 0;
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(key)) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % lanes;
 }
 
 /** The bytes a message takes in a produce request: key, value, headers and record overhead. */
