@@ -26,10 +26,22 @@ const schema = z
     POLL_IDLE_MAX_MS: z.coerce.number().int().min(10).max(5000).default(250),
     /** Records asked for per GetRecords call (DynamoDB Streams allows up to 1000). */
     BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(500),
-    /** A standby takes the lease once its counter has not moved for this long, in ms. */
-    LEASE_DURATION_MS: z.coerce.number().int().min(200).max(120000).default(10000),
-    /** How often the leader renews the lease and a standby looks at it, in ms (at most half the duration). */
-    LEASE_RENEW_INTERVAL_MS: z.coerce.number().int().min(50).max(60000).default(3000),
+    /**
+     * Another instance takes a lease (a shard's, or the coordinator's) once its counter has not
+     * moved for this long, in ms; the holder stops acting at 80 % of it.
+     */
+    LEASE_DURATION_MS: z.coerce.number().int().min(200).max(120000).default(2000),
+    /**
+     * How often held leases are renewed and the lease table is scanned for free, expired or
+     * stealable leases, in ms (at most half the duration).
+     */
+    LEASE_RENEW_INTERVAL_MS: z.coerce.number().int().min(50).max(60000).default(500),
+    /** At most one shard lease is stolen from a busier instance per this period, in ms (no flapping). */
+    LEASE_STEAL_INTERVAL_MS: z.coerce.number().int().min(100).max(600000).default(2000),
+    /** A shard's checkpoint is stored at most this often while records flow, in ms (and always on shard end, handoff and stop). */
+    RELAY_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(0).max(60000).default(1000),
+    /** ... or once this many records were read from the shard since the last stored checkpoint, whichever comes first. */
+    RELAY_CHECKPOINT_MAX_RECORDS: z.coerce.number().int().min(1).max(1_000_000).default(1000),
     /**
      * A leader whose shard (or shard listing) fails, with records pending, for this long logs why,
      * releases the lease and turns `/healthz` unhealthy so it is replaced, in ms.
@@ -68,7 +80,11 @@ const schema = z
      * single event larger than that is dead-lettered (`too_large`). Below the topic's `max.message.bytes`.
      */
     KAFKA_MAX_REQUEST_BYTES: z.coerce.number().int().min(16_384).default(900_000),
-    /** When set, every batch is a Kafka transaction under this one stable id (all relay instances share it). */
+    /**
+     * When set, every batch is a Kafka transaction; the transactional id is `<this>-<shardId>` per
+     * shard (and `<this>-stream` for the coordinator's backfills), the same on every instance, so
+     * a shard's new owner fences the old one's producer.
+     */
     KAFKA_TRANSACTIONAL_ID: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).optional()),
   })
   .refine((env) => env.LEASE_RENEW_INTERVAL_MS * 2 <= env.LEASE_DURATION_MS, {
@@ -97,10 +113,16 @@ const schema = z
     // Every remote call ends well within the lease: a hung socket fails the call, the lease is
     // renewed in time, and the stall watchdog sees a failure instead of silence.
     timeouts: {
-      awsConnectionMs: Math.min(2000, Math.floor(env.LEASE_DURATION_MS / 2)),
-      awsRequestMs: Math.floor(env.LEASE_DURATION_MS * 0.75),
-      kafkaConnectionMs: Math.min(3000, Math.floor(env.LEASE_DURATION_MS / 2)),
-      kafkaRequestMs: Math.floor(env.LEASE_DURATION_MS * 0.75),
+      awsConnectionMs: Math.min(2000, Math.max(1000, Math.floor(env.LEASE_DURATION_MS / 2))),
+      awsRequestMs: Math.max(5000, Math.floor(env.LEASE_DURATION_MS * 0.75)),
+      // Lease writes have their own client: a renewal that hangs fails within half the lease, so
+      // the next one still comes before the holder's validity (80 % of the lease) runs out.
+      leaseConnectionMs: Math.min(1000, Math.floor(env.LEASE_DURATION_MS / 2)),
+      leaseRequestMs: Math.floor(env.LEASE_DURATION_MS / 2),
+      // Publishing is fenced by the lease check before each batch (and Kafka's epoch in
+      // transactional mode), not by the request timeout: a loaded broker gets a few seconds.
+      kafkaConnectionMs: Math.min(3000, Math.max(1000, Math.floor(env.LEASE_DURATION_MS / 2))),
+      kafkaRequestMs: Math.max(5000, Math.floor(env.LEASE_DURATION_MS * 0.75)),
     },
     stallTimeoutMs: env.RELAY_STALL_TIMEOUT_MS,
     port: env.PORT,
@@ -125,7 +147,12 @@ const schema = z
     },
     pollIdleMaxMs: env.POLL_IDLE_MAX_MS,
     batchSize: env.BATCH_SIZE,
-    lease: { durationMs: env.LEASE_DURATION_MS, renewIntervalMs: env.LEASE_RENEW_INTERVAL_MS },
+    lease: {
+      durationMs: env.LEASE_DURATION_MS,
+      renewIntervalMs: env.LEASE_RENEW_INTERVAL_MS,
+      stealIntervalMs: env.LEASE_STEAL_INTERVAL_MS,
+    },
+    checkpoint: { intervalMs: env.RELAY_CHECKPOINT_INTERVAL_MS, maxRecords: env.RELAY_CHECKPOINT_MAX_RECORDS },
     shardRefreshMs: env.SHARD_REFRESH_MS,
     backfill: {
       overlapMs: env.BACKFILL_OVERLAP_MS,
