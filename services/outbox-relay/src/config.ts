@@ -36,6 +36,8 @@ const schema = z
      * stealable leases, in ms (at most half the duration).
      */
     LEASE_RENEW_INTERVAL_MS: z.coerce.number().int().min(50).max(60000).default(500),
+    /** How often the lease table is scanned for free, expired or stealable shard leases, in ms (a read; the heartbeat write goes with it). */
+    LEASE_SCAN_INTERVAL_MS: z.coerce.number().int().min(50).max(60000).default(250),
     /** At most one shard lease is stolen from a busier instance per this period, in ms (no flapping). */
     LEASE_STEAL_INTERVAL_MS: z.coerce.number().int().min(100).max(600000).default(2000),
     /** A shard's checkpoint is stored at most this often while records flow, in ms (and always on shard end, handoff and stop). */
@@ -90,6 +92,10 @@ const schema = z
   .refine((env) => env.LEASE_RENEW_INTERVAL_MS * 2 <= env.LEASE_DURATION_MS, {
     message: 'must be at most half of LEASE_DURATION_MS',
     path: ['LEASE_RENEW_INTERVAL_MS'],
+  })
+  .refine((env) => env.LEASE_SCAN_INTERVAL_MS * 2 <= env.LEASE_DURATION_MS, {
+    message: 'must be at most half of LEASE_DURATION_MS',
+    path: ['LEASE_SCAN_INTERVAL_MS'],
   })
   .refine((env) => env.RELAY_SOURCE !== 'kinesis' || env.KINESIS_STREAM_NAME !== undefined, {
     message: 'is required when RELAY_SOURCE=kinesis',
@@ -150,6 +156,7 @@ const schema = z
     lease: {
       durationMs: env.LEASE_DURATION_MS,
       renewIntervalMs: env.LEASE_RENEW_INTERVAL_MS,
+      scanIntervalMs: env.LEASE_SCAN_INTERVAL_MS,
       stealIntervalMs: env.LEASE_STEAL_INTERVAL_MS,
     },
     checkpoint: { intervalMs: env.RELAY_CHECKPOINT_INTERVAL_MS, maxRecords: env.RELAY_CHECKPOINT_MAX_RECORDS },

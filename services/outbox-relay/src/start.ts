@@ -165,6 +165,7 @@ export async function start(config: RelayConfig, deps: RelayDeps = {}): Promise<
     owner: config.relayId,
     leaseDurationMs: config.lease.durationMs,
     renewIntervalMs: config.lease.renewIntervalMs,
+    scanIntervalMs: config.lease.scanIntervalMs,
     stealIntervalMs: config.lease.stealIntervalMs,
     logger,
     metrics: {

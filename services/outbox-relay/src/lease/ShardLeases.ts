@@ -62,8 +62,10 @@ export interface ShardLeasesOptions {
   owner: string;
   /** Another instance takes a lease once its counter has not moved for this long on its own clock. */
   leaseDurationMs: number;
-  /** How often held leases are renewed and the lease table is scanned for leases to take. */
+  /** How often held leases are renewed. */
   renewIntervalMs: number;
+  /** How often the lease table is scanned for free, expired or stealable leases (and the heartbeat written). */
+  scanIntervalMs: number;
   /** At most one lease is stolen from a busier instance per this period (no flapping). */
   stealIntervalMs: number;
   logger: Logger;
@@ -206,26 +208,25 @@ export class ShardLeases implements ShardLeasing {
         .finally(() => {
           this.ticking = undefined;
           if (this.stopped) return;
-          this.timer = setTimeout(scanLoop, this.options.renewIntervalMs);
+          this.timer = setTimeout(scanLoop, this.options.scanIntervalMs);
           this.timer.unref();
         });
     };
-    this.renewTimer = setTimeout(renewLoop, this.options.renewIntervalMs);
+    this.renewTimer = setTimeout(renewLoop, 0);
     this.renewTimer.unref();
     this.timer = setTimeout(scanLoop, 0);
     this.timer.unref();
   }
 
-  /** Renews every held lease (valid or lapsed). */
+  /** Renews every held lease (valid or lapsed) and beats this instance's heartbeat. */
   async renewAll(): Promise<void> {
-    await Promise.all([...this.held.keys()].map((shardId) => this.renew(shardId)));
+    await Promise.all([...[...this.held.keys()].map((shardId) => this.renew(shardId)), this.heartbeat()]);
     this.publishGauge();
   }
 
-  /** One scan: beat, then take (or steal) what the lineage and the balance allow. Exposed for tests. */
+  /** One scan: take (or steal) what the lineage and the balance allow. Exposed for tests. */
   async tick(): Promise<void> {
     if (this.stopped) return;
-    await this.heartbeat();
     if (this.stream && this.taking) await this.scan(this.stream);
     this.publishGauge();
   }
@@ -433,8 +434,12 @@ export class ShardLeases implements ShardLeasing {
     return { pk: `RELAY#${this.options.groupName}`, sk: `INSTANCE#${owner}` };
   }
 
-  /** Instances alive: heartbeats that moved within a lease duration (this one always counts). */
-  private async liveInstances(liveOwners: Set<string>): Promise<Set<string>> {
+  /**
+   * Instances alive: owners of leases that move, and heartbeats that moved within a lease
+   * duration, but no owner of an expired lease (a live instance renews all of its leases); this
+   * one always counts.
+   */
+  private async liveInstances(liveOwners: Set<string>, deadOwners: Set<string>): Promise<Set<string>> {
     const { Items } = await this.options.doc.send(
       new QueryCommand({
         TableName: this.options.table,
@@ -451,7 +456,7 @@ export class ShardLeases implements ShardLeasing {
       const seen = this.beats.get(owner);
       if (!seen || seen.beat !== beat) this.beats.set(owner, { beat, since: now });
       else if (now - seen.since >= this.options.leaseDurationMs) continue;
-      live.add(owner);
+      if (!deadOwners.has(owner)) live.add(owner);
     }
     return live;
   }
@@ -493,6 +498,7 @@ export class ShardLeases implements ShardLeasing {
     }
     const described = new Map(stream.shards.map((shard) => [shard.shardId, shard]));
     const liveOwners = new Set<string>();
+    const deadOwners = new Set<string>();
     const expired = new Set<string>();
     for (const item of items.values()) {
       const seen = this.observed.get(item.shardId);
@@ -501,8 +507,11 @@ export class ShardLeases implements ShardLeasing {
       } else if (now - seen.since >= this.options.leaseDurationMs) {
         expired.add(item.shardId);
       }
-      if (item.owner !== undefined && !expired.has(item.shardId) && !item.checkpoint.ended) liveOwners.add(item.owner);
+      if (item.owner === undefined || item.checkpoint.ended) continue;
+      if (expired.has(item.shardId)) deadOwners.add(item.owner);
+      else liveOwners.add(item.owner);
     }
+    for (const owner of deadOwners) liveOwners.delete(owner);
     const stored = new Map(
       [...items.values()].map((item) => [
         item.shardId,
@@ -511,7 +520,7 @@ export class ShardLeases implements ShardLeasing {
     );
     const eligible = leasableShards(stream.shards, stored).map(({ shard }) => items.get(shard.shardId) as LeaseItem);
     if (eligible.length === 0) return;
-    const instances = await this.liveInstances(liveOwners);
+    const instances = await this.liveInstances(liveOwners, deadOwners);
     const mine = () => eligible.filter((item) => this.held.has(item.shardId)).length;
     const target = Math.ceil(eligible.length / instances.size);
     const free = eligible
@@ -523,6 +532,10 @@ export class ShardLeases implements ShardLeasing {
     }
     // Steal at most one lease per period, and only when that evens the load out.
     const floor = Math.floor(eligible.length / instances.size);
+    this.options.logger.debug(
+      { eligible: eligible.length, instances: instances.size, mine: mine(), target },
+      'shard lease scan',
+    );
     if (mine() >= floor || now - this.lastStealAt < this.options.stealIntervalMs) return;
     const loads = new Map<string, LeaseItem[]>();
     for (const item of eligible) {
