@@ -3,7 +3,7 @@ import type { Checkpoints, ShardCheckpoint } from '../checkpoint/CheckpointStore
 import { LeaseLostError, type LeaderLease } from '../lease/LeaderLease';
 import type { OwnedShard, ShardLeasing } from '../lease/ShardLeases';
 import type { BackfillSource } from '../backfill/OutboxBackfill';
-import type { ShardStart, SourceRecord } from '../source/StreamShard';
+import type { ChangeSource, ShardStart, SourceRecord } from '../source/StreamShard';
 import { isSourceError } from '../source/SourceError';
 import { isDrained } from '../source/ShardLineage';
 import type { RelayMetrics, RelayProgress, ShardLag } from './relayMetrics';
@@ -32,7 +32,7 @@ export interface RelayOptions {
    */
   resolveStreamArn: () => Promise<string | undefined>;
   /** A reader for a stream ARN. */
-  sourceFor: (streamArn: string) => import('../source/StreamShard').ChangeSource;
+  sourceFor: (streamArn: string) => ChangeSource;
   /** The stream pointer and the checkpoints of a replaced stream. */
   checkpoints: Checkpoints;
   /** Where events the stream lost are re-read from (the outbox table). */
