@@ -143,7 +143,7 @@ describe('relay processes sharing the shards (per-shard leases, kinesalite)', ()
       await writeRound(streamName, aggregates, 1);
       const a = await startRelay(env, 'relay-a');
       await waitFor(async () => (await leasesOf(a)).owned === 8, {
-        timeoutMs: 20_000,
+        timeoutMs: 60_000,
         what: 'the lone relay to lead all 8 shards',
       });
 

@@ -603,9 +603,18 @@ export class ShardLeases implements ShardLeasing {
           TableName: this.options.table,
           Key: ShardLeases.keyOf(streamArn, item.shardId),
           UpdateExpression: 'SET #owner = :me, #counter = :next, acquiredAt = :at REMOVE #legacyOwner',
-          ConditionExpression: item.counter === undefined ? 'attribute_not_exists(#counter)' : '#counter = :counter',
-          ExpressionAttributeNames: { '#owner': 'leaseOwner', '#counter': 'leaseCounter', '#legacyOwner': 'owner' },
+          // Never a lease whose shard ended meanwhile (checkpoint writes do not move the counter).
+          ConditionExpression: `${
+            item.counter === undefined ? 'attribute_not_exists(#counter)' : '#counter = :counter'
+          } AND (attribute_not_exists(#ended) OR #ended = :false)`,
+          ExpressionAttributeNames: {
+            '#owner': 'leaseOwner',
+            '#counter': 'leaseCounter',
+            '#legacyOwner': 'owner',
+            '#ended': 'ended',
+          },
           ExpressionAttributeValues: {
+            ':false': false,
             ':me': this.options.owner,
             ':next': next,
             ':at': new Date().toISOString(),

@@ -371,7 +371,7 @@ export class Relay implements RelayProgress {
     const { leases, logger, metrics } = this.options;
     const { state, shardId, term } = worker;
     let idleDelay = 0;
-    while (!this.stopping && !worker.ended && leases.retains(shardId, term)) {
+    while (!this.stopping && !worker.ended && !state.checkpoint.ended && leases.retains(shardId, term)) {
       worker.lastLoopAt = this.now;
       if (!leases.holds(shardId, term)) {
         // Lapsed (a pause, slow renewals): act no more until a renewal proves nobody took it.
