@@ -526,10 +526,12 @@ export class ShardLeases implements ShardLeasing {
     const free = eligible
       .filter((item) => !this.held.has(item.shardId) && !this.options.avoid?.(item.shardId))
       .filter((item) => item.owner === undefined || expired.has(item.shardId) || item.owner === this.options.owner);
-    for (const item of free) {
-      if (mine() >= target) break;
-      await this.take(stream.arn, item, described, item.owner === undefined ? 'free' : 'expired');
-    }
+    // Taken all at once: a failover moves every orphaned lease in one round trip.
+    await Promise.all(
+      free
+        .slice(0, Math.max(0, target - mine()))
+        .map((item) => this.take(stream.arn, item, described, item.owner === undefined ? 'free' : 'expired')),
+    );
     // Steal at most one lease per period, and only when that evens the load out.
     const floor = Math.floor(eligible.length / instances.size);
     this.options.logger.debug(
