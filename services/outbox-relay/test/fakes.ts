@@ -203,7 +203,7 @@ export function relayOver(
     checkpoints,
     backfill: extra.backfill ?? new FakeBackfill([]),
     publishers: { acquire: () => publisher, release: async () => undefined },
-    coordinator: { isLeader: () => true, term: 1, fenced: (write) => write(fence) },
+    coordinator: { isLeader: () => true, retained: true, term: 1, fenced: (write) => write(fence) },
     leases: new SoleShardLeases(checkpoints),
     metrics: createRelayMetrics(registry),
     logger: createLogger({ service: 'test', level: 'silent' }),

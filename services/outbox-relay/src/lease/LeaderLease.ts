@@ -96,6 +96,11 @@ export class LeaderLease {
     return this.held !== undefined && this.now() < this.held.validUntil;
   }
 
+  /** True while this instance has the lease, valid or lapsed (a renewal will tell whether it is still its own). */
+  get retained(): boolean {
+    return this.held !== undefined;
+  }
+
   /** The current term (changes with every acquisition), or undefined when not leader. */
   get term(): number | undefined {
     return this.isLeader() ? this.held?.term : undefined;

@@ -39,7 +39,7 @@ export interface RelayOptions {
   backfill: BackfillSource;
   publishers: PublisherPool;
   /** The coordinator lease: its holder follows the table's stream and backfills a replacement. */
-  coordinator: Pick<LeaderLease, 'isLeader' | 'term' | 'fenced'>;
+  coordinator: Pick<LeaderLease, 'isLeader' | 'term' | 'fenced' | 'retained'>;
   /** Per-shard leases: which shards this instance reads, publishes and checkpoints. */
   leases: ShardLeasing;
   metrics: RelayMetrics;
@@ -196,8 +196,10 @@ export class Relay implements RelayProgress {
     if (this.stopping || !this.isLeading()) return undefined;
     const now = this.now;
     const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
-    if (now - this.lastLoopAt > stallTimeoutMs)
-      return `the relay loop has not come round for ${now - this.lastLoopAt} ms (a call without an answer)`;
+    // A long backfill keeps the main loop in one round, but each batch it publishes is progress.
+    const loopAlive = Math.max(this.lastLoopAt, this.lastProgressAt());
+    if (now - loopAlive > stallTimeoutMs)
+      return `the relay loop has not come round for ${now - loopAlive} ms (a call without an answer)`;
     if (this.refreshFailingSince !== undefined && now - this.refreshFailingSince > stallTimeoutMs)
       return `the stream's shards could not be listed for ${now - this.refreshFailingSince} ms: ${message(this.lastRefreshError)}`;
     for (const worker of this.workers.values()) {
@@ -284,12 +286,16 @@ export class Relay implements RelayProgress {
 
   /** A coordinator's publisher for the backfill of a replaced stream, fenced by the coordinator lease. */
   private streamBackfill(): BackfillCoordinator {
+    const { coordinator } = this.options;
     this.streamRecords ??= new RecordPublisher({
       publisher: this.options.publishers.acquire('stream'),
-      lease: this.options.coordinator,
+      lease: coordinator,
       metrics: this.options.metrics,
       logger: this.options.logger,
       now: () => this.now,
+      untilValid: async () => {
+        while (!coordinator.isLeader() && coordinator.retained && !this.stopping) await delay(20);
+      },
     });
     return this.backfillFor(this.streamRecords);
   }
@@ -334,6 +340,9 @@ export class Relay implements RelayProgress {
       metrics,
       logger,
       now: () => this.now,
+      untilValid: async () => {
+        while (!leases.holds(shardId, term) && leases.retains(shardId, term) && !this.stopping) await delay(20);
+      },
     });
     const worker: Worker = {
       shardId,
@@ -649,6 +658,10 @@ export class Relay implements RelayProgress {
       true,
     );
   }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 /** The later of `current` and the server-side time of every record. */
