@@ -29,6 +29,7 @@ const ONLY_AFTER_A_FAULT = new Set([
   'relay_records_ignored_total',
   'relay_shard_behind_seconds',
   'relay_lease_losses_total',
+  'relay_shard_lease_losses_total',
   'relay_records_dead_lettered_total',
   'relay_records_backfilled_total',
   'notifier_duplicates_skipped_total',

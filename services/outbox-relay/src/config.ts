@@ -51,15 +51,51 @@ export const configSchema = z
       .int()
       .min(200)
       .max(120000)
-      .default(10000)
-      .describe('A standby takes the lease once its counter has not moved for this long, in ms.'),
+      .default(2000)
+      .describe(
+        "Another instance takes a lease (a shard's, or the coordinator's) once its counter has not moved for this long, in ms; the holder stops acting at 80 % of it.",
+      ),
     LEASE_RENEW_INTERVAL_MS: z.coerce
       .number()
       .int()
       .min(50)
       .max(60000)
-      .default(3000)
-      .describe('How often the leader renews the lease and a standby looks at it, in ms (at most half the duration).'),
+      .default(500)
+      .describe('How often held leases are renewed, in ms (at most half the duration).'),
+    LEASE_SCAN_INTERVAL_MS: z.coerce
+      .number()
+      .int()
+      .min(50)
+      .max(60000)
+      .default(250)
+      .describe(
+        'How often the lease table is scanned for free, expired or stealable shard leases, in ms (a read; the heartbeat write goes with it; at most half the duration).',
+      ),
+    LEASE_STEAL_INTERVAL_MS: z.coerce
+      .number()
+      .int()
+      .min(100)
+      .max(600000)
+      .default(2000)
+      .describe('At most one shard lease is stolen from a busier instance per this period, in ms (no flapping).'),
+    RELAY_CHECKPOINT_INTERVAL_MS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(60000)
+      .default(1000)
+      .describe(
+        "A shard's checkpoint is stored at most this often while records flow, in ms (and always on shard end, handoff and stop); a crash replays at most this much (duplicates, never loss).",
+      ),
+    RELAY_CHECKPOINT_MAX_RECORDS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(1000)
+      .describe(
+        '... or once this many records were read from the shard since the last stored checkpoint, whichever comes first.',
+      ),
     RELAY_STALL_TIMEOUT_MS: z.coerce
       .number()
       .int()
@@ -154,12 +190,16 @@ export const configSchema = z
         'Without KAFKA_TRANSACTIONAL_ID: idempotent producers sharing each batch, their produce requests in flight at once (kafkajs keeps one request in flight per producer and broker); one aggregate always goes through the same producer, so its order holds.',
       ),
     KAFKA_TRANSACTIONAL_ID: optionalSetting(z.string().min(1)).describe(
-      'When set, every batch is a Kafka transaction under this one stable id (all relay instances share it), so Kafka fences deposed leaders; off when unset.',
+      "When set, every batch is a Kafka transaction; the transactional id is `<this>-<shardId>` per shard (and `<this>-stream` for the coordinator's backfills), the same on every instance, so a shard's new owner fences the old one's producer.",
     ),
   })
   .refine((env) => env.LEASE_RENEW_INTERVAL_MS * 2 <= env.LEASE_DURATION_MS, {
     message: 'must be at most half of LEASE_DURATION_MS',
     path: ['LEASE_RENEW_INTERVAL_MS'],
+  })
+  .refine((env) => env.LEASE_SCAN_INTERVAL_MS * 2 <= env.LEASE_DURATION_MS, {
+    message: 'must be at most half of LEASE_DURATION_MS',
+    path: ['LEASE_SCAN_INTERVAL_MS'],
   })
   .refine((env) => env.RELAY_SOURCE !== 'kinesis' || env.KINESIS_STREAM_NAME !== undefined, {
     message: 'is required when RELAY_SOURCE=kinesis',
@@ -183,10 +223,16 @@ export const configSchema = z
     // Every remote call ends well within the lease: a hung socket fails the call, the lease is
     // renewed in time, and the stall watchdog sees a failure instead of silence.
     timeouts: {
-      awsConnectionMs: Math.min(2000, Math.floor(env.LEASE_DURATION_MS / 2)),
-      awsRequestMs: Math.floor(env.LEASE_DURATION_MS * 0.75),
-      kafkaConnectionMs: Math.min(3000, Math.floor(env.LEASE_DURATION_MS / 2)),
-      kafkaRequestMs: Math.floor(env.LEASE_DURATION_MS * 0.75),
+      awsConnectionMs: Math.min(2000, Math.max(1000, Math.floor(env.LEASE_DURATION_MS / 2))),
+      awsRequestMs: Math.max(5000, Math.floor(env.LEASE_DURATION_MS * 0.75)),
+      // Lease writes have their own client: a renewal that hangs fails within half the lease, so
+      // the next one still comes before the holder's validity (80 % of the lease) runs out.
+      leaseConnectionMs: Math.min(1000, Math.floor(env.LEASE_DURATION_MS / 2)),
+      leaseRequestMs: Math.floor(env.LEASE_DURATION_MS / 2),
+      // Publishing is fenced by the lease check before each batch (and Kafka's epoch in
+      // transactional mode), not by the request timeout: a loaded broker gets a few seconds.
+      kafkaConnectionMs: Math.min(3000, Math.max(1000, Math.floor(env.LEASE_DURATION_MS / 2))),
+      kafkaRequestMs: Math.max(5000, Math.floor(env.LEASE_DURATION_MS * 0.75)),
     },
     stallTimeoutMs: env.RELAY_STALL_TIMEOUT_MS,
     port: env.PORT,
@@ -213,7 +259,13 @@ export const configSchema = z
     pollIdleMaxMs: env.POLL_IDLE_MAX_MS,
     readAhead: env.RELAY_READ_AHEAD,
     batchSize: env.BATCH_SIZE,
-    lease: { durationMs: env.LEASE_DURATION_MS, renewIntervalMs: env.LEASE_RENEW_INTERVAL_MS },
+    lease: {
+      durationMs: env.LEASE_DURATION_MS,
+      renewIntervalMs: env.LEASE_RENEW_INTERVAL_MS,
+      scanIntervalMs: env.LEASE_SCAN_INTERVAL_MS,
+      stealIntervalMs: env.LEASE_STEAL_INTERVAL_MS,
+    },
+    checkpoint: { intervalMs: env.RELAY_CHECKPOINT_INTERVAL_MS, maxRecords: env.RELAY_CHECKPOINT_MAX_RECORDS },
     shardRefreshMs: env.SHARD_REFRESH_MS,
     backfill: {
       overlapMs: env.BACKFILL_OVERLAP_MS,

@@ -21,6 +21,7 @@ import {
 import type { RelayConfig } from './config';
 import { CheckpointStore } from './checkpoint/CheckpointStore';
 import { LeaderLease } from './lease/LeaderLease';
+import { ShardLeases } from './lease/ShardLeases';
 import { OutboxBackfill } from './backfill/OutboxBackfill';
 import { DynamoDbStreamSource } from './source/DynamoDbStreamSource';
 import { currentOutboxStream, enabledOutboxStream } from './setup/outboxStream';
@@ -28,16 +29,18 @@ import { KinesisSource } from './source/KinesisSource';
 import type { ChangeSource } from './source/StreamShard';
 import { ReadAheadSource } from './source/ReadAheadSource';
 import { KafkaPublisher } from './publish/KafkaPublisher';
-import { Relay } from './relay/Relay';
+import { Relay, type PublisherPool } from './relay/Relay';
 import { createRelayMetrics } from './relay/relayMetrics';
 
 /** A running relay. */
 export interface RelayHandle {
   port: number;
   logger: Logger;
-  /** True while this instance holds the leader lease. */
+  /** True while this instance leads at least one shard or holds the coordinator lease. */
   isLeader(): boolean;
-  /** Idempotent: finishes the batch in flight, checkpoints, releases the lease, disconnects. */
+  /** How many shard leases this instance holds now. */
+  shardsOwned(): number;
+  /** Idempotent: finishes the batches in flight, checkpoints, releases the leases, disconnects. */
   stop(): Promise<void>;
 }
 
@@ -50,9 +53,10 @@ export interface RelayDeps {
 }
 
 /**
- * Builds the clients, starts competing for the leader lease, and relays the outbox stream while
- * it leads. A standby is ready (`/readyz` 200) as soon as its dependencies answer: it is doing its
- * job, which is to stand by; `relay_leader` tells which instance leads.
+ * Builds the clients, starts competing for the shard leases and the coordinator lease, and relays
+ * the shards it leads. An instance is ready (`/readyz` 200) as soon as its dependencies answer,
+ * whether it leads shards or stands by; `relay_shards_owned` tells how many shards it leads and
+ * `relay_leader` whether it is the coordinator.
  */
 export async function start(config: RelayConfig, deps: RelayDeps = {}): Promise<RelayHandle> {
   const logger = createLogger({ service: config.service, level: config.logLevel }).child({ relayId: config.relayId });
@@ -67,6 +71,14 @@ export async function start(config: RelayConfig, deps: RelayDeps = {}): Promise<
     endpoint: config.aws.dynamodbEndpoint,
     ...timeouts,
   });
+  const closers: (() => void)[] = [];
+  const leaseClients = createDynamoDbClients({
+    region: config.aws.region,
+    endpoint: config.aws.dynamodbEndpoint,
+    connectionTimeoutMs: config.timeouts.leaseConnectionMs,
+    requestTimeoutMs: config.timeouts.leaseRequestMs,
+  });
+  closers.push(() => leaseClients.client.destroy());
   const streams = createDynamoDbStreamsClient({
     region: config.aws.region,
     endpoint: config.aws.streamsEndpoint,
@@ -83,14 +95,37 @@ export async function start(config: RelayConfig, deps: RelayDeps = {}): Promise<
     retry: { initialRetryTime: config.publishRetry.initialMs, maxRetryTime: config.publishRetry.maxMs, retries: 5 },
   });
   const kafka = deps.wrapKafka ? deps.wrapKafka(baseKafka) : baseKafka;
-  const publisher = new KafkaPublisher({
-    kafka,
-    topic: config.kafka.topic,
-    transactionalId: config.kafka.transactionalId,
-    maxRequestBytes: config.kafka.maxRequestBytes,
-    ackTimeoutMs: config.timeouts.kafkaRequestMs,
-    lanes: config.kafka.publishLanes,
-  });
+  const publisherOf = (transactionalId: string | undefined) =>
+    new KafkaPublisher({
+      kafka,
+      topic: config.kafka.topic,
+      transactionalId,
+      maxRequestBytes: config.kafka.maxRequestBytes,
+      ackTimeoutMs: config.timeouts.kafkaRequestMs,
+      lanes: config.kafka.publishLanes,
+    });
+  // Tells whether Kafka answers (setup, readiness); it never publishes.
+  const publisher = publisherOf(undefined);
+  // One producer per led shard (and one for the coordinator's backfills): a shard's producer
+  // failing or being reset does not touch the others; in transactional mode the id names the
+  // shard, so the shard's next owner fences the previous one.
+  const shardPublishers = new Map<string, KafkaPublisher>();
+  const publishers: PublisherPool = {
+    acquire(key) {
+      let found = shardPublishers.get(key);
+      if (!found) {
+        const { transactionalId } = config.kafka;
+        found = publisherOf(transactionalId === undefined ? undefined : `${transactionalId}-${key}`);
+        shardPublishers.set(key, found);
+      }
+      return found;
+    },
+    async release(key) {
+      const found = shardPublishers.get(key);
+      shardPublishers.delete(key);
+      await found?.disconnect();
+    },
+  };
 
   // The stream to start from: found during setup (which waits out a missing stream), then the
   // relay follows the table's latest stream.
@@ -98,7 +133,6 @@ export async function start(config: RelayConfig, deps: RelayDeps = {}): Promise<
   let findStream: () => Promise<string>;
   let resolveStreamArn: () => Promise<string | undefined>;
   let readerFor: (arn: string) => ChangeSource;
-  const closers: (() => void)[] = [];
   if (config.source.kind === 'kinesis') {
     const kinesis = createKinesisClient({
       region: config.aws.region,
@@ -118,8 +152,9 @@ export async function start(config: RelayConfig, deps: RelayDeps = {}): Promise<
   // Per shard, the next read overlaps the publish of the current batch (see ReadAheadSource).
   const reader = (arn: string) => (deps.wrapSource ? deps.wrapSource(readerFor(arn)) : readerFor(arn));
   const sourceFor = config.readAhead ? (arn: string) => new ReadAheadSource(reader(arn)) : reader;
+  // The coordinator follows the table's stream (and backfills a replacement); shards are leased apart.
   const lease = new LeaderLease({
-    doc,
+    doc: leaseClients.doc,
     table: config.tables.relayState,
     leaseName: config.tables.outbox,
     owner: config.relayId,
@@ -128,6 +163,23 @@ export async function start(config: RelayConfig, deps: RelayDeps = {}): Promise<
     logger,
     metrics: { leader: metrics.leader, acquisitions: metrics.leaseAcquisitions, losses: metrics.leaseLosses },
     // Called only after start(), when `relay` exists.
+    onChange: () => relay.wake(),
+  });
+  const shardLeases = new ShardLeases({
+    doc: leaseClients.doc,
+    table: config.tables.relayState,
+    groupName: config.tables.outbox,
+    owner: config.relayId,
+    leaseDurationMs: config.lease.durationMs,
+    renewIntervalMs: config.lease.renewIntervalMs,
+    scanIntervalMs: config.lease.scanIntervalMs,
+    stealIntervalMs: config.lease.stealIntervalMs,
+    logger,
+    metrics: {
+      shardsOwned: metrics.shardsOwned,
+      acquisitions: metrics.shardLeaseAcquisitions,
+      losses: metrics.shardLeaseLosses,
+    },
     onChange: () => relay.wake(),
   });
   const relay = new Relay({
@@ -141,10 +193,13 @@ export async function start(config: RelayConfig, deps: RelayDeps = {}): Promise<
       lookAheadMs: config.backfill.lookAheadMs,
     }),
     backfillOverlapMs: config.backfill.overlapMs,
-    publisher,
-    lease,
+    publishers,
+    coordinator: lease,
+    leases: shardLeases,
     metrics,
     logger,
+    checkpointIntervalMs: config.checkpoint.intervalMs,
+    checkpointMaxRecords: config.checkpoint.maxRecords,
     batchSize: config.batchSize,
     pollIdleMaxMs: config.pollIdleMaxMs,
     failureBackoff: config.publishRetry,
@@ -162,16 +217,16 @@ export async function start(config: RelayConfig, deps: RelayDeps = {}): Promise<
       await ensureTopics({ kafka, definitions: topicDefinitions(config.kafka.topics), logger });
     }
     streamArn = await findStream();
-    // A transactional producer fences whoever used the id before: connect it only when leading.
-    if (!publisher.transactional) await publisher.connect();
+    await publisher.connect();
   };
   const begin = () => {
     setUp = true;
     lease.start();
+    shardLeases.start();
     relay.start();
     logger.info(
       { source: config.source.kind, streamArn, topic: config.kafka.topic },
-      'relay started; competing for the lease',
+      'relay started; competing for the leases',
     );
   };
   const isPermanent = (error: unknown) => error instanceof AppError && !error.retriable;
@@ -219,12 +274,16 @@ export async function start(config: RelayConfig, deps: RelayDeps = {}): Promise<
       stalled = reason;
       logger.error(
         { reason, stallTimeoutMs: config.stallTimeoutMs },
-        'no progress with records pending; releasing the lease and reporting unhealthy so this instance is replaced',
+        'no progress with records pending; releasing the leases and reporting unhealthy so this instance is replaced',
       );
+      shardLeases.stopTaking();
+      // The coordinator's duties need no final checkpoint: hand them over at once.
+      void lease.release();
       void (async () => {
         await withTimeout(relay.stop(), config.lease.durationMs, 'stopping the stalled loop').catch((error: unknown) =>
           logger.warn({ err: error }, 'stalled loop did not stop in time'),
         );
+        await shardLeases.stop();
         await lease.release();
       })();
     },
@@ -236,7 +295,7 @@ export async function start(config: RelayConfig, deps: RelayDeps = {}): Promise<
     unhealthyReason: () => stalled ?? setupFailure,
     isReady: async () => {
       if (stopping || !setUp || stalled !== undefined) return false;
-      if (!publisher.transactional && !publisher.isConnected) return false;
+      if (!publisher.isConnected) return false;
       await client.send(new DescribeTableCommand({ TableName: config.tables.relayState }));
       return true;
     },
@@ -246,19 +305,25 @@ export async function start(config: RelayConfig, deps: RelayDeps = {}): Promise<
   const stop = sharedPromise(async () => {
     stopping = true;
     clearInterval(watchdog);
-    await withTimeout(relay.stop(), 15000, 'finishing the batch in flight').catch((error: unknown) =>
+    shardLeases.stopTaking();
+    // Each shard loop stores its last checkpoint and hands its lease back, so the next owner
+    // starts exactly where this one ended.
+    await withTimeout(relay.stop(), 15000, 'finishing the batches in flight').catch((error: unknown) =>
       logger.warn({ err: error }, 'relay did not stop in time'),
     );
-    // Released only after the last checkpoint, so a standby starts exactly where this one ended.
-    await withTimeout(lease.release(), 5000, 'releasing the lease').catch((error: unknown) =>
-      logger.warn({ err: error }, 'lease release did not finish'),
+    await withTimeout(Promise.all([shardLeases.stop(), lease.release()]), 5000, 'releasing the leases').catch(
+      (error: unknown) => logger.warn({ err: error }, 'lease release did not finish'),
     );
-    await publisher.disconnect().catch((error: unknown) => logger.warn({ err: error }, 'Kafka disconnect failed'));
+    await Promise.all(
+      [publisher, ...shardPublishers.values()].map((each) =>
+        each.disconnect().catch((error: unknown) => logger.warn({ err: error }, 'Kafka disconnect failed')),
+      ),
+    );
     await closeServer(ops);
     client.destroy();
     streams.destroy();
     for (const close of closers) close();
     logger.info('outbox-relay stopped');
   });
-  return { port, logger, isLeader: () => lease.isLeader(), stop };
+  return { port, logger, isLeader: () => relay.isLeading(), shardsOwned: () => shardLeases.ownedCount, stop };
 }

@@ -7,6 +7,8 @@ import { SourceError } from '../src/source/SourceError';
 import type { DeadLetter, OutgoingEvent } from '../src/relay/OutgoingEvent';
 import { orderCreated } from '@outbox/testkit';
 import { Relay, type RelayOptions } from '../src/relay/Relay';
+import type { OwnedShard, ShardLeasing } from '../src/lease/ShardLeases';
+import { leasableShards } from '../src/source/ShardLineage';
 import { createRelayMetrics } from '../src/relay/relayMetrics';
 
 /** An outbox item as a stream INSERT record. */
@@ -137,7 +139,56 @@ export class FakeBackfill implements BackfillSource {
 
 const fence: LeaseFence = { table: 'RelayState', key: { pk: 'LEASE#x', sk: 'LEADER' }, owner: 'me', counter: 1 };
 
-/** A relay over fakes that always leads. */
+/**
+ * Per-shard leases in memory for one instance alone: it leads every shard the lineage allows, with
+ * the checkpoints of a {@link MemoryCheckpoints}.
+ */
+export class SoleShardLeases implements ShardLeasing {
+  private stream?: { arn: string; shards: StreamShard[] };
+  private readonly released = new Set<string>();
+
+  constructor(private readonly checkpoints: MemoryCheckpoints) {}
+
+  async offer(streamArn: string, shards: StreamShard[]): Promise<void> {
+    this.stream = { arn: streamArn, shards };
+  }
+  owned(): OwnedShard[] {
+    if (!this.stream) return [];
+    const { arn, shards } = this.stream;
+    const stored = this.checkpoints.byStream.get(arn) ?? new Map<string, ShardCheckpoint>();
+    return leasableShards(shards, stored)
+      .filter(({ shard }) => !this.released.has(`${arn}|${shard.shardId}`))
+      .map(({ shard, vanished }) => ({
+        streamArn: arn,
+        shardId: shard.shardId,
+        shard,
+        vanished,
+        term: 1,
+        checkpoint: stored.get(shard.shardId) ?? {
+          shardId: shard.shardId,
+          ended: false,
+          parentShardId: shard.parentShardId,
+        },
+      }));
+  }
+  retains(shardId: string): boolean {
+    return this.holds(shardId);
+  }
+  holds(shardId: string): boolean {
+    return this.stream !== undefined && !this.released.has(`${this.stream.arn}|${shardId}`);
+  }
+  async checkpoint(_shardId: string, _term: number, checkpoint: ShardCheckpoint): Promise<void> {
+    await this.checkpoints.write((this.stream as { arn: string }).arn, checkpoint, fence);
+  }
+  async release(shardId: string): Promise<void> {
+    if (this.stream) this.released.add(`${this.stream.arn}|${shardId}`);
+  }
+  async list(streamArn: string): Promise<ShardCheckpoint[]> {
+    return this.checkpoints.list(streamArn);
+  }
+}
+
+/** A relay over fakes that always leads, alone, storing every checkpoint at once. */
 export function relayOver(
   source: ChangeSource,
   extra: Partial<RelayOptions> & { checkpoints?: MemoryCheckpoints; backfill?: BackfillSource } = {},
@@ -150,8 +201,9 @@ export function relayOver(
     sourceFor: () => source,
     checkpoints,
     backfill: extra.backfill ?? new FakeBackfill([]),
-    publisher,
-    lease: { isLeader: () => true, term: 1, fenced: (write) => write(fence) },
+    publishers: { acquire: () => publisher, release: async () => undefined },
+    coordinator: { isLeader: () => true, retained: true, term: 1, fenced: (write) => write(fence) },
+    leases: new SoleShardLeases(checkpoints),
     metrics: createRelayMetrics(registry),
     logger: createLogger({ service: 'test', level: 'silent' }),
     batchSize: 2,
@@ -160,6 +212,8 @@ export function relayOver(
     backfillOverlapMs: 0,
     failureBackoff: { initialMs: 10, maxMs: 50 },
     stallTimeoutMs: 60_000,
+    checkpointIntervalMs: 0,
+    checkpointMaxRecords: 1,
     ...extra,
   });
   return { relay, publisher, checkpoints, registry };

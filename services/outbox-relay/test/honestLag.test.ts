@@ -1,4 +1,4 @@
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { createDynamoDbClients } from '@outbox/shared';
 import { createTestTables, createTestTopic, testEndpoints, waitFor } from '@outbox/testkit';
 import { start, type RelayHandle } from '../src/start';
@@ -19,7 +19,7 @@ describe('relay lag series follow the lease', () => {
     const settings = { LEASE_DURATION_MS: '3000', LEASE_RENEW_INTERVAL_MS: '300', POLL_IDLE_MAX_MS: '50' };
     const first = await start(relayTestConfig({ tables, topic }, settings));
     relays.push(first);
-    await waitFor(() => first.isLeader(), { timeoutMs: 15000, what: 'the first relay to lead' });
+    await waitFor(() => first.shardsOwned() === 1, { timeoutMs: 15000, what: 'the first relay to lead the shard' });
     const second = await start(relayTestConfig({ tables, topic }, settings));
     relays.push(second);
 
@@ -36,25 +36,33 @@ describe('relay lag series follow the lease', () => {
     expect((await scrape(first.port, 'relay_last_progress_timestamp_seconds')) ?? 0).toBeGreaterThanOrEqual(
       before / 1000,
     );
-    expect(second.isLeader()).toBe(false);
+    expect(second.shardsOwned()).toBe(0);
     expect(await scrape(second.port, 'relay_shard_lag_seconds')).toBeUndefined();
     expect(await scrape(second.port, 'relay_last_progress_timestamp_seconds')).toBe(0);
 
-    // Another owner takes the lease: the leader's next renewal is refused and it steps down.
+    // Another owner takes the shard's lease: the leader's next renewal is refused and it lets the shard go.
+    const { Items: leases } = await doc.send(
+      new ScanCommand({
+        TableName: tables.relayState,
+        FilterExpression: 'begins_with(sk, :shard)',
+        ExpressionAttributeValues: { ':shard': 'SHARD#' },
+      }),
+    );
+    expect(leases).toHaveLength(1);
     await doc.send(
       new UpdateCommand({
         TableName: tables.relayState,
-        Key: { pk: `LEASE#${tables.outbox}`, sk: 'LEADER' },
+        Key: { pk: leases?.[0]?.pk, sk: leases?.[0]?.sk },
         UpdateExpression: 'SET #owner = :intruder, #counter = #counter + :one',
-        ExpressionAttributeNames: { '#owner': 'owner', '#counter': 'counter' },
+        ExpressionAttributeNames: { '#owner': 'leaseOwner', '#counter': 'leaseCounter' },
         ExpressionAttributeValues: { ':intruder': 'intruder', ':one': 1 },
       }),
     );
     await waitFor(
       async () =>
-        (await scrape(first.port, 'relay_leader')) === 0 &&
+        (await scrape(first.port, 'relay_shards_owned')) === 0 &&
         (await scrape(first.port, 'relay_shard_lag_seconds')) === undefined,
-      { timeoutMs: 2500, what: 'the deposed leader to drop its lag series' },
+      { timeoutMs: 2500, what: 'the deposed owner to drop its lag series' },
     );
     expect(await scrape(second.port, 'relay_shard_lag_seconds')).toBeUndefined();
 
@@ -67,7 +75,7 @@ describe('relay lag series follow the lease', () => {
         2,
       { timeoutMs: 30000, what: 'the second event published by the new leader' },
     );
-    const [leader, standby] = first.isLeader() ? [first, second] : [second, first];
+    const [leader, standby] = first.shardsOwned() > 0 ? [first, second] : [second, first];
     await waitFor(async () => (await scrape(leader.port, 'relay_shard_lag_seconds')) === 0, {
       timeoutMs: 10000,
       what: "the new leader's lag at 0",

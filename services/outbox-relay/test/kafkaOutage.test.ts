@@ -66,6 +66,10 @@ describe('Kafka outage (a broker of its own, stopped and restarted)', () => {
       );
       return (Items ?? []).map((item) => `${item.sk}@${item.sequenceNumber}`).sort();
     };
+    // Checkpoints are coalesced (RELAY_CHECKPOINT_INTERVAL_MS): wait until the published batch's is stored.
+    await waitFor(async () => (await checkpointItems()).every((item) => !item.endsWith('@undefined')), {
+      what: 'the checkpoint of the published events stored',
+    });
     const before = await checkpointItems();
     expect(before.length).toBeGreaterThan(0);
 

@@ -96,6 +96,11 @@ export class LeaderLease {
     return this.held !== undefined && this.now() < this.held.validUntil;
   }
 
+  /** True while this instance has the lease, valid or lapsed (a renewal will tell whether it is still its own). */
+  get retained(): boolean {
+    return this.held !== undefined;
+  }
+
   /** The current term (changes with every acquisition), or undefined when not leader. */
   get term(): number | undefined {
     return this.isLeader() ? this.held?.term : undefined;
@@ -121,8 +126,8 @@ export class LeaderLease {
   tick(): Promise<void> {
     return this.serialize(async () => {
       if (this.stopped) return;
-      if (this.held && this.now() >= this.held.validUntil)
-        this.lose('expired', 'lease validity passed without a renewal');
+      // A lapsed lease (a pause, a slow call) acts no more, but a renewal conditioned on the
+      // counter proves nobody took it meanwhile: then it leads on, without a new term.
       if (this.held) await this.renew();
       else await this.tryAcquire();
     });
@@ -205,12 +210,27 @@ export class LeaderLease {
       held.validUntil = started + this.validity();
     } catch (error) {
       if (isConditionFailure(error)) {
+        if (await this.adoptOwnCounter(held)) return;
         this.lose('taken', 'renewal refused: another instance holds the lease');
         return;
       }
       // A transient failure: keep leading until the validity runs out, then step down.
       this.options.logger.warn({ err: error }, 'lease renewal failed; retrying');
     }
+  }
+
+  /**
+   * A renewal that timed out here may still have been applied: when the item still names this
+   * instance, only this instance wrote it since (a taker writes its own name), so its counter is
+   * adopted and the next renewal goes on from it.
+   */
+  private async adoptOwnCounter(held: Held): Promise<boolean> {
+    const { Item } = await this.options.doc
+      .send(new GetCommand({ TableName: this.options.table, Key: this.key, ConsistentRead: true }))
+      .catch(() => ({ Item: undefined }));
+    if (Item?.owner !== this.options.owner || typeof Item.counter !== 'number') return false;
+    held.counter = Item.counter;
+    return true;
   }
 
   private async tryAcquire(): Promise<void> {

@@ -22,6 +22,11 @@ export interface RecordPublisherOptions {
   logger: Logger;
   /** Wall clock for lag (ms since epoch). */
   now: () => number;
+  /**
+   * Waits while the lease is lapsed but not lost (a pause held the event loop past its validity;
+   * the next renewal tells), so a long backfill is not started over for a lapse nobody used.
+   */
+  untilValid?: () => Promise<void>;
 }
 
 /** What one batch of records became. */
@@ -101,6 +106,7 @@ export class RecordPublisher {
    */
   async publish(shardId: string, batch: PublishedBatch, why: string): Promise<void> {
     const { publisher, metrics, lease } = this.options;
+    await this.options.untilValid?.();
     // Stop publishing once the lease could lapse: a standby may be about to take over.
     if (!lease.isLeader()) throw new LeaseLostError(`lease validity ran out before publishing (${why})`);
     const endTimer = metrics.publishDuration.startTimer();

@@ -17,6 +17,9 @@ export interface RelayMetrics {
   leader: Gauge;
   leaseAcquisitions: Counter;
   leaseLosses: Counter<'reason'>;
+  shardsOwned: Gauge;
+  shardLeaseAcquisitions: Counter<'how'>;
+  shardLeaseLosses: Counter<'reason'>;
   /**
    * Names what the scrape-time gauges (`relay_shard_lag_seconds`, `relay_shard_behind_seconds`,
    * `relay_last_progress_timestamp_seconds`) read; until then they report nothing (or 0).
@@ -135,17 +138,34 @@ export function createRelayMetrics(registry: Registry): RelayMetrics {
     }),
     leader: new Gauge({
       name: 'relay_leader',
-      help: '1 while this instance holds the leader lease, else 0',
+      help: "1 while this instance holds the coordinator lease (it follows the table's stream), else 0",
       registers,
     }),
     leaseAcquisitions: new Counter({
       name: 'relay_lease_acquisitions_total',
-      help: 'Times this instance acquired the leader lease',
+      help: 'Times this instance acquired the coordinator lease',
       registers,
     }),
     leaseLosses: new Counter({
       name: 'relay_lease_losses_total',
-      help: 'Times this instance lost the leader lease, by reason (taken, fenced, expired)',
+      help: 'Times this instance lost the coordinator lease, by reason (taken, fenced, expired)',
+      labelNames: ['reason'],
+      registers,
+    }),
+    shardsOwned: new Gauge({
+      name: 'relay_shards_owned',
+      help: 'Shard leases this instance holds now (the shards it reads)',
+      registers,
+    }),
+    shardLeaseAcquisitions: new Counter({
+      name: 'relay_shard_lease_acquisitions_total',
+      help: 'Shard leases this instance took, by how (free, expired, stolen)',
+      labelNames: ['how'],
+      registers,
+    }),
+    shardLeaseLosses: new Counter({
+      name: 'relay_shard_lease_losses_total',
+      help: 'Shard leases this instance lost without handing them back, by reason (taken, expired)',
       labelNames: ['reason'],
       registers,
     }),

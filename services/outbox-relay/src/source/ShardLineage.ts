@@ -87,3 +87,58 @@ export function mayHaveLostItsStart(
   if (stream.createdAtMs === undefined) return true;
   return stream.nowMs - stream.createdAtMs > stream.retentionMs;
 }
+
+/** A shard's stored progress with its lineage (a lease item). */
+export interface StoredShard extends ShardProgress {
+  shardId: string;
+  parentShardId?: string;
+  adjacentParentShardId?: string;
+}
+
+/** A shard whose lease may be taken now. */
+export interface LeasableShard {
+  shard: StreamShard;
+  /** True when the stream no longer lists it though it has not ended: its rest must come from the table. */
+  vanished: boolean;
+}
+
+/**
+ * The shards whose lease may be taken now, oldest generation first: not ended, and every parent
+ * ended. A parent counts as ended when its stored progress says so, or when the stream no longer
+ * lists it and nothing stored says it is unfinished (then it was trimmed away before anyone read
+ * it). A stored shard the stream no longer lists and that has not ended is `vanished`: leasable at
+ * once, so its owner re-reads its rest from the table before its children are read.
+ */
+export function leasableShards(shards: StreamShard[], stored: ReadonlyMap<string, StoredShard>): LeasableShard[] {
+  const described = new Map(shards.map((shard) => [shard.shardId, shard]));
+  const ended = (shardId: string): boolean => {
+    const progress = stored.get(shardId);
+    if (progress) return progress.ended;
+    return !described.has(shardId);
+  };
+  const leasable: LeasableShard[] = [];
+  for (const shard of shards) {
+    if (stored.get(shard.shardId)?.ended) continue;
+    if (parentsOf(shard).every(ended)) leasable.push({ shard, vanished: false });
+  }
+  const depth = (shard: StreamShard, seen = new Set<string>()): number => {
+    if (seen.has(shard.shardId)) return 0;
+    seen.add(shard.shardId);
+    const parents = parentsOf(shard).flatMap((id) => {
+      const parent = described.get(id);
+      return parent ? [parent] : [];
+    });
+    return 1 + Math.max(0, ...parents.map((parent) => depth(parent, seen)));
+  };
+  leasable.sort((a, b) => depth(a.shard) - depth(b.shard) || a.shard.shardId.localeCompare(b.shard.shardId));
+  for (const item of [...stored.values()].sort((a, b) => a.shardId.localeCompare(b.shardId))) {
+    if (described.has(item.shardId) || item.ended) continue;
+    const shard: StreamShard = {
+      shardId: item.shardId,
+      parentShardId: item.parentShardId,
+      adjacentParentShardId: item.adjacentParentShardId,
+    };
+    leasable.unshift({ shard, vanished: true });
+  }
+  return leasable;
+}

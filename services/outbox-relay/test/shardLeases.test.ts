@@ -1,0 +1,195 @@
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { createDynamoDbClients, createLogger } from '@outbox/shared';
+import { createTestTables, testEndpoints, uniqueName } from '@outbox/testkit';
+import { LeaseLostError } from '../src/lease/LeaderLease';
+import { ShardLeases } from '../src/lease/ShardLeases';
+import type { StreamShard } from '../src/source/StreamShard';
+
+const LEASE_MS = 2000;
+const STEAL_MS = 2000;
+const ARN = 'arn:aws:kinesis:us-east-1:000000000000:stream/outbox';
+
+describe('per-shard leases (DynamoDB Local, injected monotonic clocks)', () => {
+  const { dynamodb, region } = testEndpoints();
+  const { client, doc } = createDynamoDbClients({ region, endpoint: dynamodb });
+  const logger = createLogger({ service: 'test', level: 'silent' });
+  afterAll(() => client.destroy());
+
+  const leasesFor = (table: string, clock: { t: number }, name = 'relay') =>
+    new ShardLeases({
+      doc,
+      table,
+      groupName: 'outbox',
+      owner: uniqueName(name),
+      leaseDurationMs: LEASE_MS,
+      renewIntervalMs: 500,
+      scanIntervalMs: 250,
+      stealIntervalMs: STEAL_MS,
+      logger,
+      monotonicNow: () => clock.t,
+    });
+  const ids = (leases: ShardLeases) =>
+    leases
+      .owned()
+      .map((owned) => owned.shardId)
+      .sort();
+  const item = async (table: string, shardId: string) =>
+    (await doc.send(new GetCommand({ TableName: table, Key: ShardLeases.keyOf(ARN, shardId), ConsistentRead: true })))
+      .Item;
+
+  test('When the table holds a checkpoint written by the single-leader relay (no lease owner yet), then the first instance takes it as a free lease and starts the shard at that checkpoint', async () => {
+    const { relayState } = await createTestTables();
+    // The old layout: the checkpoint item, fenced by the old leader lease's owner and counter.
+    await doc.send(
+      new PutCommand({
+        TableName: relayState,
+        Item: {
+          ...ShardLeases.keyOf(ARN, 'shard-1'),
+          streamArn: ARN,
+          shardId: 'shard-1',
+          sequenceNumber: '100',
+          ended: false,
+          lastServerTimeMs: 1_700_000_000_000,
+          owner: 'old-leader',
+          leaseCounter: 7,
+        },
+      }),
+    );
+    const leases = leasesFor(relayState, { t: 0 });
+    await leases.offer(ARN, [{ shardId: 'shard-1' }, { shardId: 'shard-2' }]);
+    await leases.tick();
+    const owned = new Map(leases.owned().map((o) => [o.shardId, o]));
+    expect([...owned.keys()].sort()).toEqual(['shard-1', 'shard-2']);
+    expect(owned.get('shard-1')?.checkpoint).toMatchObject({
+      sequenceNumber: '100',
+      lastServerTimeMs: 1_700_000_000_000,
+    });
+    expect(owned.get('shard-2')?.checkpoint.sequenceNumber).toBeUndefined();
+    const stored = await item(relayState, 'shard-1');
+    expect(stored).toMatchObject({ leaseCounter: 8, sequenceNumber: '100' });
+    expect(stored?.owner).toBeUndefined();
+  });
+
+  test('When a closed parent has two children, then no instance takes a child before the parent’s end is stored in its lease item; then both children are taken', async () => {
+    const { relayState } = await createTestTables();
+    const shards: StreamShard[] = [
+      { shardId: 'parent', endingSequenceNumber: '9' },
+      { shardId: 'child-a', parentShardId: 'parent' },
+      { shardId: 'child-b', parentShardId: 'parent' },
+    ];
+    const clock = { t: 0 };
+    const a = leasesFor(relayState, clock, 'a');
+    const b = leasesFor(relayState, clock, 'b');
+    await a.offer(ARN, shards);
+    await b.offer(ARN, shards);
+    await a.tick();
+    await b.tick();
+    expect(ids(a)).toEqual(['parent']);
+    expect(ids(b)).toEqual([]);
+
+    // The parent's owner stores its last checkpoint (not yet the end): the children still wait.
+    const [parent] = a.owned();
+    await a.checkpoint('parent', parent?.term ?? 0, { shardId: 'parent', sequenceNumber: '5', ended: false });
+    await b.tick();
+    expect(ids(b)).toEqual([]);
+
+    await a.checkpoint('parent', parent?.term ?? 0, { shardId: 'parent', sequenceNumber: '9', ended: true });
+    await a.release('parent', parent?.term ?? 0);
+    await b.tick();
+    await a.tick();
+    // A stolen lease is learnt by its previous holder at its next renewal.
+    await b.renewAll();
+    expect([...ids(a), ...ids(b)].sort()).toEqual(['child-a', 'child-b']);
+    expect((await item(relayState, 'parent'))?.leaseOwner).toBeUndefined();
+  });
+
+  test('When a second instance joins one that leads four shards, then it steals at most one lease per steal period until both lead two, and then stops; the robbed instance’s renewal and checkpoint are refused', async () => {
+    const { relayState } = await createTestTables();
+    const shards: StreamShard[] = ['s1', 's2', 's3', 's4'].map((shardId) => ({ shardId }));
+    const clockA = { t: 0 };
+    const clockB = { t: 7_000_000 }; // clocks of two machines share no origin
+    const a = leasesFor(relayState, clockA, 'a');
+    const b = leasesFor(relayState, clockB, 'b');
+    await a.offer(ARN, shards);
+    await a.renewAll();
+    await a.tick();
+    expect(ids(a)).toEqual(['s1', 's2', 's3', 's4']);
+
+    await b.offer(ARN, shards);
+    await b.renewAll();
+    await b.tick();
+    expect(ids(b)).toHaveLength(1);
+    const [stolen] = ids(b);
+    // Within the same steal period nothing more moves, however often it looks (A renews meanwhile).
+    const renewBoth = async () => {
+      clockA.t += 400;
+      await a.renewAll();
+      await b.renewAll();
+    };
+    clockB.t += STEAL_MS / 2;
+    await renewBoth();
+    await b.tick();
+    expect(ids(b)).toHaveLength(1);
+    clockB.t += STEAL_MS / 2;
+    await renewBoth();
+    await b.tick();
+    expect(ids(b)).toHaveLength(2);
+    // Balanced: later periods steal nothing (no flapping).
+    for (let i = 0; i < 3; i += 1) {
+      clockB.t += STEAL_MS / 2;
+      await renewBoth();
+      clockB.t += STEAL_MS / 2;
+      await renewBoth();
+      await b.tick();
+      await a.tick();
+    }
+    expect(ids(b)).toHaveLength(2);
+    expect(ids(a)).toHaveLength(2);
+    expect([...ids(a), ...ids(b)].sort()).toEqual(['s1', 's2', 's3', 's4']);
+    expect(ids(a)).not.toContain(stolen);
+    // A checkpoint for a shard already taken is refused by its lease (A learnt it at renewal).
+    await expect(a.checkpoint(stolen as string, 1, { shardId: stolen as string, ended: false })).rejects.toBeInstanceOf(
+      LeaseLostError,
+    );
+  });
+
+  test('When an instance stops renewing, then another takes its leases only after their counters stood still for the lease duration on its own clock, and the paused one, back, is fenced: its checkpoint is refused and it lets the lease go', async () => {
+    const { relayState } = await createTestTables();
+    const shards: StreamShard[] = [{ shardId: 's1' }];
+    const clockA = { t: 0 };
+    const clockB = { t: 3_000_000 };
+    const a = leasesFor(relayState, clockA, 'a');
+    const b = leasesFor(relayState, clockB, 'b');
+    await a.offer(ARN, shards);
+    await a.renewAll();
+    await a.tick();
+    const [held] = a.owned();
+    expect(held?.shardId).toBe('s1');
+
+    await b.offer(ARN, shards);
+    await b.renewAll();
+    await b.tick(); // first look: remembers the counter
+    clockB.t += LEASE_MS - 1;
+    await b.tick();
+    expect(ids(b)).toEqual([]);
+
+    // A is paused: on its own clock its validity (80 % of the lease) ran out, so it acts no more.
+    clockA.t += LEASE_MS;
+    expect(a.holds('s1', held?.term ?? 0)).toBe(false);
+    expect(a.retains('s1', held?.term ?? 0)).toBe(true);
+    clockB.t += 1;
+    await b.tick();
+    expect(ids(b)).toEqual(['s1']);
+
+    // Back from the pause: its checkpoint is refused while lapsed, its renewal is refused, it lets go.
+    await expect(a.checkpoint('s1', held?.term ?? 0, { shardId: 's1', ended: false })).rejects.toBeInstanceOf(
+      LeaseLostError,
+    );
+    await a.renewAll();
+    expect(a.retains('s1', held?.term ?? 0)).toBe(false);
+    const [taken] = b.owned();
+    expect(b.holds('s1', taken?.term ?? 0)).toBe(true);
+    await b.checkpoint('s1', taken?.term ?? 0, { shardId: 's1', sequenceNumber: '42', ended: false });
+    expect((await item(relayState, 's1'))?.sequenceNumber).toBe('42');
+  });
+});
