@@ -1,28 +1,9 @@
 import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { AppError } from '@outbox/shared';
 import { LeaseLostError, type LeaseFence } from '../lease/LeaderLease';
+import type { ShardCheckpoint } from '../source/ShardCheckpoint';
 
-/** Where the relay stands in one shard. */
-export interface ShardCheckpoint {
-  shardId: string;
-  /** Sequence number of the last record whose event Kafka acknowledged. */
-  sequenceNumber?: string;
-  /** True once the shard was read to its end. */
-  ended: boolean;
-  parentShardId?: string;
-  /** `occurredAt` of the newest event published from this shard (writer's clock; informative). */
-  lastOccurredAt?: string;
-  /**
-   * Server-side time (ms) of the last record read from this shard (`ApproximateCreationDateTime`
-   * or `ApproximateArrivalTimestamp`): where a backfill starts, no writer's clock involved.
-   */
-  lastServerTimeMs?: number;
-  /**
-   * True once what the stream trimmed before the shard's oldest retained record was backfilled
-   * from the table: the shard is then read from its trim horizon without another trim check.
-   */
-  trimBackfilled?: boolean;
-}
+export type { ShardCheckpoint };
 
 /** Which stream the relay reads, so it notices when the table's stream was replaced. */
 export interface StreamPointer {

@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { AppError, type Logger } from '@outbox/shared';
 import type { Counter, Gauge } from 'prom-client';
-import type { ShardCheckpoint } from '../checkpoint/CheckpointStore';
+import type { ShardCheckpoint } from '../source/ShardCheckpoint';
 import type { StreamShard } from '../source/StreamShard';
 import { leasableShards } from '../source/ShardLineage';
 import { LeaseLostError, isConditionFailure } from './LeaderLease';
