@@ -5,7 +5,7 @@
  *   - the configuration tables of the READMEs (between `<!-- config…:start -->` and
  *     `<!-- config…:end -->`), from each config schema's settings and their `.describe(...)`.
  * Tests fail while a generated file is stale (packages/shared/test/generatedFiles.unit.test.ts and
- * each service's test/configReference.unit.test.ts). With `--check` it writes nothing and exits 1
+ * test/tooling/configReference.unit.test.ts). With `--check` it writes nothing and exits 1
  * when a file would change.
  */
 import { readFile, writeFile } from 'node:fs/promises';

@@ -1,6 +1,7 @@
-import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { AppError } from '@outbox/shared';
 import { LeaseLostError, type LeaseFence } from '../lease/LeaderLease';
+import { queryShardItems, toCheckpoint } from '../lease/ShardLeases';
 import type { ShardCheckpoint } from '../source/ShardCheckpoint';
 
 export type { ShardCheckpoint };
@@ -44,22 +45,8 @@ export class CheckpointStore {
 
   /** Every checkpoint of a stream. */
   async list(streamArn: string): Promise<ShardCheckpoint[]> {
-    const checkpoints: ShardCheckpoint[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.options.doc.send(
-        new QueryCommand({
-          TableName: this.options.table,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :shard)',
-          ExpressionAttributeValues: { ':pk': `STREAM#${streamArn}`, ':shard': 'SHARD#' },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      checkpoints.push(...(page.Items ?? []).map(toCheckpoint));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return checkpoints;
+    const items = await queryShardItems(this.options.doc, this.options.table, streamArn);
+    return items.map(toCheckpoint);
   }
 
   /**
@@ -133,18 +120,6 @@ export class CheckpointStore {
   private pointerKey() {
     return { pk: `RELAY#${this.options.relayName}`, sk: 'STREAM' };
   }
-}
-
-function toCheckpoint(item: Record<string, unknown>): ShardCheckpoint {
-  return {
-    shardId: item.shardId as string,
-    sequenceNumber: item.sequenceNumber as string | undefined,
-    ended: item.ended === true,
-    parentShardId: item.parentShardId as string | undefined,
-    lastOccurredAt: item.lastOccurredAt as string | undefined,
-    lastServerTimeMs: typeof item.lastServerTimeMs === 'number' ? item.lastServerTimeMs : undefined,
-    trimBackfilled: item.trimBackfilled === true ? true : undefined,
-  };
 }
 
 /** A cancelled transaction whose first action (the lease check) failed its condition. */

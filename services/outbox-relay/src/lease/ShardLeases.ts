@@ -462,31 +462,14 @@ export class ShardLeases implements ShardLeasing {
   }
 
   private async readItems(streamArn: string): Promise<LeaseItem[]> {
-    const items: LeaseItem[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.options.doc.send(
-        new QueryCommand({
-          TableName: this.options.table,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :shard)',
-          ExpressionAttributeValues: { ':pk': `STREAM#${streamArn}`, ':shard': 'SHARD#' },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        items.push({
-          shardId: String(item.shardId),
-          owner: typeof item.leaseOwner === 'string' ? item.leaseOwner : undefined,
-          counter: typeof item.leaseCounter === 'number' ? item.leaseCounter : undefined,
-          adjacentParentShardId:
-            typeof item.adjacentParentShardId === 'string' ? item.adjacentParentShardId : undefined,
-          checkpoint: toCheckpoint(item),
-        });
-      }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return items;
+    const items = await queryShardItems(this.options.doc, this.options.table, streamArn);
+    return items.map((item) => ({
+      shardId: String(item.shardId),
+      owner: typeof item.leaseOwner === 'string' ? item.leaseOwner : undefined,
+      counter: typeof item.leaseCounter === 'number' ? item.leaseCounter : undefined,
+      adjacentParentShardId: typeof item.adjacentParentShardId === 'string' ? item.adjacentParentShardId : undefined,
+      checkpoint: toCheckpoint(item),
+    }));
   }
 
   /** Reads the lease items, creates missing ones, and takes what the lineage and the balance allow. */
@@ -676,7 +659,8 @@ export class ShardLeases implements ShardLeasing {
 }
 
 /** The checkpoint attributes of a lease item. */
-function toCheckpoint(item: Record<string, unknown>): ShardCheckpoint {
+/** The checkpoint stored in a shard's item of the relay state table. */
+export function toCheckpoint(item: Record<string, unknown>): ShardCheckpoint {
   return {
     shardId: item.shardId as string,
     sequenceNumber: typeof item.sequenceNumber === 'string' ? item.sequenceNumber : undefined,
@@ -704,4 +688,28 @@ function checkpointFields(checkpoint: ShardCheckpoint): Record<string, unknown> 
 
 function checkpointRemovals(checkpoint: ShardCheckpoint): string[] {
   return OPTIONAL_FIELDS.filter((name) => checkpoint[name] === undefined);
+}
+
+/** Every shard item (lease and checkpoint) of a stream in the relay state table, read consistently. */
+export async function queryShardItems(
+  doc: DynamoDBDocumentClient,
+  table: string,
+  streamArn: string,
+): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await doc.send(
+      new QueryCommand({
+        TableName: table,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :shard)',
+        ExpressionAttributeValues: { ':pk': `STREAM#${streamArn}`, ':shard': 'SHARD#' },
+        ConsistentRead: true,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    items.push(...(page.Items ?? []));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return items;
 }
