@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { topicDefinitions } from '@outbox/shared';
-import { waitFor } from '@outbox/testkit';
+import { scrape, waitFor } from '@outbox/testkit';
 import { ensureTopics } from '@outbox/local-stack';
 import { createTestTables, createTestTopic, scanAll, testEndpoints, uniqueName } from '@outbox/testkit';
 import { startServiceProcess, type ServiceProcess } from '@outbox/testkit';
@@ -306,8 +306,7 @@ describe('notifier parallel by key within a partition', () => {
       const markers = (await scanAll(tables.notifications)).filter((item) => String(item.pk).startsWith('INBOX#'));
       expect(markers).toHaveLength(6);
       // Everything from the held offset on was redelivered; the inbox turned it into no-ops.
-      const metrics = await (await fetch(`http://127.0.0.1:${second.port}/metrics`)).text();
-      expect(metrics).toMatch(/notifier_duplicates_skipped_total\{[^}]*reason="event_id"[^}]*\} 6/);
+      expect(await scrape(second.port, 'notifier_duplicates_skipped_total', { reason: 'event_id' })).toBe(6);
       expect(await second.stop()).toBe(0);
     });
   });

@@ -1,3 +1,4 @@
+import { metricValue } from '@outbox/testkit';
 import {
   createTestTables,
   type ServiceProcess,
@@ -50,7 +51,7 @@ describe('order-api ops port, cached readiness and DynamoDB timeouts', () => {
     const metrics = await fetch(`${opsUrl()}/metrics`);
     expect(metrics.status).toBe(200);
     const text = await metrics.text();
-    expect(text).toMatch(/order_api_orders_created_total\{service="order-api"\} 1$/m);
+    expect(metricValue(text, 'order_api_orders_created_total', { service: 'order-api' })).toBe(1);
     expect(text).toMatch(
       /order_api_http_request_duration_seconds_count\{service="order-api",route="\/orders",method="POST",status="201"\} 1$/m,
     );
