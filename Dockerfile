@@ -56,6 +56,10 @@ RUN npx tsc -b services/${SERVICE} \
 FROM ${NODE_IMAGE} AS runtime
 ARG SERVICE
 ENV NODE_ENV=production
+# Memory settings, the same for npm start, the tests and the bench
+# (packages/shared/src/runtime/serviceRuntime.ts says why): glibc keeps two arenas and returns
+# freed memory; the V8 flags are in CMD.
+ENV MALLOC_ARENA_MAX=2 MALLOC_TRIM_THRESHOLD_=131072 MALLOC_MMAP_THRESHOLD_=131072
 # The service runs `node` only: npm, npx, corepack and yarn leave the image.
 RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack /opt/yarn-* \
       /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg
@@ -67,5 +71,6 @@ COPY --from=build /app/services/${SERVICE}/dist services/${SERVICE}/dist
 WORKDIR /app/services/${SERVICE}
 USER node
 # `node` is the container's main process, so ECS's SIGTERM reaches the service's shutdown handler;
+# the V8 flags keep the young generation small and grow the old one in small steps (serviceRuntime.ts);
 # `--import` loads the tracing entry first, so OpenTelemetry patches what main.js loads.
-CMD ["node", "--import", "./dist/instrumentation.js", "dist/main.js"]
+CMD ["node", "--max-semi-space-size=4", "--optimize-for-size", "--import", "./dist/instrumentation.js", "dist/main.js"]

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { pollUntil as waitFor } from '@outbox/shared';
+import { pollUntil as waitFor, SERVICE_ALLOCATOR_ENV, SERVICE_NODE_FLAGS } from '@outbox/shared';
 import type { ChaosService } from './chaos/runChaos.ts';
 
 const repoRoot = join(import.meta.dirname, '..');
@@ -60,12 +60,14 @@ export async function startService(
   let opsPort = port;
   while (kind === 'order-api' && opsPort === port) opsPort = await freePort();
   const log = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
-  // Tracing entry first, as deployed (README, Tracing).
+  // Tracing entry first and the image's memory settings, as deployed (README, Tracing; Dockerfile).
   const dist = join(repoRoot, 'services', kind, 'dist');
-  const child = spawn(process.execPath, ['--import', join(dist, 'instrumentation.js'), join(dist, 'main.js')], {
+  const args = [...SERVICE_NODE_FLAGS, '--import', join(dist, 'instrumentation.js'), join(dist, 'main.js')];
+  const child = spawn(process.execPath, args, {
     cwd: repoRoot,
     env: {
       ...process.env,
+      ...SERVICE_ALLOCATOR_ENV,
       LOG_LEVEL: 'warn',
       ...env,
       PORT: String(port),

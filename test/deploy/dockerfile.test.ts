@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { SERVICE_ALLOCATOR_ENV, SERVICE_NODE_FLAGS } from '@outbox/shared';
 import { copyParts, parseDockerfile, stageNamed, substitute, type Stage } from './support/dockerfile';
 
 const root = path.resolve(__dirname, '../..');
@@ -187,11 +188,21 @@ describe('Dockerfile', () => {
     expect(users.at(-1)?.args).toBe('node');
     const userIndex = runtime.instructions.indexOf(users.at(-1)!);
     expect(runtime.instructions.slice(userIndex).every((i) => i.keyword !== 'RUN')).toBe(true);
-    // The tracing entry loads before main.js (README, Tracing), so OpenTelemetry patches what it loads.
+    // The tracing entry loads before main.js (README, Tracing), so OpenTelemetry patches what it
+    // loads; the memory settings are the ones npm start, the tests and the bench use.
     expect(runtime.instructions.at(-1)).toMatchObject({
       keyword: 'CMD',
-      args: '["node", "--import", "./dist/instrumentation.js", "dist/main.js"]',
+      args: JSON.stringify([
+        'node',
+        ...SERVICE_NODE_FLAGS,
+        '--import',
+        './dist/instrumentation.js',
+        'dist/main.js',
+      ]).replaceAll(',', ', '),
     });
+    const envs = runtime.instructions.filter((i) => i.keyword === 'ENV').map((i) => i.args);
+    for (const [name, value] of Object.entries(SERVICE_ALLOCATOR_ENV))
+      expect(envs.join(' ').split(/\s+/)).toContain(`${name}=${value}`);
     expect(runs(runtime).join(' ')).toMatch(/rm -rf .*\/usr\/local\/lib\/node_modules\/npm/);
     // The stripping of type declarations happens before the runtime copies dist.
     expect(runs(stageNamed(dockerfile, 'build')).join(' ')).toMatch(/-name '\*\.d\.ts'.*-delete/);

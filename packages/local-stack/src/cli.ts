@@ -8,7 +8,7 @@
  * `--no-prometheus`) scraping them with `ops/prometheus.yml` and its alert rules. Ctrl-C (SIGINT)
  * or SIGTERM stops everything.
  */
-import { topicDefinitions, pollUntil } from '@outbox/shared';
+import { SERVICE_ALLOCATOR_ENV, SERVICE_NODE_FLAGS, topicDefinitions, pollUntil } from '@outbox/shared';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -274,9 +274,16 @@ class Cli {
     for (const { spec, port, opsPort } of specs) {
       // The service's tracing entry loads first, so its instrumentations patch what main.js loads.
       const tracingEntry = path.join(root, path.dirname(spec.entry), 'instrumentation.js');
-      const child = spawn(process.execPath, ['--import', tracingEntry, path.join(root, spec.entry)], {
+      // The image's memory settings (Dockerfile), so the local system runs what is deployed.
+      const args = [...SERVICE_NODE_FLAGS, '--import', tracingEntry, path.join(root, spec.entry)];
+      const child = spawn(process.execPath, args, {
         cwd: root,
-        env: { ...env, PORT: String(port), ...(spec.ops ? { OPS_PORT: String(opsPort) } : {}) },
+        env: {
+          ...env,
+          ...SERVICE_ALLOCATOR_ENV,
+          PORT: String(port),
+          ...(spec.ops ? { OPS_PORT: String(opsPort) } : {}),
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
         detached: true,
       });

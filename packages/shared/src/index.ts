@@ -93,3 +93,4 @@ export {
   outboxTimeIndexPartitionKeys,
 } from './events/outboxTimeIndex';
 export type { OutboxTimeIndexKeys } from './events/outboxTimeIndex';
+export { SERVICE_ALLOCATOR_ENV, SERVICE_NODE_FLAGS } from './runtime/serviceRuntime';

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { SERVICE_ALLOCATOR_ENV, SERVICE_NODE_FLAGS } from '@outbox/shared';
 import { waitFor } from './waitFor';
 
 const repoRoot = join(__dirname, '..', '..', '..');
@@ -48,9 +49,10 @@ export async function startServiceProcess(
   const dist = join(repoRoot, 'services', name, 'dist');
   const child = spawn(
     process.execPath,
-    [...nodeArgs, '--import', join(dist, 'instrumentation.js'), join(dist, 'main.js')],
+    [...SERVICE_NODE_FLAGS, ...nodeArgs, '--import', join(dist, 'instrumentation.js'), join(dist, 'main.js')],
     {
-      env: { ...process.env, LOG_LEVEL: 'warn', ...env, ...ports },
+      // The image's memory settings (Dockerfile), so the tests run what is deployed.
+      env: { ...process.env, ...SERVICE_ALLOCATOR_ENV, LOG_LEVEL: 'warn', ...env, ...ports },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
