@@ -15,7 +15,7 @@
  * Results: stdout (Markdown), `bench/results/<run>/` (result.json, result.md, latency.svg,
  * relays.svg). Targets are checked and printed; the exit code is 0 whenever the run completed.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +35,7 @@ import {
 } from '@aws-sdk/client-kinesis';
 import {
   BatchWriteCommand,
+  QueryCommand,
   ScanCommand,
   TransactWriteCommand,
   type DynamoDBDocumentClient,
@@ -47,17 +48,22 @@ import {
   createKafka,
   createKinesisClient,
   createLogger,
+  outboxTimeIndexKeys,
   topicDefinitions,
   pollUntil as waitFor,
 } from '@outbox/shared';
 import { KafkaServer, KinesaliteServer, ensureTables, ensureTopics, startLocalStack } from '@outbox/local-stack';
 import { loadConfig as loadRelayConfig } from '../services/outbox-relay/dist/config.js';
 import { startDelayProxy } from './delayProxy.ts';
+import { createCpuCap, relayTaskCpus, type CpuCap } from './cpuCap.ts';
 import { lineChart } from './plot.ts';
 import { Progress } from './progress.ts';
 import { freePort, onInterrupt, startService, type ServiceProcess } from './serviceProcess.ts';
 
-const USAGE = `Usage: npm run bench -- [--quick] [--delay-ms <ms added per call, default 0>] [--relays <max relay processes, default 3>] [--shards <Kinesis shards, default 8>] [--out <folder, default bench/results>]`;
+const PHASES = ['api', 'relay', 'kinesis', 'scaling', 'latency', 'failover'] as const;
+type Phase = (typeof PHASES)[number];
+
+const USAGE = `Usage: npm run bench -- [--quick] [--delay-ms <ms added per call, default 0>] [--relays <max relay processes, default 3>] [--shards <Kinesis shards, default 8>] [--relay-cpu <task | none | CPUs per relay in the scale-out phase, default task: the Copilot manifest's>] [--only <phases, default ${PHASES.join(',')}>] [--out <folder, default bench/results>]`;
 const REGION = 'us-east-1';
 const CONCURRENCY = 8;
 const BATCH = 500;
@@ -75,6 +81,9 @@ interface BenchOptions {
   delayMs: number;
   relays: number;
   shards: number;
+  /** vCPU per relay process in the scale-out phase (0: uncapped). */
+  relayCpus: number;
+  only: Set<Phase>;
   out: string;
 }
 
@@ -86,6 +95,8 @@ function parseOptions(argv: string[]): BenchOptions {
       'delay-ms': { type: 'string', default: '0' },
       relays: { type: 'string', default: '3' },
       shards: { type: 'string', default: '8' },
+      'relay-cpu': { type: 'string', default: 'task' },
+      only: { type: 'string', default: PHASES.join(',') },
       out: { type: 'string', default: join(import.meta.dirname, 'results') },
       help: { type: 'boolean', default: false },
     },
@@ -97,26 +108,53 @@ function parseOptions(argv: string[]): BenchOptions {
   const delayMs = Number(values['delay-ms']);
   const relays = Number(values.relays);
   const shards = Number(values.shards);
+  const relayCpus =
+    values['relay-cpu'] === 'task'
+      ? relayTaskCpus(join(import.meta.dirname, '..', 'copilot', 'outbox-relay', 'manifest.yml'))
+      : values['relay-cpu'] === 'none'
+        ? 0
+        : Number(values['relay-cpu']);
+  const only = values.only.split(',').map((phase) => phase.trim());
+  const unknown = only.filter((phase) => !(PHASES as readonly string[]).includes(phase));
   const problems = [
     ...(Number.isFinite(delayMs) && delayMs >= 0 && delayMs <= 1000
       ? []
       : ['--delay-ms must be a number in [0, 1000]']),
     ...(Number.isInteger(relays) && relays >= 1 && relays <= 8 ? [] : ['--relays must be an integer in [1, 8]']),
-    // The bench's own kinesalite keeps its default account limit of 10 shards.
-    ...(Number.isInteger(shards) && shards >= 1 && shards <= 10 ? [] : ['--shards must be an integer in [1, 10]']),
+    ...(Number.isInteger(shards) && shards >= 1 && shards <= 16 ? [] : ['--shards must be an integer in [1, 16]']),
+    ...(Number.isFinite(relayCpus) && relayCpus >= 0 && relayCpus <= 16
+      ? []
+      : ['--relay-cpu must be task, none or a number of CPUs in (0, 16]']),
+    ...(unknown.length === 0 ? [] : [`--only: unknown phase(s) ${unknown.join(', ')}; phases: ${PHASES.join(', ')}`]),
   ];
   if (problems.length > 0) {
     process.stderr.write(`${problems.join('\n')}\n${USAGE}\n`);
     process.exit(2);
   }
-  return { quick: values.quick, delayMs, relays, shards, out: values.out };
+  return { quick: values.quick, delayMs, relays, shards, relayCpus, only: new Set(only as Phase[]), out: values.out };
 }
 
 /** How much work each phase does: `--quick` is a short smoke run, the default a steadier one. */
 function sizesFor(quick: boolean) {
   return quick
-    ? { orders: 300, backlog: 3000, produce: 3000, kinesisRecords: 3000, levelS: 8, failoverLoadS: 3 }
-    : { orders: 1500, backlog: 10000, produce: 10000, kinesisRecords: 20000, levelS: 30, failoverLoadS: 5 };
+    ? {
+        orders: 300,
+        backlog: 5000,
+        produce: 5000,
+        kinesisRecords: 8000,
+        scalingRecords: 8000,
+        levelS: 10,
+        failoverLoadS: 3,
+      }
+    : {
+        orders: 1500,
+        backlog: 20000,
+        produce: 20000,
+        kinesisRecords: 30000,
+        scalingRecords: 30000,
+        levelS: 30,
+        failoverLoadS: 5,
+      };
 }
 
 /** Runs `count` calls of `task` with `concurrency` callers; returns calls per second. */
@@ -226,18 +264,56 @@ async function measureDrain(
   return seconds > 0 ? (total - first!.count) / seconds : Number.NaN;
 }
 
-/** An outbox event item as the API writes it (same attributes, same payload size). */
-function outboxItem(id: string, customerId: string, now: string) {
-  return {
-    aggregateId: id,
-    seq: 1,
+/**
+ * An order as order-api stores it: the same three items with the same attributes, index keys
+ * (`byCustomer`, the outbox's `byHour`), TTL and sizes, for the raw baseline and the backlogs.
+ * `checkItemShapes` compares them with what the API wrote in the same run.
+ */
+function orderItems(orderId: string, customerId: string, now: string) {
+  const line = { productId: 'sku-bench', quantity: 2, unitPriceMinor: 1250, lineTotalMinor: 2500 };
+  const event = {
     eventId: randomUUID(),
     eventType: 'OrderCreated',
     schemaVersion: 1,
     aggregateType: 'Order',
+    aggregateId: orderId,
+    seq: 1,
     occurredAt: now,
-    payload: { orderId: id, customerId, status: 'CREATED', totalMinor: 2500, currency: 'EUR' },
+    traceparent: `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`,
+    payload: {
+      orderId,
+      customerId,
+      status: 'CREATED',
+      currency: 'USD',
+      totalMinor: 2500,
+      createdAt: now,
+      items: [line],
+    },
   };
+  return {
+    meta: {
+      pk: `ORDER#${orderId}`,
+      sk: 'META',
+      orderId,
+      customerId,
+      status: 'CREATED',
+      currency: 'USD',
+      totalMinor: 2500,
+      itemCount: 1,
+      version: 1,
+      createdAt: now,
+      updatedAt: now,
+      gsi1pk: `CUSTOMER#${customerId}`,
+      gsi1sk: `${now}#${orderId}`,
+    },
+    line: { pk: `ORDER#${orderId}`, sk: 'ITEM#001', lineNo: 1, ...line },
+    outbox: { ...event, expiresAt: Math.floor(Date.parse(now) / 1000) + 7 * 86400, ...outboxTimeIndexKeys(event) },
+  };
+}
+
+/** An outbox event item as the API writes it. */
+function outboxItem(id: string, customerId: string, now: string) {
+  return orderItems(id, customerId, now).outbox;
 }
 
 /** Writes `count` outbox events straight into a table (BatchWriteItem, 4 callers): a backlog for the relay. */
@@ -272,43 +348,61 @@ async function writeBacklog(
   );
 }
 
-/** The three puts the API makes per order, with the same payload sizes. */
+/** The three puts the API makes per order, with the same items and conditions. */
 function rawOrderTransaction(tables: Record<string, string>, customerId: string) {
-  const id = randomUUID();
-  const now = new Date().toISOString();
+  const items = orderItems(randomUUID(), customerId, new Date().toISOString());
   return new TransactWriteCommand({
     TransactItems: [
-      {
-        Put: {
-          TableName: tables.Orders,
-          Item: {
-            pk: `ORDER#${id}`,
-            sk: 'META',
-            customerId,
-            status: 'CREATED',
-            totalMinor: 2500,
-            version: 1,
-            createdAt: now,
-          },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        },
-      },
-      {
-        Put: {
-          TableName: tables.Orders,
-          Item: { pk: `ORDER#${id}`, sk: 'ITEM#001', productId: 'sku-bench', quantity: 2, unitPriceMinor: 1250 },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        },
-      },
+      { Put: { TableName: tables.Orders, Item: items.meta, ConditionExpression: 'attribute_not_exists(pk)' } },
+      { Put: { TableName: tables.Orders, Item: items.line, ConditionExpression: 'attribute_not_exists(pk)' } },
       {
         Put: {
           TableName: tables.OrderOutbox,
-          Item: outboxItem(id, customerId, now),
+          Item: items.outbox,
           ConditionExpression: 'attribute_not_exists(aggregateId)',
         },
       },
     ],
   });
+}
+
+/**
+ * The attribute names of each item of one order the API wrote against the raw baseline's: a
+ * difference would make the ratio compare different work. Returns the differences (none: []).
+ */
+async function checkItemShapes(
+  doc: DynamoDBDocumentClient,
+  apiTables: Record<string, string>,
+  apiOrderId: string,
+): Promise<string[]> {
+  const expected = orderItems(randomUUID(), randomUUID(), new Date().toISOString());
+  const { Items: orderItemsStored = [] } = await doc.send(
+    new QueryCommand({
+      TableName: apiTables.Orders,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': `ORDER#${apiOrderId}` },
+    }),
+  );
+  const { Items: outboxStored = [] } = await doc.send(
+    new QueryCommand({
+      TableName: apiTables.OrderOutbox,
+      KeyConditionExpression: 'aggregateId = :id',
+      ExpressionAttributeValues: { ':id': apiOrderId },
+    }),
+  );
+  const names = (item: object | undefined) =>
+    Object.keys(item ?? {})
+      .sort()
+      .join(',');
+  const pairs: [string, object | undefined, object][] = [
+    ['order META', orderItemsStored.find((i) => i.sk === 'META'), expected.meta],
+    ['order line', orderItemsStored.find((i) => String(i.sk).startsWith('ITEM#')), expected.line],
+    ['outbox event', outboxStored[0], expected.outbox],
+    ['event payload', (outboxStored[0] as { payload?: object } | undefined)?.payload, expected.outbox.payload],
+  ];
+  return pairs.flatMap(([what, api, raw]) =>
+    names(api) === names(raw) ? [] : [`${what}: the API wrote [${names(api)}], the raw baseline [${names(raw)}]`],
+  );
 }
 
 /** A change as DynamoDB's Kinesis streaming destination writes it (the relay's Kinesis source reads these). */
@@ -449,13 +543,33 @@ interface Target {
 
 const fmt = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
 
+/** What the phases measured; a phase that did not run leaves its fields undefined. */
+interface Measured {
+  rawTx?: number;
+  apiRate?: number;
+  itemShapeDifferences?: string[];
+  rawProduce?: number;
+  streamRead?: { rate: number; shards: number };
+  ddbDrain?: number;
+  kinesisRead?: number;
+  kinesisOne?: number;
+  scaling: { relays: number; eventsPerS: number; cpus: number; writePerS: number; balancedMs: number }[];
+  scalingCapNote?: string;
+  latencyRows: LatencyRow[];
+  pathPeak?: number;
+  failedPosts: number;
+  failoverGapMs?: number;
+  notes: string[];
+}
+
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const sizes = sizesFor(options.quick);
   const progress = new Progress();
   const startedAt = new Date();
   const mode = options.delayMs > 0 ? `+${options.delayMs} ms per call` : 'no added delay';
-  progress.step('starting', `local stack (${mode}${options.quick ? ', quick' : ''})`);
+  const runs = (phase: Phase) => options.only.has(phase);
+  progress.step('starting', `local stack (${mode}${options.quick ? ', quick' : ''}; ${[...options.only].join(', ')})`);
 
   const stack = await startLocalStack({ log: (line) => progress.note(`[local-stack] ${line}`) });
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -488,10 +602,15 @@ async function main(): Promise<void> {
     await runCleanups();
     await stack.stop();
   });
+  const m: Measured = { scaling: [], latencyRows: [], failedPosts: 0, notes: [] };
   try {
-    // A kinesalite of the bench's own: its streams count against a 10-shard account limit, which
-    // the shared one's tests need.
-    const kinesalite = new KinesaliteServer({ port: await freePort(), dataDir: logDir });
+    // A kinesalite of the bench's own: its streams count against an account shard limit, which
+    // the shared one's tests need; this one holds the Kinesis phase's stream and a scale-out one.
+    const kinesalite = new KinesaliteServer({
+      port: await freePort(),
+      dataDir: logDir,
+      shardLimit: 2 * options.shards,
+    });
     cleanups.push(() => kinesalite.stop());
     await kinesalite.start();
     const directKinesis = createKinesisClient({ region: REGION, endpoint: kinesalite.endpoint, ...clientTimeouts });
@@ -577,355 +696,373 @@ async function main(): Promise<void> {
         throw new Error(`POST /orders answered ${response.status}: ${await response.text()}`);
       return ((await response.json()) as { orderId: string }).orderId;
     };
+    const rawTables = await newTables();
+    const rawCall = async () => void (await benchDoc.send(rawOrderTransaction(rawTables, customerId)));
 
     // 1. Raw DynamoDB transactions and the API over HTTP (same items, same callers), measured in
     // alternating rounds so that drift (DynamoDB Local warming up or filling, other load on the
     // machine) weighs on both alike.
-    const raw = await newTables();
-    const apiTables = await newTables();
-    const apiTopic = await newTopic();
-    progress.step('order-api vs raw TransactWriteItems', 'starting order-api');
-    const api = await launch('order-api', 'order-api', baseEnv(apiTables, apiTopic));
-    const rawCall = async () => void (await benchDoc.send(rawOrderTransaction(raw, customerId)));
-    const apiCall = async () => void (await post(api.port));
-    await rate(50, CONCURRENCY, rawCall);
-    await rate(50, CONCURRENCY, apiCall);
-    const ROUNDS = 4;
-    const perRound = Math.ceil(sizes.orders / ROUNDS);
-    const spent = { raw: 0, api: 0 };
-    // A call that fails (a timeout on an overloaded machine) counts as time spent, not as work done.
-    const succeeded = { raw: 0, api: 0 };
-    const failed = { raw: 0, api: 0 };
-    for (let round = 1; round <= ROUNDS; round++) {
-      for (const [kind, call] of [
-        ['raw', rawCall],
-        ['api', apiCall],
-      ] as const) {
-        let done = 0;
-        progress.step('order-api vs raw TransactWriteItems', `round ${round}/${ROUNDS}: ${kind}`);
-        spent[kind] +=
-          perRound /
-          (await rate(perRound, CONCURRENCY, async () => {
-            await call().then(
-              () => succeeded[kind]++,
-              () => failed[kind]++,
+    if (runs('api')) {
+      const apiTables = await newTables();
+      const apiTopic = await newTopic();
+      progress.step('order-api vs raw TransactWriteItems', 'starting order-api');
+      const api = await launch('order-api', 'order-api', baseEnv(apiTables, apiTopic));
+      const apiCall = async () => void (await post(api.port));
+      await rate(50, CONCURRENCY, rawCall);
+      await rate(50, CONCURRENCY, apiCall);
+      m.itemShapeDifferences = await checkItemShapes(doc, apiTables, await post(api.port));
+      for (const difference of m.itemShapeDifferences) progress.note(`item shapes differ: ${difference}`);
+      const ROUNDS = 4;
+      const perRound = Math.ceil(sizes.orders / ROUNDS);
+      const spent = { raw: 0, api: 0 };
+      // A call that fails (a timeout on an overloaded machine) counts as time spent, not as work done.
+      const succeeded = { raw: 0, api: 0 };
+      const failed = { raw: 0, api: 0 };
+      for (let round = 1; round <= ROUNDS; round++) {
+        for (const [kind, call] of [
+          ['raw', rawCall],
+          ['api', apiCall],
+        ] as const) {
+          let done = 0;
+          progress.step('order-api vs raw TransactWriteItems', `round ${round}/${ROUNDS}: ${kind}`);
+          spent[kind] +=
+            perRound /
+            (await rate(perRound, CONCURRENCY, async () => {
+              await call().then(
+                () => succeeded[kind]++,
+                () => failed[kind]++,
+              );
+              progress.update(`round ${round}/${ROUNDS}: ${kind} ${++done}/${perRound}`);
+            }));
+        }
+      }
+      m.rawTx = succeeded.raw / spent.raw;
+      m.apiRate = succeeded.api / spent.api;
+      if (failed.raw + failed.api > 0)
+        m.notes.push(`Failed calls (not counted as done): ${failed.raw} raw transactions, ${failed.api} POSTs.`);
+      await stopAll([api]);
+      progress.note(
+        `raw TransactWriteItems ${fmt(m.rawTx)} tx/s, order-api ${fmt(m.apiRate)} orders/s (${fmt(m.apiRate / m.rawTx, 2)} of raw)`,
+      );
+    } else if (runs('latency')) {
+      // The latency phase's first load level is a share of this estimate.
+      progress.step('raw TransactWriteItems', 'for the latency phase');
+      await rate(50, CONCURRENCY, rawCall);
+      m.rawTx = await rate(sizes.orders / 2, CONCURRENCY, rawCall);
+    }
+
+    // 2. Raw Kafka produce: one idempotent producer, acks=all, batches of BATCH.
+    if (runs('relay') || runs('kinesis') || runs('scaling')) {
+      progress.step('raw Kafka produce', `${sizes.produce} messages, batches of ${BATCH}, idempotent, acks=all`);
+      const rawTopic = await newTopic();
+      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+      await producer.connect();
+      const sample = JSON.stringify(outboxItem(randomUUID(), customerId, new Date().toISOString()));
+      const produceStarted = performance.now();
+      for (let sent = 0; sent < sizes.produce; sent += BATCH) {
+        await producer.send({
+          topic: rawTopic,
+          acks: -1,
+          messages: Array.from({ length: Math.min(BATCH, sizes.produce - sent) }, () => ({
+            key: randomUUID(),
+            value: sample,
+          })),
+        });
+        progress.update(`${sent + BATCH}/${sizes.produce}`);
+      }
+      m.rawProduce = sizes.produce / ((performance.now() - produceStarted) / 1000);
+      await producer.disconnect();
+      progress.note(`raw produce ${fmt(m.rawProduce)} msg/s`);
+    }
+
+    // 3. One relay drains a backlog from the outbox table's DynamoDB stream, against raw GetRecords.
+    if (runs('relay')) {
+      const backlogTables = await newTables();
+      const backlogTopic = await newTopic();
+      progress.step('outbox backlog', `writing ${sizes.backlog} events`);
+      await writeBacklog(doc, backlogTables.OrderOutbox!, sizes.backlog, (n) =>
+        progress.update(`${n}/${sizes.backlog}`),
+      );
+      progress.step('raw DynamoDB stream read', `${sizes.backlog} records`);
+      m.streamRead = await rawStreamRead(client, dynamodbEndpoint, backlogTables.OrderOutbox!, sizes.backlog);
+      progress.note(`raw stream read ${fmt(m.streamRead.rate)} records/s (${m.streamRead.shards} shard)`);
+      progress.step('relay drain, DynamoDB Streams', `${sizes.backlog} events, 1 relay`);
+      const relayDdb = await launchRelay(baseEnv(backlogTables, backlogTopic));
+      m.ddbDrain = await measureDrain(admin, backlogTopic, sizes.backlog, (n) =>
+        progress.update(`${n}/${sizes.backlog} on Kafka`),
+      );
+      await stopAll([relayDdb]);
+      progress.note(`relay drain (DynamoDB Streams, ${m.streamRead.shards} shard): ${fmt(m.ddbDrain)} events/s`);
+    }
+
+    const newKinesisStream = async () => {
+      const streamName = `bench-${suffix()}`;
+      await directKinesis.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: options.shards }));
+      const deleted = async () => {
+        await directKinesis.send(new DeleteStreamCommand({ StreamName: streamName })).catch(() => undefined);
+      };
+      cleanups.push(deleted);
+      await waitFor(
+        async () =>
+          (await directKinesis.send(new DescribeStreamSummaryCommand({ StreamName: streamName })))
+            .StreamDescriptionSummary?.StreamStatus === 'ACTIVE',
+        { timeoutMs: 60_000, what: `${streamName} to be ACTIVE` },
+      );
+      return { streamName, deleted };
+    };
+    /** Writes `count` change records with 4 writers (straight to kinesalite); records per second. */
+    const writeKinesis = async (streamName: string, count: number, label: string) => {
+      let next = 0;
+      let written = 0;
+      const started = performance.now();
+      await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          while (next < count) {
+            const size = Math.min(BATCH, count - next);
+            next += size;
+            const records = Array.from({ length: size }, () => destinationRecord(randomUUID()));
+            const { FailedRecordCount } = await directKinesis.send(
+              new PutRecordsCommand({ StreamName: streamName, Records: records }),
             );
-            progress.update(`round ${round}/${ROUNDS}: ${kind} ${++done}/${perRound}`);
-          }));
+            if (FailedRecordCount) throw new Error(`kinesalite refused ${FailedRecordCount} records`);
+            progress.update(`${label}: ${(written += size)}/${count} written`);
+          }
+        }),
+      );
+      return count / ((performance.now() - started) / 1000);
+    };
+    const kinesisEnv = (tables: Record<string, string>, topic: string, streamName: string) => ({
+      ...baseEnv(tables, topic),
+      RELAY_SOURCE: 'kinesis',
+      KINESIS_STREAM_NAME: streamName,
+      KINESIS_ENDPOINT: kinesisEndpoint,
+    });
+
+    // 4. A Kinesis stream of `shards` shards: raw read, then one relay (uncapped) draining it.
+    if (runs('kinesis')) {
+      progress.step('Kinesis', `creating ${options.shards} shards, writing ${sizes.kinesisRecords} records`);
+      const { streamName, deleted } = await newKinesisStream();
+      await writeKinesis(streamName, sizes.kinesisRecords, 'backlog');
+      progress.step('raw Kinesis read', `${options.shards} shards, one reader per shard`);
+      m.kinesisRead = await rawKinesisRead(kinesis, streamName);
+      progress.note(`raw Kinesis read: ${fmt(m.kinesisRead)} records/s (${options.shards} shards)`);
+      progress.step(`relay drain, Kinesis ${options.shards} shards`, '1 relay process');
+      const topic = await newTopic();
+      const relay = await launchRelay(kinesisEnv(await newTables(), topic, streamName));
+      m.kinesisOne = await measureDrain(admin, topic, sizes.kinesisRecords, (n) =>
+        progress.update(`1 relay: ${n}/${sizes.kinesisRecords} on Kafka`),
+      );
+      await stopAll([relay]);
+      await deleted();
+      progress.note(`relay drain (Kinesis ${options.shards} shards, 1 relay): ${fmt(m.kinesisOne)} events/s`);
+    }
+
+    // 5. Scale-out: 1 … N relay processes, each the size of its Fargate task (a CPU quota), on an
+    // empty stream until their leases are balanced; then the backlog is written and drained.
+    if (runs('scaling')) {
+      const relayCounts = options.quick
+        ? [...new Set([1, options.relays])]
+        : Array.from({ length: options.relays }, (_, i) => i + 1);
+      for (const count of relayCounts) {
+        const label = `${count} relay(s)`;
+        progress.step(`scale-out, Kinesis ${options.shards} shards`, `${label}: starting, waiting for balanced leases`);
+        const { streamName, deleted } = await newKinesisStream();
+        const topic = await newTopic();
+        const env = kinesisEnv(await newTables(), topic, streamName);
+        const caps: CpuCap[] = [];
+        const relays = await Promise.all(
+          Array.from({ length: count }, async () => {
+            const relay = await launchRelay(env);
+            if (options.relayCpus > 0) {
+              const cap = createCpuCap(`outbox-bench-${suffix()}`, options.relayCpus);
+              if ('unavailable' in cap) m.scalingCapNote ??= cap.unavailable;
+              else {
+                cap.add(relay.child.pid!);
+                caps.push(cap);
+              }
+            }
+            return relay;
+          }),
+        );
+        const balanceStarted = performance.now();
+        let owned: number[] = [];
+        let settledSamples = 0;
+        await waitFor(
+          async () => {
+            owned = await Promise.all(relays.map(async (relay) => (await metric(relay, 'relay_shards_owned')) ?? 0));
+            const fair =
+              owned.reduce((a, b) => a + b, 0) === options.shards && Math.max(...owned) - Math.min(...owned) <= 1;
+            settledSamples = fair ? settledSamples + 1 : 0;
+            progress.update(`${label}: shards owned ${owned.join(' / ')}`);
+            return settledSamples >= 3;
+          },
+          { timeoutMs: 120_000, intervalMs: 250, what: `balanced shard leases (have ${owned.join(' / ')})` },
+        );
+        const balancedMs = performance.now() - balanceStarted;
+        const drained = measureDrain(admin, topic, sizes.scalingRecords, (n) =>
+          progress.update(`${label}: ${n}/${sizes.scalingRecords} on Kafka`),
+        );
+        const writePerS = await writeKinesis(streamName, sizes.scalingRecords, label);
+        const eventsPerS = await drained;
+        await stopAll(relays);
+        for (const cap of caps) cap.remove();
+        await deleted();
+        const cpus = caps.length === count ? options.relayCpus : 0;
+        m.scaling.push({ relays: count, eventsPerS, cpus, writePerS, balancedMs });
+        progress.note(
+          `scale-out (Kinesis ${options.shards} shards, ${label}${cpus > 0 ? ` × ${cpus} CPU` : ', uncapped'}): ${fmt(eventsPerS)} events/s (written at ${fmt(writePerS)}/s)`,
+        );
       }
     }
-    const rawTx = succeeded.raw / spent.raw;
-    const apiRate = succeeded.api / spent.api;
-    if (failed.raw + failed.api > 0)
-      progress.note(`failed calls (not counted as done): ${failed.raw} raw transactions, ${failed.api} POSTs`);
-    await stopAll([api]);
-    progress.note(
-      `raw TransactWriteItems ${fmt(rawTx)} tx/s, order-api ${fmt(apiRate)} orders/s (${fmt(apiRate / rawTx, 2)} of raw)`,
-    );
 
-    // 2. Raw limits of the relay's two sides: reading the backlog's stream, and Kafka produce.
-    const backlogTables = await newTables();
-    const backlogTopic = await newTopic();
-    progress.step('outbox backlog', `writing ${sizes.backlog} events`);
-    await writeBacklog(doc, backlogTables.OrderOutbox!, sizes.backlog, (n) => progress.update(`${n}/${sizes.backlog}`));
-    progress.step('raw DynamoDB stream read', `${sizes.backlog} records`);
-    const streamRead = await rawStreamRead(client, dynamodbEndpoint, backlogTables.OrderOutbox!, sizes.backlog);
-    progress.step('raw Kafka produce', `${sizes.produce} messages, batches of ${BATCH}, idempotent, acks=all`);
-    const rawTopic = await newTopic();
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    await producer.connect();
-    const sample = JSON.stringify({
-      eventId: randomUUID(),
-      eventType: 'OrderCreated',
-      payload: { customerId, pad: 'x'.repeat(400) },
-    });
-    const produceStarted = performance.now();
-    for (let sent = 0; sent < sizes.produce; sent += BATCH) {
-      await producer.send({
-        topic: rawTopic,
-        acks: -1,
-        messages: Array.from({ length: Math.min(BATCH, sizes.produce - sent) }, () => ({
-          key: randomUUID(),
-          value: sample,
-        })),
-      });
-      progress.update(`${sent + BATCH}/${sizes.produce}`);
-    }
-    const rawProduce = sizes.produce / ((performance.now() - produceStarted) / 1000);
-    await producer.disconnect();
-    progress.note(
-      `raw stream read ${fmt(streamRead.rate)} records/s (${streamRead.shards} shard), raw produce ${fmt(rawProduce)} msg/s`,
-    );
-
-    // 3. One relay drains the backlog from the DynamoDB stream.
-    progress.step('relay drain, DynamoDB Streams', `${sizes.backlog} events, 1 relay`);
-    const relayDdb = await launchRelay(baseEnv(backlogTables, backlogTopic));
-    const ddbDrain = await measureDrain(admin, backlogTopic, sizes.backlog, (n) =>
-      progress.update(`${n}/${sizes.backlog} on Kafka`),
-    );
-    await stopAll([relayDdb]);
-    progress.note(`relay drain (DynamoDB Streams, ${streamRead.shards} shard): ${fmt(ddbDrain)} events/s`);
-
-    // 4. A Kinesis stream of `shards` shards: raw read, then 1 … N relay processes draining it.
-    const streamName = `bench-${suffix()}`;
-    progress.step('Kinesis', `creating ${options.shards} shards, writing ${sizes.kinesisRecords} records`);
-    await directKinesis.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: options.shards }));
-    cleanups.push(() => directKinesis.send(new DeleteStreamCommand({ StreamName: streamName })).catch(() => undefined));
-    await waitFor(
-      async () =>
-        (await directKinesis.send(new DescribeStreamSummaryCommand({ StreamName: streamName })))
-          .StreamDescriptionSummary?.StreamStatus === 'ACTIVE',
-      { timeoutMs: 60_000, what: `${streamName} to be ACTIVE` },
-    );
-    for (let put = 0; put < sizes.kinesisRecords; put += BATCH) {
-      const records = Array.from({ length: Math.min(BATCH, sizes.kinesisRecords - put) }, () =>
-        destinationRecord(randomUUID()),
+    // 6. POST → notification stored, from a cold start: the first COLD_S seconds at 25 % of an
+    // estimate (raw transactions ÷ 2), then the path's peak (more offered than it can take), then
+    // 25/50/90 % of that peak, each level starting from drained queues.
+    if (runs('latency')) {
+      const latencyTables = await newTables();
+      const latencyTopic = await newTopic();
+      const env = baseEnv(latencyTables, latencyTopic);
+      progress.step('latency', 'cold start of order-api, outbox-relay and notifier');
+      const [latencyApi, , notifier] = await Promise.all([
+        launch('order-api', 'order-api-2', env),
+        launchRelay(env),
+        launch('notifier', 'notifier', env),
+      ]);
+      const posted: { orderId: string; at: number; level: string }[] = [];
+      /** Open loop: `perS` orders a second for `seconds`, each POST on its own (bounded in flight). */
+      const offer = async (perS: number, seconds: number, level: string, label: string) => {
+        const began = Date.now();
+        const inFlight = new Set<Promise<void>>();
+        for (let i = 0; i < perS * seconds; i++) {
+          const due = began + (i * 1000) / perS;
+          if (due > Date.now()) await sleep(due - Date.now());
+          if (inFlight.size >= 256) await Promise.race(inFlight);
+          const at = Date.now();
+          const work = post(latencyApi.port).then(
+            (orderId) => void posted.push({ orderId, at, level }),
+            () => void m.failedPosts++,
+          );
+          inFlight.add(work);
+          void work.finally(() => inFlight.delete(work));
+          if (i % 10 === 0) progress.update(`${label}: ${Math.round((Date.now() - began) / 1000)}/${seconds} s`);
+        }
+        await Promise.allSettled([...inFlight]);
+      };
+      const allNotified = async () =>
+        waitFor(
+          async () => {
+            const stored = (await metric(notifier, 'notifier_events_processed_total', 'outcome="stored"')) ?? 0;
+            progress.update(`${stored}/${posted.length} notifications stored`);
+            return stored >= posted.length;
+          },
+          { timeoutMs: 300_000, intervalMs: 250, what: `${posted.length} notifications` },
+        ).catch((error: unknown) => m.notes.push(`Latency: ${String(error)}`));
+      const estimate = m.rawTx! / 2;
+      const coldStart = Date.now();
+      progress.step('latency', `cold start: ${COLD_S} s at 25 % of ${fmt(estimate)} orders/s (raw tx ÷ 2)`);
+      await offer(0.25 * estimate, COLD_S, 'cold', 'cold start');
+      await allNotified();
+      // The path's peak: offered at 1.25 × the estimate, the orders notified over the time from
+      // the first POST to the last notification.
+      progress.step('latency', `the path's peak: offering ${fmt(1.25 * estimate)} orders/s`);
+      await offer(1.25 * estimate, sizes.levelS, 'peak', 'peak');
+      await allNotified();
+      let processed = await processedAtByOrder(doc, latencyTables.Notifications!);
+      const saturated = posted.filter((s) => s.level === 'peak');
+      const saturatedDone = saturated.flatMap((s) => processed.get(s.orderId) ?? []);
+      m.pathPeak =
+        saturated.length > 0 && saturatedDone.length === saturated.length
+          ? saturated.length / ((Math.max(...saturatedDone) - Math.min(...saturated.map((s) => s.at))) / 1000)
+          : Number.NaN;
+      const peak = Number.isFinite(m.pathPeak) ? m.pathPeak : estimate;
+      if (!Number.isFinite(m.pathPeak)) m.notes.push('The path peak could not be measured: levels use raw tx ÷ 2.');
+      for (const share of LOAD_LEVELS) {
+        const label = `${share * 100} % of peak (${fmt(share * peak)} orders/s)`;
+        progress.step('latency', label);
+        await offer(share * peak, sizes.levelS, String(share), label);
+        await allNotified();
+      }
+      processed = await processedAtByOrder(doc, latencyTables.Notifications!);
+      const row = (label: string, share: number, cold: boolean, offered: number, level: string, seconds: number) => {
+        const samples = posted.filter((s) => s.level === level);
+        const latencies = samples.flatMap((s) => {
+          const at = processed.get(s.orderId);
+          return at === undefined ? [] : [at - s.at];
+        });
+        return {
+          label,
+          share,
+          cold,
+          offeredPerS: offered,
+          achievedPerS: samples.length / seconds,
+          orders: samples.length,
+          notified: latencies.length,
+          p50: percentile(latencies, 50),
+          p95: percentile(latencies, 95),
+          p99: percentile(latencies, 99),
+        };
+      };
+      m.latencyRows.push(
+        row(`cold start: first ${COLD_S} s at 25 % of raw tx ÷ 2`, 0.25, true, 0.25 * estimate, 'cold', COLD_S),
       );
-      const { FailedRecordCount } = await directKinesis.send(
-        new PutRecordsCommand({ StreamName: streamName, Records: records }),
+      for (const share of LOAD_LEVELS)
+        m.latencyRows.push(
+          row(`steady, ${share * 100} % of peak`, share, false, share * peak, String(share), sizes.levelS),
+        );
+      progress.note(
+        `cold start ${Math.round((Date.now() - coldStart) / 1000)} s ago; path peak ${fmt(m.pathPeak)} orders/s`,
       );
-      if (FailedRecordCount) throw new Error(`kinesalite refused ${FailedRecordCount} records`);
-      progress.update(`${put + records.length}/${sizes.kinesisRecords} written`);
+      await stopAll([...services]);
     }
-    progress.step('raw Kinesis read', `${options.shards} shards, one reader per shard`);
-    const kinesisRead = await rawKinesisRead(kinesis, streamName);
-    progress.note(`raw Kinesis read: ${fmt(kinesisRead)} records/s (${options.shards} shards)`);
-    const relayCounts = options.quick
-      ? [...new Set([1, options.relays])]
-      : Array.from({ length: options.relays }, (_, i) => i + 1);
-    const scaling: { relays: number; eventsPerS: number }[] = [];
-    for (const count of relayCounts) {
-      progress.step(`relay drain, Kinesis ${options.shards} shards`, `${count} relay process(es)`);
+
+    // 7. Failover: two relays on one stream shard, a trickle of orders, SIGKILL of the shard's owner.
+    if (runs('failover')) {
       const tables = await newTables();
       const topic = await newTopic();
-      const env = {
-        ...baseEnv(tables, topic),
-        RELAY_SOURCE: 'kinesis',
-        KINESIS_STREAM_NAME: streamName,
-        KINESIS_ENDPOINT: kinesisEndpoint,
-      };
-      const relays = await Promise.all(Array.from({ length: count }, () => launchRelay(env)));
-      const eventsPerS = await measureDrain(admin, topic, sizes.kinesisRecords, (n) =>
-        progress.update(`${count} relay(s): ${n}/${sizes.kinesisRecords} on Kafka`),
+      const env = baseEnv(tables, topic);
+      progress.step('failover', 'order-api and two relays');
+      const api = await launch('order-api', 'order-api-3', env);
+      const relaysNow = [await launchRelay(env), await launchRelay(env)];
+      let trickling = true;
+      const trickle = (async () => {
+        while (trickling) {
+          await post(api.port).catch(() => undefined);
+          await sleep(50);
+        }
+      })();
+      await sleep(sizes.failoverLoadS * 1000);
+      let owner: ServiceProcess | undefined;
+      await waitFor(
+        async () => {
+          for (const relay of relaysNow) if (((await metric(relay, 'relay_shards_owned')) ?? 0) > 0) owner = relay;
+          return owner !== undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 200, what: "the stream shard's owner" },
       );
-      await stopAll(relays);
-      scaling.push({ relays: count, eventsPerS });
-      progress.note(`relay drain (Kinesis ${options.shards} shards, ${count} relay(s)): ${fmt(eventsPerS)} events/s`);
+      rss.unwatch(owner!);
+      const killedAt = performance.now();
+      await owner!.kill();
+      services.delete(owner!);
+      // Whatever the dead owner had in flight has landed by now; anything later comes from the other.
+      await sleep(200);
+      const baseline = await topicEnd(admin, topic);
+      let flowingAt: number | undefined;
+      progress.step('failover', `owner ${owner!.name} SIGKILLed; waiting for events to flow again`);
+      await waitFor(
+        async () => {
+          if ((await topicEnd(admin, topic)) > baseline) flowingAt = performance.now();
+          return flowingAt !== undefined;
+        },
+        { timeoutMs: 120_000, intervalMs: 20, what: 'events to reach Kafka after the failover' },
+      ).catch((error: unknown) => m.notes.push(`Failover: ${String(error)}`));
+      trickling = false;
+      await trickle;
+      m.failoverGapMs = flowingAt === undefined ? Number.NaN : flowingAt - killedAt;
+      rss.sample();
+      await stopAll([...services]);
     }
 
-    // 5. POST → notification stored at 25/50/90 % of the API's peak, from a cold start.
-    const latencyTables = await newTables();
-    const latencyTopic = await newTopic();
-    const env = baseEnv(latencyTables, latencyTopic);
-    progress.step('latency', 'cold start of order-api, outbox-relay and notifier');
-    const [latencyApi, latencyRelay, notifier] = await Promise.all([
-      launch('order-api', 'order-api-2', env),
-      launchRelay(env),
-      launch('notifier', 'notifier', env),
-    ]);
-    const posted: { orderId: string; at: number; level: number }[] = [];
-    let failedPosts = 0;
-    /** Open loop: `perS` orders a second for `seconds`, each POST on its own (bounded in flight). */
-    const offer = async (perS: number, seconds: number, level: number, label: string) => {
-      const began = Date.now();
-      const inFlight = new Set<Promise<void>>();
-      for (let i = 0; i < perS * seconds; i++) {
-        const due = began + (i * 1000) / perS;
-        if (due > Date.now()) await sleep(due - Date.now());
-        if (inFlight.size >= 256) await Promise.race(inFlight);
-        const at = Date.now();
-        const work = post(latencyApi.port).then(
-          (orderId) => void posted.push({ orderId, at, level }),
-          () => void failedPosts++,
-        );
-        inFlight.add(work);
-        void work.finally(() => inFlight.delete(work));
-        if (i % 10 === 0) progress.update(`${label}: ${Math.round((Date.now() - began) / 1000)}/${seconds} s`);
-      }
-      await Promise.allSettled([...inFlight]);
-    };
-    const coldStart = Date.now();
-    for (const [index, share] of LOAD_LEVELS.entries()) {
-      const perS = Math.max(1, share * apiRate);
-      const seconds = index === 0 ? COLD_S + sizes.levelS : sizes.levelS;
-      const label = `${share * 100} % of peak (${fmt(perS)} orders/s)`;
-      progress.step('latency', label);
-      await offer(perS, seconds, index, label);
-    }
-    progress.step('latency', `waiting for ${posted.length} notifications`);
-    await waitFor(
-      async () => {
-        const stored = (await metric(notifier, 'notifier_events_processed_total', 'outcome="stored"')) ?? 0;
-        progress.update(`${stored}/${posted.length} notifications stored`);
-        return stored >= posted.length;
-      },
-      { timeoutMs: 300_000, intervalMs: 500, what: `${posted.length} notifications` },
-    ).catch((error: unknown) => progress.note(`latency: ${String(error)}`));
-    const processed = await processedAtByOrder(doc, latencyTables.Notifications!);
-    const latencyRows: LatencyRow[] = [];
-    const row = (label: string, share: number, cold: boolean, samples: typeof posted, seconds: number): LatencyRow => {
-      const latencies = samples.flatMap((s) => {
-        const at = processed.get(s.orderId);
-        return at === undefined ? [] : [at - s.at];
-      });
-      return {
-        label,
-        share,
-        cold,
-        offeredPerS: share * apiRate,
-        achievedPerS: samples.length / seconds,
-        orders: samples.length,
-        notified: latencies.length,
-        p50: percentile(latencies, 50),
-        p95: percentile(latencies, 95),
-        p99: percentile(latencies, 99),
-      };
-    };
-    const cold = posted.filter((s) => s.at - coldStart < COLD_S * 1000);
-    latencyRows.push(row(`cold start: first ${COLD_S} s at 25 % of peak`, LOAD_LEVELS[0]!, true, cold, COLD_S));
-    for (const [index, share] of LOAD_LEVELS.entries()) {
-      const steady = posted.filter((s) => s.level === index && s.at - coldStart >= COLD_S * 1000);
-      latencyRows.push(row(`steady, ${share * 100} % of peak`, share, false, steady, sizes.levelS));
-    }
-    // The whole path's sustained rate: at 90 % of the API's peak more orders come than the path
-    // (two transactions per order: API and notifier) can store notifications for, so the orders of
-    // that level notified, over the time from its first POST to the last of their notifications.
-    const saturated = posted.filter((s) => s.level === LOAD_LEVELS.length - 1);
-    const saturatedDone = saturated.flatMap((s) => processed.get(s.orderId) ?? []);
-    const wholePathPerS =
-      saturated.length > 0 && saturatedDone.length === saturated.length
-        ? saturated.length / ((Math.max(...saturatedDone) - Math.min(...saturated.map((s) => s.at))) / 1000)
-        : Number.NaN;
-
-    // 6. Failover: a standby joins, a trickle of orders flows, the leader is SIGKILLed.
-    progress.step('failover', 'starting a standby relay');
-    const standby = await launchRelay(env);
-    const relaysNow = [latencyRelay, standby];
-    let trickling = true;
-    const trickle = (async () => {
-      while (trickling) {
-        await post(latencyApi.port).catch(() => undefined);
-        await sleep(50);
-      }
-    })();
-    await sleep(sizes.failoverLoadS * 1000);
-    let leader: ServiceProcess | undefined;
-    await waitFor(
-      async () => {
-        for (const relay of relaysNow) if ((await metric(relay, 'relay_leader')) === 1) leader = relay;
-        return leader !== undefined;
-      },
-      { timeoutMs: 60_000, intervalMs: 200, what: 'a leader relay' },
-    );
-    rss.unwatch(leader!);
-    const killedAt = performance.now();
-    await leader!.kill();
-    services.delete(leader!);
-    // Whatever the dead leader had in flight has landed by now; anything later comes from the new leader.
-    await sleep(200);
-    const baseline = await topicEnd(admin, latencyTopic);
-    let flowingAt: number | undefined;
-    progress.step('failover', `leader ${leader!.name} SIGKILLed; waiting for events to flow again`);
-    await waitFor(
-      async () => {
-        if ((await topicEnd(admin, latencyTopic)) > baseline) flowingAt = performance.now();
-        return flowingAt !== undefined;
-      },
-      { timeoutMs: 120_000, intervalMs: 20, what: 'events to reach Kafka after the failover' },
-    ).catch((error: unknown) => progress.note(`failover: ${String(error)}`));
-    trickling = false;
-    await trickle;
-    const failoverGapMs = flowingAt === undefined ? Number.NaN : flowingAt - killedAt;
-    rss.sample();
-    await stopAll([...services]);
-
-    // Results.
-    const at50 = latencyRows.find((r) => !r.cold && r.share === 0.5)!;
-    const rawRelayLimit = Math.min(streamRead.rate, rawProduce);
-    const rawKinesisLimit = Math.min(kinesisRead, rawProduce);
-    const one = scaling.find((s) => s.relays === 1)?.eventsPerS ?? Number.NaN;
-    const many = scaling.find((s) => s.relays === 3)?.eventsPerS ?? Number.NaN;
-    const ratioTarget = (name: string, ratio: number, min: number, detail: string, checked = true): Target => ({
-      name,
-      measured: `${fmt(ratio, 2)} (${detail})`,
-      target: `≥ ${min}`,
-      pass: checked ? ratio >= min : undefined,
-    });
-    const targets: Target[] = [
-      ratioTarget(
-        'order-api orders/s ÷ raw TransactWriteItems/s',
-        apiRate / rawTx,
-        0.9,
-        `${fmt(apiRate)} ÷ ${fmt(rawTx)}`,
-      ),
-      ratioTarget(
-        'POST → notification stored, sustained orders/s ÷ (raw TransactWriteItems/s ÷ 2)',
-        wholePathPerS / (rawTx / 2),
-        0.8,
-        `${fmt(wholePathPerS)} ÷ ${fmt(rawTx / 2)}`,
-      ),
-      ratioTarget(
-        `relay drain ÷ min(raw read, raw produce), DynamoDB Streams ${streamRead.shards} shard, ${mode}`,
-        ddbDrain / rawRelayLimit,
-        0.8,
-        `${fmt(ddbDrain)} ÷ ${fmt(rawRelayLimit)}`,
-      ),
-      ratioTarget(
-        `relay drain ÷ min(raw read, raw produce), Kinesis ${options.shards} shards, 1 relay, ${mode}`,
-        one / rawKinesisLimit,
-        0.8,
-        `${fmt(one)} ÷ ${fmt(rawKinesisLimit)}`,
-      ),
-      ratioTarget(
-        `3 relays ÷ 1 relay, Kinesis ${options.shards} shards${options.delayMs > 0 ? `, ${mode}` : ' (target applies with --delay-ms)'}`,
-        many / one,
-        2.4,
-        `${fmt(many)} ÷ ${fmt(one)}`,
-        options.delayMs > 0 && options.shards === 8 && Number.isFinite(many),
-      ),
-      {
-        name: 'POST → notification stored p99 at 50 % of peak',
-        measured: `${fmt(at50.p99)} ms`,
-        target: '≤ 250 ms',
-        pass: Number.isFinite(at50.p99) && at50.notified === at50.orders && at50.p99 <= 250,
-      },
-      ...['order-api', 'outbox-relay', 'notifier'].map((kind) => {
-        const peak = rss.peakMb.get(kind) ?? Number.NaN;
-        return {
-          name: `${kind} peak RSS under load`,
-          measured: `${fmt(peak)} MB`,
-          target: '< 150 MB',
-          pass: peak < 150,
-        };
-      }),
-    ];
-    const result = {
-      startedAt: startedAt.toISOString(),
-      node: process.version,
-      cpus: cpus().length,
-      quick: options.quick,
-      delayMs: options.delayMs,
-      sizes,
-      concurrency: CONCURRENCY,
-      batch: BATCH,
-      rates: {
-        rawTransactWriteItemsPerS: rawTx,
-        apiOrdersPerS: apiRate,
-        wholePathOrdersPerS: wholePathPerS,
-        rawDynamoDbStreamReadPerS: streamRead.rate,
-        dynamoDbStreamShards: streamRead.shards,
-        rawProducePerS: rawProduce,
-        relayDrainDynamoDbStreamsPerS: ddbDrain,
-        rawKinesisReadPerS: kinesisRead,
-        kinesisShards: options.shards,
-      },
-      scaling,
-      latency: latencyRows,
-      failedPosts,
-      failover: { gapMs: failoverGapMs, leaseDurationMs: relayDefaults.lease.durationMs },
-      rssPeakMb: Object.fromEntries(rss.peakMb),
-      targets,
-    };
+    const result = buildResult(options, m, rss.peakMb, startedAt, sizes, mode);
     const markdown = formatMarkdown(result, mode);
     const runDir = join(
       options.out,
@@ -934,32 +1071,35 @@ async function main(): Promise<void> {
     mkdirSync(runDir, { recursive: true });
     writeFileSync(join(runDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
     writeFileSync(join(runDir, 'result.md'), markdown);
-    writeFileSync(
-      join(runDir, 'latency.svg'),
-      lineChart({
-        title: `POST → notification stored (${mode})`,
-        xLabel: 'offered load, orders/s',
-        yLabel: 'latency, ms',
-        threshold: { y: 250, label: 'target p99 at 50 %: 250 ms' },
-        series: (['p50', 'p95', 'p99'] as const).map((p) => ({
-          name: p,
-          points: latencyRows.filter((r) => !r.cold).map((r) => [r.offeredPerS, r[p]]),
-        })),
-      }),
-    );
-    writeFileSync(
-      join(runDir, 'relays.svg'),
-      lineChart({
-        title: `Relay drain, Kinesis ${options.shards} shards (${mode})`,
-        xLabel: 'relay processes',
-        yLabel: 'events/s',
-        series: [
-          { name: 'measured', points: scaling.map((s) => [s.relays, s.eventsPerS]) },
-          { name: 'linear from 1 relay', dashed: true, points: scaling.map((s) => [s.relays, s.relays * one]) },
-          { name: 'min(raw read, produce)', dashed: true, points: scaling.map((s) => [s.relays, rawKinesisLimit]) },
-        ],
-      }),
-    );
+    const steady = m.latencyRows.filter((r) => !r.cold);
+    if (steady.length > 0)
+      writeFileSync(
+        join(runDir, 'latency.svg'),
+        lineChart({
+          title: `POST → notification stored (${mode})`,
+          xLabel: 'offered load, orders/s',
+          yLabel: 'latency, ms',
+          threshold: { y: 250, label: 'target p99 at 50 %: 250 ms' },
+          series: (['p50', 'p95', 'p99'] as const).map((p) => ({
+            name: p,
+            points: steady.map((r) => [r.offeredPerS, r[p]]),
+          })),
+        }),
+      );
+    const one = m.scaling.find((s) => s.relays === 1)?.eventsPerS ?? Number.NaN;
+    if (m.scaling.length > 0)
+      writeFileSync(
+        join(runDir, 'relays.svg'),
+        lineChart({
+          title: `Relay scale-out, Kinesis ${options.shards} shards (${mode}${m.scaling[0]!.cpus > 0 ? `, ${m.scaling[0]!.cpus} CPU per relay` : ''})`,
+          xLabel: 'relay processes',
+          yLabel: 'events/s',
+          series: [
+            { name: 'measured', points: m.scaling.map((s) => [s.relays, s.eventsPerS]) },
+            { name: 'linear from 1 relay', dashed: true, points: m.scaling.map((s) => [s.relays, s.relays * one]) },
+          ],
+        }),
+      );
     progress.done();
     process.stdout.write(`${markdown}\nWritten to ${runDir}\n`);
     rmSync(logDir, { recursive: true, force: true });
@@ -987,17 +1127,9 @@ async function startDelayedKafka(
   progress: Progress,
   cleanups: (() => Promise<unknown>)[],
 ): Promise<string[]> {
-  const server = new KafkaServer({ port: await freePort(), controllerPort: await freePort(), dataDir });
-  const proxy = await startDelayProxy({ targetHost: '127.0.0.1', targetPort: server.port, delayMs });
-  // KafkaServer advertises the port it listens on and has no option for another one (yet): the
-  // bench rewrites that one line of the properties it writes.
-  const patched = server as unknown as { serverProperties(logDir: string): string };
-  const original = patched.serverProperties.bind(server);
-  patched.serverProperties = (logDir) =>
-    original(logDir).replace(
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${server.port}`,
-      `advertised.listeners=PLAINTEXT://${proxy.address}`,
-    );
+  const port = await freePort();
+  const proxy = await startDelayProxy({ targetHost: '127.0.0.1', targetPort: port, delayMs });
+  const server = new KafkaServer({ port, controllerPort: await freePort(), dataDir, advertisedPort: proxy.port });
   progress.step(
     'starting',
     `a Kafka of the bench's own on :${server.port}, advertised through the proxy :${proxy.port}`,
@@ -1008,22 +1140,125 @@ async function startDelayedKafka(
   return [proxy.address];
 }
 
-function formatMarkdown(
-  result: {
-    startedAt: string;
-    node: string;
-    cpus: number;
-    quick: boolean;
-    rates: Record<string, number>;
-    scaling: { relays: number; eventsPerS: number }[];
-    latency: LatencyRow[];
-    failedPosts: number;
-    failover: { gapMs: number; leaseDurationMs: number };
-    rssPeakMb: Record<string, number>;
-    targets: Target[];
-  },
+type BenchResult = ReturnType<typeof buildResult>;
+
+/** The run's numbers and its target rows; a target whose phase did not run is left out. */
+function buildResult(
+  options: BenchOptions,
+  m: Measured,
+  rssPeakMb: Map<string, number>,
+  startedAt: Date,
+  sizes: ReturnType<typeof sizesFor>,
   mode: string,
-): string {
+) {
+  const targets: Target[] = [];
+  const ratioTarget = (name: string, ratio: number, min: number, detail: string, checked = true) =>
+    targets.push({
+      name,
+      measured: `${fmt(ratio, 2)} (${detail})`,
+      target: `≥ ${min}`,
+      pass: checked ? ratio >= min : undefined,
+    });
+  const rawProduce = m.rawProduce ?? Number.NaN;
+  if (m.rawTx !== undefined && m.apiRate !== undefined) {
+    const same = (m.itemShapeDifferences ?? []).length === 0;
+    targets.push({
+      name: 'order-api orders/s ÷ raw TransactWriteItems/s (same items)',
+      measured: `${fmt(m.apiRate / m.rawTx, 2)} (${fmt(m.apiRate)} ÷ ${fmt(m.rawTx)}${same ? '' : '; the items differ'})`,
+      target: '≥ 0.9',
+      pass: same && m.apiRate / m.rawTx >= 0.9,
+    });
+  }
+  if (m.rawTx !== undefined && m.pathPeak !== undefined)
+    ratioTarget(
+      "POST → notification stored, the path's sustained orders/s ÷ (raw TransactWriteItems/s ÷ 2)",
+      m.pathPeak / (m.rawTx / 2),
+      0.8,
+      `${fmt(m.pathPeak)} ÷ ${fmt(m.rawTx / 2)}`,
+    );
+  if (m.streamRead !== undefined && m.ddbDrain !== undefined) {
+    const limit = Math.min(m.streamRead.rate, rawProduce);
+    ratioTarget(
+      `relay drain ÷ min(raw read, raw produce), DynamoDB Streams ${m.streamRead.shards} shard, ${mode}`,
+      m.ddbDrain / limit,
+      0.8,
+      `${fmt(m.ddbDrain)} ÷ ${fmt(limit)}`,
+    );
+  }
+  if (m.kinesisRead !== undefined && m.kinesisOne !== undefined) {
+    const limit = Math.min(m.kinesisRead, rawProduce);
+    ratioTarget(
+      `relay drain ÷ min(raw read, raw produce), Kinesis ${options.shards} shards, 1 relay, ${mode}`,
+      m.kinesisOne / limit,
+      0.8,
+      `${fmt(m.kinesisOne)} ÷ ${fmt(limit)}`,
+    );
+  }
+  const one = m.scaling.find((s) => s.relays === 1);
+  const three = m.scaling.find((s) => s.relays === 3);
+  if (one && three) {
+    const sized = three.cpus > 0 ? `${three.cpus} CPU per relay (its Fargate task)` : 'relays uncapped';
+    ratioTarget(
+      `3 relays ÷ 1 relay, Kinesis ${options.shards} shards, ${sized}, ${mode}${options.delayMs > 0 ? '' : ' (target applies with --delay-ms)'}`,
+      three.eventsPerS / one.eventsPerS,
+      2.4,
+      `${fmt(three.eventsPerS)} ÷ ${fmt(one.eventsPerS)}`,
+      options.delayMs > 0 && options.shards === 8,
+    );
+  }
+  const at50 = m.latencyRows.find((r) => !r.cold && r.share === 0.5);
+  if (at50)
+    targets.push({
+      name: "POST → notification stored p99 at 50 % of the path's peak",
+      measured: `${fmt(at50.p99)} ms (${fmt(at50.offeredPerS)} orders/s)`,
+      target: '≤ 250 ms',
+      pass: Number.isFinite(at50.p99) && at50.notified === at50.orders && at50.p99 <= 250,
+    });
+  for (const kind of ['order-api', 'outbox-relay', 'notifier']) {
+    const peak = rssPeakMb.get(kind);
+    if (peak !== undefined)
+      targets.push({
+        name: `${kind} peak RSS under load`,
+        measured: `${fmt(peak)} MB`,
+        target: '< 150 MB',
+        pass: peak < 150,
+      });
+  }
+  return {
+    startedAt: startedAt.toISOString(),
+    node: process.version,
+    cpus: cpus().length,
+    quick: options.quick,
+    delayMs: options.delayMs,
+    phases: [...options.only],
+    sizes,
+    concurrency: CONCURRENCY,
+    batch: BATCH,
+    rates: {
+      rawTransactWriteItemsPerS: m.rawTx,
+      apiOrdersPerS: m.apiRate,
+      pathPeakOrdersPerS: m.pathPeak,
+      rawDynamoDbStreamReadPerS: m.streamRead?.rate,
+      dynamoDbStreamShards: m.streamRead?.shards,
+      rawProducePerS: m.rawProduce,
+      relayDrainDynamoDbStreamsPerS: m.ddbDrain,
+      rawKinesisReadPerS: m.kinesisRead,
+      relayDrainKinesisPerS: m.kinesisOne,
+      kinesisShards: options.shards,
+    },
+    itemShapeDifferences: m.itemShapeDifferences,
+    scaling: m.scaling,
+    scalingCapNote: m.scalingCapNote,
+    latency: m.latencyRows,
+    failedPosts: m.failedPosts,
+    failover: { gapMs: m.failoverGapMs, leaseDurationMs: relayDefaults.lease.durationMs },
+    rssPeakMb: Object.fromEntries(rssPeakMb),
+    notes: m.notes,
+    targets,
+  };
+}
+
+function formatMarkdown(result: BenchResult, mode: string): string {
   const r = result.rates;
   const table = (header: string[], rows: string[][]) =>
     [
@@ -1031,8 +1266,38 @@ function formatMarkdown(
       `| ${header.map(() => '---').join(' | ')} |`,
       ...rows.map((row) => `| ${row.join(' | ')} |`),
     ].join('\n');
-  return [
-    `# Bench ${result.startedAt} (${mode}${result.quick ? ', quick' : ''}; node ${result.node}, ${result.cpus} CPUs)`,
+  const n = (value: number | undefined, digits = 0) => fmt(value ?? Number.NaN, digits);
+  const throughput: string[][] = [];
+  if (r.apiOrdersPerS !== undefined)
+    throughput.push([
+      'order-api POST /orders',
+      `${n(r.apiOrdersPerS)} orders/s`,
+      `TransactWriteItems ${n(r.rawTransactWriteItemsPerS)} tx/s (same three items)`,
+      n(r.apiOrdersPerS / r.rawTransactWriteItemsPerS!, 2),
+    ]);
+  if (r.pathPeakOrdersPerS !== undefined)
+    throughput.push([
+      "POST → notification stored, the path's peak",
+      `${n(r.pathPeakOrdersPerS)} orders/s`,
+      `TransactWriteItems ${n(r.rawTransactWriteItemsPerS)} tx/s ÷ 2 (API and notifier)`,
+      n(r.pathPeakOrdersPerS / (r.rawTransactWriteItemsPerS! / 2), 2),
+    ]);
+  if (r.relayDrainDynamoDbStreamsPerS !== undefined)
+    throughput.push([
+      `relay, DynamoDB Streams (${r.dynamoDbStreamShards} shard)`,
+      `${n(r.relayDrainDynamoDbStreamsPerS)} events/s`,
+      `stream read ${n(r.rawDynamoDbStreamReadPerS)}/s, produce ${n(r.rawProducePerS)}/s`,
+      n(r.relayDrainDynamoDbStreamsPerS / Math.min(r.rawDynamoDbStreamReadPerS!, r.rawProducePerS!), 2),
+    ]);
+  if (r.relayDrainKinesisPerS !== undefined)
+    throughput.push([
+      `relay × 1, Kinesis (${r.kinesisShards} shards)`,
+      `${n(r.relayDrainKinesisPerS)} events/s`,
+      `Kinesis read ${n(r.rawKinesisReadPerS)}/s, produce ${n(r.rawProducePerS)}/s`,
+      n(r.relayDrainKinesisPerS / Math.min(r.rawKinesisReadPerS!, r.rawProducePerS!), 2),
+    ]);
+  const sections = [
+    `# Bench ${result.startedAt} (${mode}${result.quick ? ', quick' : ''}; node ${result.node}, ${result.cpus} CPUs; phases ${result.phases.join(', ')})`,
     '',
     '## Targets',
     '',
@@ -1046,63 +1311,64 @@ function formatMarkdown(
       ]),
     ),
     '',
-    '## Throughput against the raw limits (same run)',
-    '',
-    table(
-      ['path', 'measured', 'raw limit', 'ratio'],
-      [
-        [
-          'order-api POST /orders',
-          `${fmt(r.apiOrdersPerS!)} orders/s`,
-          `TransactWriteItems ${fmt(r.rawTransactWriteItemsPerS!)} tx/s`,
-          fmt(r.apiOrdersPerS! / r.rawTransactWriteItemsPerS!, 2),
-        ],
-        [
-          'POST → notification stored, sustained (at 90 % of peak)',
-          `${fmt(r.wholePathOrdersPerS!)} orders/s`,
-          `TransactWriteItems ${fmt(r.rawTransactWriteItemsPerS!)} tx/s ÷ 2 (API and notifier)`,
-          fmt(r.wholePathOrdersPerS! / (r.rawTransactWriteItemsPerS! / 2), 2),
-        ],
-        [
-          `relay, DynamoDB Streams (${r.dynamoDbStreamShards} shard)`,
-          `${fmt(r.relayDrainDynamoDbStreamsPerS!)} events/s`,
-          `stream read ${fmt(r.rawDynamoDbStreamReadPerS!)}/s, produce ${fmt(r.rawProducePerS!)}/s`,
-          fmt(r.relayDrainDynamoDbStreamsPerS! / Math.min(r.rawDynamoDbStreamReadPerS!, r.rawProducePerS!), 2),
-        ],
-        ...result.scaling.map((s) => [
-          `relay × ${s.relays}, Kinesis (${r.kinesisShards} shards)`,
-          `${fmt(s.eventsPerS)} events/s`,
-          `Kinesis read ${fmt(r.rawKinesisReadPerS!)}/s, produce ${fmt(r.rawProducePerS!)}/s`,
-          fmt(s.eventsPerS / Math.min(r.rawKinesisReadPerS!, r.rawProducePerS!), 2),
+  ];
+  if (throughput.length > 0)
+    sections.push(
+      '## Throughput against the raw limits (same run)',
+      '',
+      table(['path', 'measured', 'raw limit', 'ratio'], throughput),
+      '',
+    );
+  if (result.scaling.length > 0)
+    sections.push(
+      `## Scale-out (Kinesis ${r.kinesisShards} shards; the backlog is written once every relay's leases are balanced)`,
+      '',
+      table(
+        ['relays', 'CPU per relay', 'events/s', '÷ 1 relay', 'backlog written at', 'leases balanced after'],
+        result.scaling.map((s) => [
+          String(s.relays),
+          s.cpus > 0 ? String(s.cpus) : 'uncapped',
+          fmt(s.eventsPerS),
+          fmt(s.eventsPerS / result.scaling[0]!.eventsPerS, 2),
+          `${fmt(s.writePerS)}/s`,
+          `${fmt(s.balancedMs / 1000, 1)} s`,
         ]),
-      ],
-    ),
-    '',
-    `Peak used for the load levels: the API's ${fmt(r.apiOrdersPerS!)} orders/s.`,
-    '',
-    '## POST → notification stored',
-    '',
-    table(
-      ['phase', 'offered orders/s', 'achieved orders/s', 'notified / placed', 'p50 ms', 'p95 ms', 'p99 ms'],
-      result.latency.map((l) => [
-        l.label,
-        fmt(l.offeredPerS, 1),
-        fmt(l.achievedPerS, 1),
-        `${l.notified} / ${l.orders}`,
-        fmt(l.p50),
-        fmt(l.p95),
-        fmt(l.p99),
-      ]),
-    ),
-    '',
-    `Failed POSTs during the latency phases: ${result.failedPosts}.`,
-    '',
-    '## Failover and memory',
-    '',
-    `- Failover gap (SIGKILL of the leader relay → the next event on Kafka): ${fmt(result.failover.gapMs)} ms, with the relay's default lease (${result.failover.leaseDurationMs} ms).`,
+      ),
+      ...(result.scalingCapNote ? ['', `CPU quota unavailable, relays ran uncapped: ${result.scalingCapNote}.`] : []),
+      '',
+    );
+  if (result.latency.length > 0)
+    sections.push(
+      '## POST → notification stored',
+      '',
+      table(
+        ['phase', 'offered orders/s', 'achieved orders/s', 'notified / placed', 'p50 ms', 'p95 ms', 'p99 ms'],
+        result.latency.map((l) => [
+          l.label,
+          fmt(l.offeredPerS, 1),
+          fmt(l.achievedPerS, 1),
+          `${l.notified} / ${l.orders}`,
+          fmt(l.p50),
+          fmt(l.p95),
+          fmt(l.p99),
+        ]),
+      ),
+      '',
+      `The path's peak, used for the load levels: ${n(r.pathPeakOrdersPerS)} orders/s. Failed POSTs: ${result.failedPosts}.`,
+      '',
+    );
+  sections.push('## Failover and memory', '');
+  if (result.failover.gapMs !== undefined)
+    sections.push(
+      `- Failover gap (SIGKILL of the stream shard's owner → the next event on Kafka): ${n(result.failover.gapMs)} ms, with the relay's default lease (${result.failover.leaseDurationMs} ms).`,
+    );
+  sections.push(
     ...Object.entries(result.rssPeakMb).map(([kind, mb]) => `- ${kind} peak RSS under load: ${fmt(mb)} MB`),
-    '',
-  ].join('\n');
+  );
+  for (const difference of result.itemShapeDifferences ?? []) sections.push(`- Item shapes differ: ${difference}`);
+  for (const note of result.notes) sections.push(`- ${note}`);
+  sections.push('');
+  return sections.join('\n');
 }
 
 main().then(

@@ -62,6 +62,11 @@ export interface KafkaServerOptions extends LocalServerOptions {
   fetchTimeoutMs?: number;
   /** Extra SSL and SASL_SSL listeners (off by default). */
   tls?: KafkaTlsListenersOptions;
+  /**
+   * The PLAINTEXT port the broker tells clients to connect to, when another process (a proxy)
+   * listens there and forwards to `port` (default: `port` itself).
+   */
+  advertisedPort?: number;
 }
 
 const SCRAM_SAFE_NAME = /^[\w.-]+$/;
@@ -118,6 +123,7 @@ export class KafkaServer extends LocalServer {
   private readonly fetchTimeoutMs: number;
   private wipeOnNextLaunch: boolean;
   private readonly tls?: KafkaTlsListenersOptions;
+  private readonly advertisedPort: number;
 
   constructor(options: KafkaServerOptions = {}) {
     super(options.port ?? 9092, options, { startTimeoutMs: 90_000 });
@@ -128,6 +134,7 @@ export class KafkaServer extends LocalServer {
     this.fetchTimeoutMs = options.fetchTimeoutMs ?? 10 * 60_000;
     this.wipeOnNextLaunch = options.freshData ?? true;
     this.tls = options.tls;
+    this.advertisedPort = options.advertisedPort ?? this.port;
     for (const user of options.tls?.scramUsers ?? []) {
       if (!SCRAM_SAFE_NAME.test(user.username) || !SCRAM_SAFE_PASSWORD.test(user.password)) {
         throw new Error(`SCRAM user "${user.username}": name or password has characters --add-scram cannot take`);
@@ -302,12 +309,13 @@ export class KafkaServer extends LocalServer {
     const brokerListeners = [`PLAINTEXT://127.0.0.1:${this.port}`];
     if (this.tls?.sslPort) brokerListeners.push(`SSL://127.0.0.1:${this.tls.sslPort}`);
     if (this.tls?.saslSslPort) brokerListeners.push(`SASL_SSL://127.0.0.1:${this.tls.saslSslPort}`);
+    const advertised = [`PLAINTEXT://127.0.0.1:${this.advertisedPort}`, ...brokerListeners.slice(1)];
     const settings: Record<string, string | number> = {
       'process.roles': 'broker,controller',
       'node.id': 1,
       'controller.quorum.voters': `1@127.0.0.1:${this.controllerPort}`,
       listeners: [...brokerListeners, `CONTROLLER://127.0.0.1:${this.controllerPort}`].join(','),
-      'advertised.listeners': brokerListeners.join(','),
+      'advertised.listeners': advertised.join(','),
       'inter.broker.listener.name': 'PLAINTEXT',
       'controller.listener.names': 'CONTROLLER',
       'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL',

@@ -11,6 +11,8 @@ export interface KinesaliteServerOptions extends LocalServerOptions {
   port?: number;
   /** Folder for the log file `kinesalite-<port>.log` (streams stay in memory). */
   dataDir: string;
+  /** Most shards the account may hold across its streams, as Kinesis limits it (default 10). */
+  shardLimit?: number;
 }
 
 /**
@@ -21,10 +23,12 @@ export interface KinesaliteServerOptions extends LocalServerOptions {
 export class KinesaliteServer extends LocalServer {
   readonly name = 'kinesalite';
   private readonly dataDir: string;
+  private readonly shardLimit: number;
 
   constructor(options: KinesaliteServerOptions) {
     super(options.port ?? 4567, options, { startTimeoutMs: 20_000 });
     this.dataDir = options.dataDir;
+    this.shardLimit = options.shardLimit ?? 10;
   }
 
   get logFiles(): string[] {
@@ -88,6 +92,8 @@ export class KinesaliteServer extends LocalServer {
       '0',
       '--updateStreamMs',
       '0',
+      '--shardLimit',
+      String(this.shardLimit),
     ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: this.detached });
     return new ManagedProcess({ name: this.name, child, logFile });

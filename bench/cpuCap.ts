@@ -1,0 +1,76 @@
+/**
+ * A CPU quota for a group of processes, to run a relay the size of its Fargate task (the
+ * `cpu:` of `copilot/outbox-relay/manifest.yml`, 256 units = 0.25 vCPU) on a laptop whose cores
+ * it would otherwise share freely with the servers. Linux cgroups: v1 `cpu` controller
+ * (`cpu.cfs_quota_us`) or v2 (`cpu.max`); both need root. Without access the bench says so and
+ * runs the relays uncapped.
+ */
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const PERIOD_US = 100_000;
+
+export interface CpuCap {
+  /** The quota, in CPUs. */
+  readonly cpus: number;
+  /** Puts a running process under the quota. */
+  add(pid: number): void;
+  /** Removes the group (once its processes have exited). */
+  remove(): void;
+}
+
+/** A new group with `cpus` CPUs (e.g. 0.25), or the reason none can be made here. */
+export function createCpuCap(name: string, cpus: number): CpuCap | { unavailable: string } {
+  const candidates = [
+    {
+      dir: join('/sys/fs/cgroup/cpu', name),
+      parentProbe: '/sys/fs/cgroup/cpu/cpu.cfs_quota_us',
+      limit: (dir: string) => {
+        writeFileSync(join(dir, 'cpu.cfs_period_us'), String(PERIOD_US));
+        writeFileSync(join(dir, 'cpu.cfs_quota_us'), String(Math.round(cpus * PERIOD_US)));
+      },
+    },
+    {
+      dir: join('/sys/fs/cgroup', name),
+      parentProbe: '/sys/fs/cgroup/cgroup.subtree_control',
+      limit: (dir: string) => writeFileSync(join(dir, 'cpu.max'), `${Math.round(cpus * PERIOD_US)} ${PERIOD_US}`),
+    },
+  ];
+  const problems: string[] = [];
+  for (const candidate of candidates) {
+    if (!existsSync(candidate.parentProbe)) continue;
+    if (
+      candidate.parentProbe.endsWith('subtree_control') &&
+      !readFileSync(candidate.parentProbe, 'utf8').includes('cpu')
+    ) {
+      problems.push('cgroup v2 without the cpu controller enabled');
+      continue;
+    }
+    try {
+      mkdirSync(candidate.dir, { recursive: true });
+      candidate.limit(candidate.dir);
+      const dir = candidate.dir;
+      return {
+        cpus,
+        add: (pid) => writeFileSync(join(dir, 'cgroup.procs'), String(pid)),
+        remove: () => {
+          try {
+            rmdirSync(dir);
+          } catch {
+            // Still in use (a process not yet reaped): the kernel keeps an empty group harmlessly.
+          }
+        },
+      };
+    } catch (error) {
+      problems.push(`${candidate.dir}: ${(error as Error).message}`);
+    }
+  }
+  return { unavailable: problems.length > 0 ? problems.join('; ') : 'no cgroup cpu controller mounted' };
+}
+
+/** The relay task's vCPU from its Copilot manifest (`cpu: 256` → 0.25). */
+export function relayTaskCpus(manifestFile: string): number {
+  const match = /^cpu:\s*(\d+)\s*$/m.exec(readFileSync(manifestFile, 'utf8'));
+  if (!match) throw new Error(`${manifestFile} has no top-level cpu: line`);
+  return Number(match[1]) / 1024;
+}
