@@ -551,8 +551,8 @@ interface Measured {
   rawProduce?: number;
   streamRead?: { rate: number; shards: number };
   ddbDrain?: number;
-  kinesisRead?: number;
-  kinesisOne?: number;
+  /** One relay (uncapped) draining a Kinesis stream of 1 and of `--shards` shards. */
+  kinesis: { shards: number; read: number; drain: number }[];
   scaling: { relays: number; eventsPerS: number; cpus: number; writePerS: number; balancedMs: number }[];
   scalingCapNote?: string;
   latencyRows: LatencyRow[];
@@ -602,7 +602,7 @@ async function main(): Promise<void> {
     await runCleanups();
     await stack.stop();
   });
-  const m: Measured = { scaling: [], latencyRows: [], failedPosts: 0, notes: [] };
+  const m: Measured = { kinesis: [], scaling: [], latencyRows: [], failedPosts: 0, notes: [] };
   try {
     // A kinesalite of the bench's own: its streams count against an account shard limit, which
     // the shared one's tests need; this one holds the Kinesis phase's stream and a scale-out one.
@@ -795,9 +795,9 @@ async function main(): Promise<void> {
       progress.note(`relay drain (DynamoDB Streams, ${m.streamRead.shards} shard): ${fmt(m.ddbDrain)} events/s`);
     }
 
-    const newKinesisStream = async () => {
+    const newKinesisStream = async (shards = options.shards) => {
       const streamName = `bench-${suffix()}`;
-      await directKinesis.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: options.shards }));
+      await directKinesis.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: shards }));
       const deleted = async () => {
         await directKinesis.send(new DeleteStreamCommand({ StreamName: streamName })).catch(() => undefined);
       };
@@ -838,23 +838,26 @@ async function main(): Promise<void> {
       KINESIS_ENDPOINT: kinesisEndpoint,
     });
 
-    // 4. A Kinesis stream of `shards` shards: raw read, then one relay (uncapped) draining it.
+    // 4. Kinesis streams of 1 and `shards` shards: raw read, then one relay (uncapped) draining each.
     if (runs('kinesis')) {
-      progress.step('Kinesis', `creating ${options.shards} shards, writing ${sizes.kinesisRecords} records`);
-      const { streamName, deleted } = await newKinesisStream();
-      await writeKinesis(streamName, sizes.kinesisRecords, 'backlog');
-      progress.step('raw Kinesis read', `${options.shards} shards, one reader per shard`);
-      m.kinesisRead = await rawKinesisRead(kinesis, streamName);
-      progress.note(`raw Kinesis read: ${fmt(m.kinesisRead)} records/s (${options.shards} shards)`);
-      progress.step(`relay drain, Kinesis ${options.shards} shards`, '1 relay process');
-      const topic = await newTopic();
-      const relay = await launchRelay(kinesisEnv(await newTables(), topic, streamName));
-      m.kinesisOne = await measureDrain(admin, topic, sizes.kinesisRecords, (n) =>
-        progress.update(`1 relay: ${n}/${sizes.kinesisRecords} on Kafka`),
-      );
-      await stopAll([relay]);
-      await deleted();
-      progress.note(`relay drain (Kinesis ${options.shards} shards, 1 relay): ${fmt(m.kinesisOne)} events/s`);
+      for (const shards of [...new Set([1, options.shards])]) {
+        progress.step(`Kinesis ${shards} shard(s)`, `creating the stream, writing ${sizes.kinesisRecords} records`);
+        const { streamName, deleted } = await newKinesisStream(shards);
+        await writeKinesis(streamName, sizes.kinesisRecords, 'backlog');
+        progress.step(`raw Kinesis read, ${shards} shard(s)`, 'one reader per shard');
+        const read = await rawKinesisRead(kinesis, streamName);
+        progress.note(`raw Kinesis read: ${fmt(read)} records/s (${shards} shard(s))`);
+        progress.step(`relay drain, Kinesis ${shards} shard(s)`, '1 relay process');
+        const topic = await newTopic();
+        const relay = await launchRelay(kinesisEnv(await newTables(), topic, streamName));
+        const drain = await measureDrain(admin, topic, sizes.kinesisRecords, (n) =>
+          progress.update(`1 relay: ${n}/${sizes.kinesisRecords} on Kafka`),
+        );
+        await stopAll([relay]);
+        await deleted();
+        m.kinesis.push({ shards, read, drain });
+        progress.note(`relay drain (Kinesis ${shards} shard(s), 1 relay): ${fmt(drain)} events/s`);
+      }
     }
 
     // 5. Scale-out: 1 … N relay processes, each the size of its Fargate task (a CPU quota), on an
@@ -1185,13 +1188,13 @@ function buildResult(
       `${fmt(m.ddbDrain)} ÷ ${fmt(limit)}`,
     );
   }
-  if (m.kinesisRead !== undefined && m.kinesisOne !== undefined) {
-    const limit = Math.min(m.kinesisRead, rawProduce);
+  for (const run of m.kinesis) {
+    const limit = Math.min(run.read, rawProduce);
     ratioTarget(
-      `relay drain ÷ min(raw read, raw produce), Kinesis ${options.shards} shards, 1 relay, ${mode}`,
-      m.kinesisOne / limit,
+      `relay drain ÷ min(raw read, raw produce), Kinesis ${run.shards} shard(s), 1 relay, ${mode}`,
+      run.drain / limit,
       0.8,
-      `${fmt(m.kinesisOne)} ÷ ${fmt(limit)}`,
+      `${fmt(run.drain)} ÷ ${fmt(limit)}`,
     );
   }
   const one = m.scaling.find((s) => s.relays === 1);
@@ -1242,10 +1245,9 @@ function buildResult(
       dynamoDbStreamShards: m.streamRead?.shards,
       rawProducePerS: m.rawProduce,
       relayDrainDynamoDbStreamsPerS: m.ddbDrain,
-      rawKinesisReadPerS: m.kinesisRead,
-      relayDrainKinesisPerS: m.kinesisOne,
       kinesisShards: options.shards,
     },
+    kinesis: m.kinesis,
     itemShapeDifferences: m.itemShapeDifferences,
     scaling: m.scaling,
     scalingCapNote: m.scalingCapNote,
@@ -1289,12 +1291,12 @@ function formatMarkdown(result: BenchResult, mode: string): string {
       `stream read ${n(r.rawDynamoDbStreamReadPerS)}/s, produce ${n(r.rawProducePerS)}/s`,
       n(r.relayDrainDynamoDbStreamsPerS / Math.min(r.rawDynamoDbStreamReadPerS!, r.rawProducePerS!), 2),
     ]);
-  if (r.relayDrainKinesisPerS !== undefined)
+  for (const run of result.kinesis)
     throughput.push([
-      `relay × 1, Kinesis (${r.kinesisShards} shards)`,
-      `${n(r.relayDrainKinesisPerS)} events/s`,
-      `Kinesis read ${n(r.rawKinesisReadPerS)}/s, produce ${n(r.rawProducePerS)}/s`,
-      n(r.relayDrainKinesisPerS / Math.min(r.rawKinesisReadPerS!, r.rawProducePerS!), 2),
+      `relay × 1, Kinesis (${run.shards} shard${run.shards === 1 ? '' : 's'})`,
+      `${fmt(run.drain)} events/s`,
+      `Kinesis read ${fmt(run.read)}/s, produce ${n(r.rawProducePerS)}/s`,
+      fmt(run.drain / Math.min(run.read, r.rawProducePerS!), 2),
     ]);
   const sections = [
     `# Bench ${result.startedAt} (${mode}${result.quick ? ', quick' : ''}; node ${result.node}, ${result.cpus} CPUs; phases ${result.phases.join(', ')})`,
