@@ -44,8 +44,10 @@ export const configSchema = z
       .int()
       .min(1)
       .max(1000)
-      .default(500)
-      .describe('Records asked for per GetRecords call (DynamoDB Streams allows up to 1000).'),
+      .default(1000)
+      .describe(
+        'Records asked for per GetRecords call (DynamoDB Streams allows up to 1000). Larger batches cost less CPU per record and overlap more per round trip; memory holds two per shard (read ahead).',
+      ),
     LEASE_DURATION_MS: z.coerce
       .number()
       .int()
@@ -187,7 +189,7 @@ export const configSchema = z
       .max(MAX_PUBLISH_LANES)
       .default(MAX_PUBLISH_LANES)
       .describe(
-        'Without KAFKA_TRANSACTIONAL_ID: idempotent producers sharing each batch, their produce requests in flight at once (kafkajs keeps one request in flight per producer and broker); one aggregate always goes through the same producer, so its order holds.',
+        "Without KAFKA_TRANSACTIONAL_ID: idempotent producers sending a shard's batch at once, shared by the shards led (each batch uses ⌈lanes ÷ shards led⌉); an aggregate takes one producer per batch, batches are acknowledged in turn.",
       ),
     KAFKA_TRANSACTIONAL_ID: optionalSetting(z.string().min(1)).describe(
       "When set, every batch is a Kafka transaction; the transactional id is `<this>-<shardId>` per shard (and `<this>-stream` for the coordinator's backfills), the same on every instance, so a shard's new owner fences the old one's producer.",

@@ -103,6 +103,7 @@ export async function start(config: RelayConfig, deps: RelayDeps = {}): Promise<
       maxRequestBytes: config.kafka.maxRequestBytes,
       ackTimeoutMs: config.timeouts.kafkaRequestMs,
       lanes: config.kafka.publishLanes,
+      activeLanes: () => lanesPerShard(),
     });
   // Tells whether Kafka answers (setup, readiness); it never publishes.
   const publisher = publisherOf(undefined);
@@ -110,6 +111,10 @@ export async function start(config: RelayConfig, deps: RelayDeps = {}): Promise<
   // failing or being reset does not touch the others; in transactional mode the id names the
   // shard, so the shard's next owner fences the previous one.
   const shardPublishers = new Map<string, KafkaPublisher>();
+  // The lanes are shared among the publishers in use (one per shard led): one shard spreads each
+  // batch over all of them; many shards, each with its own batch in flight, send fewer, larger
+  // requests (less CPU per record) instead of multiplying small ones.
+  const lanesPerShard = () => Math.ceil(config.kafka.publishLanes / Math.max(1, shardPublishers.size));
   const publishers: PublisherPool = {
     acquire(key) {
       let found = shardPublishers.get(key);

@@ -160,8 +160,9 @@ describe('Kinesis trims through the relay (recorded Kinesis answers: kinesalite 
     const calls: { name: string; input: Record<string, unknown> }[] = [];
     const record = (sequenceNumber: string, aggregateId: string, seq: number, at: number) => ({
       SequenceNumber: sequenceNumber,
-      ApproximateArrivalTimestamp: new Date(at),
-      Data: new TextEncoder().encode(
+      // The GetRecords body as sent: epoch seconds, base64 data.
+      ApproximateArrivalTimestamp: at / 1000,
+      Data: Buffer.from(
         JSON.stringify({
           eventName: 'INSERT',
           dynamodb: {
@@ -177,7 +178,7 @@ describe('Kinesis trims through the relay (recorded Kinesis answers: kinesalite 
             },
           },
         }),
-      ),
+      ).toString('base64'),
     });
     const kinesis = {
       send: async (command: { constructor: { name: string }; input: Record<string, unknown> }) => {

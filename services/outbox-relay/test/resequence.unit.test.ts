@@ -52,8 +52,8 @@ describe('Kinesis destination records', () => {
     };
     const record = toSourceRecord('shardId-000000000000', {
       SequenceNumber: '49650000000000000000000000000000000000000000000000000002',
-      Data: new TextEncoder().encode(JSON.stringify(data)),
-      PartitionKey: 'A1B2C3',
+      // As the GetRecords body carries it: base64.
+      Data: Buffer.from(JSON.stringify(data)).toString('base64'),
     });
     expect(record).toEqual({
       shardId: 'shardId-000000000000',
@@ -65,8 +65,7 @@ describe('Kinesis destination records', () => {
 
     const broken = toSourceRecord('shardId-000000000000', {
       SequenceNumber: '3',
-      Data: new TextEncoder().encode('not json'),
-      PartitionKey: 'x',
+      Data: Buffer.from('not json').toString('base64'),
     });
     const disposition = toOutgoing(broken);
     expect(disposition).toMatchObject({

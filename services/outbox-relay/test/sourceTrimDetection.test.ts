@@ -25,6 +25,9 @@ const change = (aggregateId: string, seq: number) =>
   );
 
 /** A Kinesis client answering each command with the next recorded response (or error) for it. */
+/** Bytes as a GetRecords body carries them. */
+const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
+
 function recordedKinesis(answers: Record<string, unknown[]>): KinesisClient {
   return {
     send: async (command: { constructor: { name: string } }) => {
@@ -124,7 +127,9 @@ describe('sources report trims and expired iterators in their own words', () => 
   test('When the checkpointed Kinesis record is gone (the stream starts after it), then the first read raises source.trimmed (recorded shapes: kinesalite cannot trim)', async () => {
     const kinesis = recordedKinesis({
       GetShardIteratorCommand: [{ ShardIterator: 'it-1' }],
-      GetRecordsCommand: [{ Records: [{ SequenceNumber: '905', Data: change('a', 9) }], NextShardIterator: 'it-2' }],
+      GetRecordsCommand: [
+        { Records: [{ SequenceNumber: '905', Data: base64(change('a', 9)) }], NextShardIterator: 'it-2' },
+      ],
     });
     const source = new KinesisSource({ kinesis, streamName: 's', streamArn: 'arn' });
     const iterator = await source.iteratorFor({ shardId: 'shardId-1' }, { after: '900' });
@@ -138,8 +143,8 @@ describe('sources report trims and expired iterators in their own words', () => 
         { Records: [], NextShardIterator: 'it-2', MillisBehindLatest: 1000 },
         {
           Records: [
-            { SequenceNumber: '900', Data: change('a', 1), ApproximateArrivalTimestamp: new Date(1000) },
-            { SequenceNumber: '901', Data: change('a', 2), ApproximateArrivalTimestamp: new Date(2000) },
+            { SequenceNumber: '900', Data: base64(change('a', 1)), ApproximateArrivalTimestamp: 1 },
+            { SequenceNumber: '901', Data: base64(change('a', 2)), ApproximateArrivalTimestamp: 2 },
           ],
           NextShardIterator: 'it-3',
         },

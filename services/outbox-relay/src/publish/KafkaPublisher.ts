@@ -33,6 +33,13 @@ export interface KafkaPublisherOptions {
    * order, so per-aggregate order holds; the producers' requests are in flight at once.
    */
   lanes?: number;
+  /**
+   * How many of the lanes the next batch is spread over (1 to `lanes`; default all). A batch is
+   * acknowledged whole before the next one starts, so the count may change between batches
+   * without reordering a key. Fewer, larger requests cost less CPU per record; extra lanes only
+   * pay when few batches are in flight at once (one shard led), which the caller knows.
+   */
+  activeLanes?: () => number;
 }
 
 /**
@@ -63,6 +70,8 @@ export class KafkaPublisher implements BatchPublisher {
   /** One producer per lane; a transactional publisher has one. */
   private readonly producers: Producer[];
   private connected = false;
+  /** Each envelope's JSON, made once (an envelope is sized before it is sent, and may be resent). */
+  private readonly values = new WeakMap<OutgoingEvent['envelope'], string>();
 
   constructor(options: KafkaPublisherOptions) {
     this.options = options;
@@ -117,7 +126,33 @@ export class KafkaPublisher implements BatchPublisher {
   /** The bytes `event` takes in a produce request (an estimate that errs high). */
   recordBytes(event: OutgoingEvent): number {
     // The producer span's headers: a traceparent of fixed length, the stored tracestate.
-    return messageBytes(toMessage(event, { traceparent: TRACEPARENT_SIZED, tracestate: event.envelope.tracestate }));
+    return messageBytes(
+      this.toMessage(event, { traceparent: TRACEPARENT_SIZED, tracestate: event.envelope.tracestate }),
+    );
+  }
+
+  /**
+   * The Kafka record of an event; `trace` is the producer span's context (see producerSpans.ts).
+   * The envelope's JSON is made once per event: sizing it (`recordBytes`) and sending it reuse it.
+   */
+  private toMessage(event: OutgoingEvent, trace: TraceHeaders): Message {
+    const { envelope } = event;
+    let value = this.values.get(envelope);
+    if (value === undefined) {
+      value = JSON.stringify(envelope);
+      this.values.set(envelope, value);
+    }
+    const headers: Record<string, string> = {
+      [EVENT_HEADERS.eventId]: envelope.eventId,
+      [EVENT_HEADERS.eventType]: envelope.eventType,
+      [EVENT_HEADERS.seq]: String(envelope.seq),
+      [EVENT_HEADERS.schemaVersion]: String(envelope.schemaVersion),
+      [EVENT_HEADERS.sourceShard]: event.shardId,
+      [EVENT_HEADERS.sourceSequenceNumber]: event.sequenceNumber,
+    };
+    if (trace.traceparent) headers[EVENT_HEADERS.traceparent] = trace.traceparent;
+    if (trace.tracestate) headers[EVENT_HEADERS.tracestate] = trace.tracestate;
+    return { key: envelope.aggregateId, value, headers };
   }
 
   /**
@@ -132,13 +167,15 @@ export class KafkaPublisher implements BatchPublisher {
     // One producer span per record, in the order's trace; each ends when Kafka acknowledged it.
     const traced = events.map((event) => startProducerSpan(this.options.topic, event.envelope));
     const spans = traced.map((t) => t.span);
-    const messages = [
-      ...events.map((event, i) => ({ topic: this.options.topic, message: toMessage(event, traced[i].headers) })),
-      ...letters.map((letter) => ({
-        topic: deadLetterTopicFor(this.options.topic),
-        message: this.toDeadLetter(letter),
-      })),
-    ];
+    const messages: Outgoing[] = [];
+    for (let i = 0; i < events.length; i++) {
+      const message = this.toMessage(events[i], traced[i].headers);
+      messages.push({ topic: this.options.topic, message, bytes: messageBytes(message) });
+    }
+    for (const letter of letters) {
+      const message = this.toDeadLetter(letter);
+      messages.push({ topic: deadLetterTopicFor(this.options.topic), message, bytes: messageBytes(message) });
+    }
     const timeout = this.options.ackTimeoutMs;
     try {
       await this.connect();
@@ -188,13 +225,18 @@ export class KafkaPublisher implements BatchPublisher {
   }
 
   /**
-   * Spreads the messages over the lanes by key (a key always to the same lane, in order), sends
+   * Spreads the messages over the active lanes by key (within a batch a key always takes the same
+   * lane, in order; the batch is acknowledged whole before the next one starts), sends
    * each lane's requests one after the other and the lanes at once, and waits for every lane
    * before it resolves or throws (a lane still sending must not overlap the caller's retry).
    */
-  private async sendInLanes(messages: { topic: string; message: Message }[]): Promise<void> {
-    const byLane: { topic: string; message: Message }[][] = this.producers.map(() => []);
-    for (const entry of messages) byLane[laneOf(entry.message.key, this.producers.length)].push(entry);
+  private async sendInLanes(messages: Outgoing[]): Promise<void> {
+    const wanted = Math.floor(this.options.activeLanes?.() ?? this.producers.length);
+    const lanes = Number.isFinite(wanted)
+      ? Math.min(this.producers.length, Math.max(1, wanted))
+      : this.producers.length;
+    const byLane: Outgoing[][] = Array.from({ length: lanes }, () => []);
+    for (const entry of messages) byLane[laneOf(entry.message.key, lanes)].push(entry);
     const timeout = this.options.ackTimeoutMs;
     const outcomes = await Promise.allSettled(
       byLane.map(async (laneMessages, lane) => {
@@ -252,6 +294,13 @@ export class KafkaPublisher implements BatchPublisher {
   }
 }
 
+/** A message on its way, with its topic and its size in a request (see {@link messageBytes}). */
+interface Outgoing {
+  topic: string;
+  message: Message;
+  bytes: number;
+}
+
 /** Lanes whose send failed, each with its producer's error (the first one is the cause). */
 class LanesFailed extends Error {
   readonly failures: { lane: number; error: unknown }[];
@@ -289,15 +338,11 @@ function messageBytes(message: Message): number {
  * Splits messages, in order, into requests of at most `maxBytes` of records each, grouping
  * consecutive messages of one topic. A message alone over `maxBytes` still gets its own request.
  */
-function splitByBytes(
-  messages: { topic: string; message: Message }[],
-  maxBytes: number,
-): { topic: string; messages: Message[] }[][] {
+function splitByBytes(messages: Outgoing[], maxBytes: number): { topic: string; messages: Message[] }[][] {
   const requests: { topic: string; messages: Message[] }[][] = [];
   let current: { topic: string; messages: Message[] }[] = [];
   let currentBytes = 0;
-  for (const { topic, message } of messages) {
-    const bytes = messageBytes(message);
+  for (const { topic, message, bytes } of messages) {
     if (current.length > 0 && currentBytes + bytes > maxBytes) {
       requests.push(current);
       current = [];
@@ -314,19 +359,3 @@ function splitByBytes(
 
 /** As long as any version-00 `traceparent`, for size estimates. */
 const TRACEPARENT_SIZED = `00-${'0'.repeat(32)}-${'0'.repeat(16)}-00`;
-
-/** The Kafka record of an event; `trace` is the producer span's context (see producerSpans.ts). */
-function toMessage(event: OutgoingEvent, trace: TraceHeaders): Message {
-  const { envelope } = event;
-  const headers: Record<string, string> = {
-    [EVENT_HEADERS.eventId]: envelope.eventId,
-    [EVENT_HEADERS.eventType]: envelope.eventType,
-    [EVENT_HEADERS.seq]: String(envelope.seq),
-    [EVENT_HEADERS.schemaVersion]: String(envelope.schemaVersion),
-    [EVENT_HEADERS.sourceShard]: event.shardId,
-    [EVENT_HEADERS.sourceSequenceNumber]: event.sequenceNumber,
-  };
-  if (trace.traceparent) headers[EVENT_HEADERS.traceparent] = trace.traceparent;
-  if (trace.tracestate) headers[EVENT_HEADERS.tracestate] = trace.tracestate;
-  return { key: envelope.aggregateId, value: JSON.stringify(envelope), headers };
-}

@@ -1,5 +1,5 @@
-import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
-import { contextFromTraceHeaders, traceHeadersOf, type OrderEventEnvelope, type TraceHeaders } from '@outbox/shared';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, isSpanContextValid, trace, type Span } from '@opentelemetry/api';
+import { contextFromTraceHeaders, type OrderEventEnvelope, type TraceHeaders } from '@outbox/shared';
 
 const tracer = trace.getTracer('@outbox/outbox-relay');
 
@@ -9,8 +9,16 @@ const tracer = trace.getTracer('@outbox/outbox-relay');
  * the outbox. A child rather than a link: the relay publishes each event once on the order's
  * behalf, and a child keeps the trace whole in any backend. An event stored without context starts
  * a trace of its own. Returns the span and the headers that carry it to the notifier.
+ *
+ * Called once per record, so it stays lean: an event without stored context starts from the root
+ * context without a propagator round, and the headers are the span's own context written in the
+ * W3C format the registered propagator writes (`traceparent`, and `tracestate` when the trace has one).
  */
 export function startProducerSpan(topic: string, envelope: OrderEventEnvelope): { span: Span; headers: TraceHeaders } {
+  const parent =
+    envelope.traceparent === undefined
+      ? ROOT_CONTEXT
+      : contextFromTraceHeaders({ traceparent: envelope.traceparent, tracestate: envelope.tracestate });
   const span = tracer.startSpan(
     `publish ${topic}`,
     {
@@ -26,13 +34,22 @@ export function startProducerSpan(topic: string, envelope: OrderEventEnvelope): 
         'order.seq': envelope.seq,
       },
     },
-    contextFromTraceHeaders({ ...envelope }),
+    parent,
   );
-  const headers = traceHeadersOf(span);
-  // Tracing not loaded in this process (no propagator): pass the stored context on unchanged.
-  if (!headers.traceparent)
-    return { span, headers: { traceparent: envelope.traceparent, tracestate: envelope.tracestate } };
+  const headers = w3cHeadersOf(span);
+  // Tracing not loaded in this process (no tracer provider, so no valid span): pass the stored context on unchanged.
+  if (!headers) return { span, headers: { traceparent: envelope.traceparent, tracestate: envelope.tracestate } };
   return { span, headers };
+}
+
+/** The span's context as W3C trace-context headers (version 00), or `undefined` when it has none. */
+function w3cHeadersOf(span: Span): TraceHeaders | undefined {
+  const context = span.spanContext();
+  if (!isSpanContextValid(context)) return undefined;
+  const flags = (context.traceFlags & 0xff).toString(16).padStart(2, '0');
+  const traceparent = `00-${context.traceId}-${context.spanId}-${flags}`;
+  const tracestate = context.traceState?.serialize();
+  return tracestate ? { traceparent, tracestate } : { traceparent };
 }
 
 /** Ends producer spans when Kafka acknowledged their batch, or with the error when it did not. */

@@ -3,15 +3,14 @@ import {
   GetRecordsCommand,
   GetShardIteratorCommand,
   type DynamoDBStreamsClient,
-  type _Record,
 } from '@aws-sdk/client-dynamodb-streams';
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { AppError } from '@outbox/shared';
 import type { ChangeSource, RecordBatch, ShardStart, SourceRecord, StreamShard } from './StreamShard';
 import { SourceError } from './SourceError';
 import { mayHaveLostItsStart } from './ShardLineage';
+import { sendForJsonBody } from './sendForJsonBody';
+import { imageFromWire, type WireAttributeValue } from './imageFromWire';
 
 /** Options for {@link DynamoDbStreamSource}. */
 export interface DynamoDbStreamSourceOptions {
@@ -127,7 +126,8 @@ export class DynamoDbStreamSource implements ChangeSource {
    */
   async read(shardId: string, iterator: string, limit: number): Promise<RecordBatch> {
     try {
-      const { Records, NextShardIterator } = await this.streams.send(
+      const { Records, NextShardIterator } = await sendForJsonBody<WireGetRecordsOutput>(
+        this.streams,
         new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }),
       );
       return {
@@ -155,13 +155,30 @@ function nameOf(error: unknown): string | undefined {
   return (error as { name?: string } | null)?.name;
 }
 
-function toSourceRecord(shardId: string, record: _Record): SourceRecord {
+/** A GetRecords answer as sent (the members the relay reads). */
+interface WireGetRecordsOutput {
+  Records?: WireRecord[];
+  NextShardIterator?: string;
+}
+
+/** A DynamoDB stream record as sent: attribute values in their JSON form, times in epoch seconds. */
+interface WireRecord {
+  eventName?: string;
+  dynamodb?: {
+    SequenceNumber?: string;
+    ApproximateCreationDateTime?: number;
+    NewImage?: Record<string, WireAttributeValue>;
+  };
+}
+
+function toSourceRecord(shardId: string, record: WireRecord): SourceRecord {
   const image = record.dynamodb?.NewImage;
+  const created = record.dynamodb?.ApproximateCreationDateTime;
   return {
     shardId,
     sequenceNumber: record.dynamodb?.SequenceNumber ?? '',
     eventName: record.eventName ?? 'UNKNOWN',
-    newImage: image ? unmarshall(image as Record<string, AttributeValue>) : undefined,
-    serverTimeMs: record.dynamodb?.ApproximateCreationDateTime?.getTime(),
+    newImage: image ? imageFromWire(image) : undefined,
+    serverTimeMs: created === undefined ? undefined : Math.round(created * 1000),
   };
 }

@@ -4,14 +4,13 @@ import {
   GetShardIteratorCommand,
   ListShardsCommand,
   type KinesisClient,
-  type _Record,
 } from '@aws-sdk/client-kinesis';
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { AppError } from '@outbox/shared';
 import type { ChangeSource, RecordBatch, ShardStart, SourceRecord, StreamShard } from './StreamShard';
 import { mayHaveLostItsStart, parentsOf } from './ShardLineage';
 import { SourceError } from './SourceError';
+import { sendForJsonBody } from './sendForJsonBody';
+import { imageFromWire, type WireAttributeValue } from './imageFromWire';
 
 /** Options for {@link KinesisSource}. */
 export interface KinesisSourceOptions {
@@ -28,10 +27,22 @@ interface DynamoDbKinesisRecord {
   eventName?: string;
   eventSource?: string;
   tableName?: string;
-  dynamodb?: { NewImage?: Record<string, AttributeValue>; ApproximateCreationDateTime?: number };
+  dynamodb?: { NewImage?: Record<string, WireAttributeValue>; ApproximateCreationDateTime?: number };
 }
 
-const decoder = new TextDecoder();
+/** A GetRecords answer as sent (the members the relay reads). */
+interface WireGetRecordsOutput {
+  Records?: WireKinesisRecord[];
+  NextShardIterator?: string;
+  MillisBehindLatest?: number;
+}
+
+/** A Kinesis record as sent: the data base64-encoded, the arrival time in epoch seconds. */
+export interface WireKinesisRecord {
+  SequenceNumber?: string;
+  Data?: string;
+  ApproximateArrivalTimestamp?: number;
+}
 
 /**
  * Reads a Kinesis data stream that a DynamoDB table feeds through its Kinesis streaming
@@ -137,7 +148,10 @@ export class KinesisSource implements ChangeSource {
   async read(shardId: string, iterator: string, limit: number): Promise<RecordBatch> {
     let page;
     try {
-      page = await this.options.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }));
+      page = await sendForJsonBody<WireGetRecordsOutput>(
+        this.options.kinesis,
+        new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }),
+      );
     } catch (error) {
       if ((error as { name?: string } | null)?.name === 'ExpiredIteratorException') {
         throw new SourceError('source.iterator_expired', shardId, `the iterator of ${shardId} expired`, {
@@ -188,16 +202,17 @@ export class KinesisSource implements ChangeSource {
 }
 
 /** Decodes one destination record; one that is not such a record becomes an unreadable INSERT (dead-lettered). */
-export function toSourceRecord(shardId: string, record: _Record): SourceRecord {
+export function toSourceRecord(shardId: string, record: WireKinesisRecord): SourceRecord {
   const sequenceNumber = record.SequenceNumber ?? '';
-  const text = record.Data ? decoder.decode(record.Data) : '';
+  const text = record.Data ? Buffer.from(record.Data, 'base64').toString('utf8') : '';
+  const arrived = record.ApproximateArrivalTimestamp;
+  const serverTimeMs = arrived === undefined ? undefined : Math.round(arrived * 1000);
   let parsed: DynamoDbKinesisRecord;
   try {
     parsed = JSON.parse(text) as DynamoDbKinesisRecord;
     if (typeof parsed !== 'object' || parsed === null || typeof parsed.eventName !== 'string')
       throw new Error('not a DynamoDB change record');
   } catch (error) {
-    const serverTimeMs = record.ApproximateArrivalTimestamp?.getTime();
     return {
       shardId,
       sequenceNumber,
@@ -212,7 +227,7 @@ export function toSourceRecord(shardId: string, record: _Record): SourceRecord {
     shardId,
     sequenceNumber,
     eventName: parsed.eventName ?? 'UNKNOWN',
-    newImage: image ? unmarshall(image) : undefined,
-    serverTimeMs: record.ApproximateArrivalTimestamp?.getTime(),
+    newImage: image ? imageFromWire(image) : undefined,
+    serverTimeMs,
   };
 }
