@@ -73,4 +73,4 @@ USER node
 # `node` is the container's main process, so ECS's SIGTERM reaches the service's shutdown handler;
 # the V8 flags keep the young generation small and grow the old one in small steps (serviceRuntime.ts);
 # `--import` loads the tracing entry first, so OpenTelemetry patches what main.js loads.
-CMD ["node", "--max-semi-space-size=4", "--optimize-for-size", "--import", "./dist/instrumentation.js", "dist/main.js"]
+CMD ["node", "--max-semi-space-size=4", "--heap-growing-percent=10", "--import", "./dist/instrumentation.js", "dist/main.js"]

@@ -142,7 +142,7 @@ function sizesFor(quick: boolean) {
         backlog: 5000,
         produce: 5000,
         kinesisRecords: 8000,
-        scalingRecords: 8000,
+        scalingRecords: 16000,
         levelS: 10,
         failoverLoadS: 3,
       }
@@ -216,6 +216,16 @@ class RssSampler {
 
   stop(): void {
     clearInterval(this.timer);
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far, from `/proc/<pid>/stat` (NaN once gone). */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
   }
 }
 
@@ -553,7 +563,14 @@ interface Measured {
   ddbDrain?: number;
   /** One relay (uncapped) draining a Kinesis stream of 1 and of `--shards` shards. */
   kinesis: { shards: number; read: number; drain: number }[];
-  scaling: { relays: number; eventsPerS: number; cpus: number; writePerS: number; balancedMs: number }[];
+  scaling: {
+    relays: number;
+    eventsPerS: number;
+    cpus: number;
+    writePerS: number;
+    balancedMs: number;
+    perRelay: { published: number; cpu: number; leaseLosses: number }[];
+  }[];
   scalingCapNote?: string;
   latencyRows: LatencyRow[];
   pathPeak?: number;
@@ -905,13 +922,24 @@ async function main(): Promise<void> {
         const drained = measureDrain(admin, topic, sizes.scalingRecords, (n) =>
           progress.update(`${label}: ${n}/${sizes.scalingRecords} on Kafka`),
         );
+        const cpuBefore = relays.map((relay) => cpuSeconds(relay.child.pid));
+        const drainStarted = performance.now();
         const writePerS = await writeKinesis(streamName, sizes.scalingRecords, label);
         const eventsPerS = await drained;
+        const drainS = (performance.now() - drainStarted) / 1000;
+        // Per relay: what it published and the share of a CPU it used while the backlog drained.
+        const perRelay = await Promise.all(
+          relays.map(async (relay, i) => ({
+            published: (await metric(relay, 'relay_records_published_total')) ?? 0,
+            cpu: (cpuSeconds(relay.child.pid) - cpuBefore[i]!) / drainS,
+            leaseLosses: (await metric(relay, 'relay_shard_lease_losses_total')) ?? 0,
+          })),
+        );
         await stopAll(relays);
         for (const cap of caps) cap.remove();
         await deleted();
         const cpus = caps.length === count ? options.relayCpus : 0;
-        m.scaling.push({ relays: count, eventsPerS, cpus, writePerS, balancedMs });
+        m.scaling.push({ relays: count, eventsPerS, cpus, writePerS, balancedMs, perRelay });
         progress.note(
           `scale-out (Kinesis ${options.shards} shards, ${label}${cpus > 0 ? ` × ${cpus} CPU` : ', uncapped'}): ${fmt(eventsPerS)} events/s (written at ${fmt(writePerS)}/s)`,
         );
@@ -1326,7 +1354,17 @@ function formatMarkdown(result: BenchResult, mode: string): string {
       `## Scale-out (Kinesis ${r.kinesisShards} shards; the backlog is written once every relay's leases are balanced)`,
       '',
       table(
-        ['relays', 'CPU per relay', 'events/s', '÷ 1 relay', 'backlog written at', 'leases balanced after'],
+        [
+          'relays',
+          'CPU per relay',
+          'events/s',
+          '÷ 1 relay',
+          'backlog written at',
+          'leases balanced after',
+          'published per relay',
+          'CPU used per relay',
+          'lease losses',
+        ],
         result.scaling.map((s) => [
           String(s.relays),
           s.cpus > 0 ? String(s.cpus) : 'uncapped',
@@ -1334,6 +1372,9 @@ function formatMarkdown(result: BenchResult, mode: string): string {
           fmt(s.eventsPerS / result.scaling[0]!.eventsPerS, 2),
           `${fmt(s.writePerS)}/s`,
           `${fmt(s.balancedMs / 1000, 1)} s`,
+          s.perRelay.map((r) => fmt(r.published)).join(' / '),
+          s.perRelay.map((r) => fmt(r.cpu, 2)).join(' / '),
+          String(s.perRelay.reduce((sum, r) => sum + r.leaseLosses, 0)),
         ]),
       ),
       ...(result.scalingCapNote ? ['', `CPU quota unavailable, relays ran uncapped: ${result.scalingCapNote}.`] : []),

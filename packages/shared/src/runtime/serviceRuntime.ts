@@ -13,8 +13,10 @@
 export const SERVICE_NODE_FLAGS: readonly string[] = [
   // Young generation at most 3 × 4 MB: more frequent, shorter scavenges.
   '--max-semi-space-size=4',
-  // Smaller old-generation growth steps (and less eager optimisation memory).
-  '--optimize-for-size',
+  // The old generation's limit grows by 10 % after a full collection, not by V8's default factor
+  // (up to 4 × on a fast collector). `--optimize-for-size` does this too, but also makes the
+  // compiled code slower: the relay drained 30 % fewer events per second with it.
+  '--heap-growing-percent=10',
 ];
 
 /** glibc malloc: two arenas, and freed memory returned to the system above 128 KiB. */
