@@ -916,7 +916,9 @@ async function main(): Promise<void> {
             progress.update(`${label}: shards owned ${owned.join(' / ')}`);
             return settledSamples >= 3;
           },
-          { timeoutMs: 120_000, intervalMs: 250, what: `balanced shard leases (have ${owned.join(' / ')})` },
+          { timeoutMs: 60_000, intervalMs: 250, what: 'balanced shard leases' },
+        ).catch(() =>
+          m.notes.push(`${label}: shard leases not balanced after 60 s (owned ${owned.join(' / ')}); measured anyway.`),
         );
         const balancedMs = performance.now() - balanceStarted;
         const drained = measureDrain(admin, topic, sizes.scalingRecords, (n) =>

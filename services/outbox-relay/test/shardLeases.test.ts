@@ -153,6 +153,42 @@ describe('per-shard leases (DynamoDB Local, injected monotonic clocks)', () => {
     );
   });
 
+  test('When three instances hold 4, 2 and 2 of 8 shards (taken while a fourth was alive), then one with 2 steals from the one with 4 and they settle at 3, 3 and 2 without flapping', async () => {
+    const { relayState } = await createTestTables();
+    const shards: StreamShard[] = Array.from({ length: 8 }, (_, i) => ({ shardId: `s${i + 1}` }));
+    const clocks = { a: { t: 0 }, b: { t: 1_000_000 }, c: { t: 2_000_000 }, d: { t: 3_000_000 } };
+    const a = leasesFor(relayState, clocks.a, 'a');
+    const b = leasesFor(relayState, clocks.b, 'b');
+    const c = leasesFor(relayState, clocks.c, 'c');
+    const d = leasesFor(relayState, clocks.d, 'd');
+    // A sees two instances (itself and B) and takes its share of 8: 4.
+    await a.renewAll();
+    await b.renewAll();
+    await a.offer(ARN, shards);
+    await a.tick();
+    expect(ids(a)).toHaveLength(4);
+    // C and D beat; B and C see four instances and take 2 each; D never takes anything and stops.
+    await c.renewAll();
+    await d.renewAll();
+    await b.offer(ARN, shards);
+    await b.tick();
+    await c.offer(ARN, shards);
+    await c.tick();
+    expect([ids(a).length, ids(b).length, ids(c).length]).toEqual([4, 2, 2]);
+    // Time passes for the three live ones; D's heartbeat stands still and stops counting.
+    const sizes: number[][] = [];
+    for (let round = 0; round < 16; round += 1) {
+      for (const clock of [clocks.a, clocks.b, clocks.c]) clock.t += 500;
+      for (const leases of [a, b, c]) await leases.renewAll();
+      for (const leases of [a, b, c]) await leases.tick();
+      sizes.push([ids(a).length, ids(b).length, ids(c).length]);
+    }
+    expect([...sizes.at(-1)!].sort()).toEqual([2, 3, 3]);
+    expect([...ids(a), ...ids(b), ...ids(c)].sort()).toEqual(shards.map((shard) => shard.shardId).sort());
+    // Settled: the last rounds (more than a steal period) moved nothing.
+    expect(new Set(sizes.slice(-6).map((size) => size.join('/'))).size).toBe(1);
+  });
+
   test('When an instance stops renewing, then another takes its leases only after their counters stood still for the lease duration on its own clock, and the paused one, back, is fenced: its checkpoint is refused and it lets the lease go', async () => {
     const { relayState } = await createTestTables();
     const shards: StreamShard[] = [{ shardId: 's1' }];

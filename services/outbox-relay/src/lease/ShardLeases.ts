@@ -112,8 +112,8 @@ interface Held {
  * - A shard is eligible only once every parent ended (its lease item says so, or the stream no
  *   longer lists it and no item says it is unfinished).
  * - Balance: take free and expired leases up to `ceil(shards / instances)`; when holding fewer
- *   than `floor(shards / instances)`, steal one lease per `stealIntervalMs` from the instance
- *   holding the most, if it holds at least two more. Instances are counted from the live lease
+ *   than that, steal one lease per `stealIntervalMs` from the instance holding the most, if it
+ *   holds at least two more. Instances are counted from the live lease
  *   owners and a heartbeat item per instance (`pk = RELAY#<group>`, `sk = INSTANCE#<owner>`).
  * - Writes of one shard (renewal, checkpoint, release) run one at a time, so a checkpoint never
  *   races this instance's own renewal.
@@ -515,13 +515,15 @@ export class ShardLeases implements ShardLeasing {
         .slice(0, Math.max(0, target - mine()))
         .map((item) => this.take(stream.arn, item, described, item.owner === undefined ? 'free' : 'expired')),
     );
-    // Steal at most one lease per period, and only when that evens the load out.
-    const floor = Math.floor(eligible.length / instances.size);
+    // Steal at most one lease per period, and only when that evens the load out: below the fair
+    // share (`target`), from an instance holding at least two more. The thief then holds no more
+    // than its victim, so leases never flap; and 4/2/2 over 8 shards and 3 instances still moves
+    // to 3/3/2 (a rule of "below floor(shards / instances)" left it there).
     this.options.logger.debug(
       { eligible: eligible.length, instances: instances.size, mine: mine(), target },
       'shard lease scan',
     );
-    if (mine() >= floor || now - this.lastStealAt < this.options.stealIntervalMs) return;
+    if (mine() >= target || now - this.lastStealAt < this.options.stealIntervalMs) return;
     const loads = new Map<string, LeaseItem[]>();
     for (const item of eligible) {
       if (item.owner === undefined || item.owner === this.options.owner || expired.has(item.shardId)) continue;
