@@ -17,7 +17,7 @@ const WORKSPACES: Record<string, { allowedPackages: string[]; layers?: Layers }>
       ['kafka', 'events', 'aws'],
       ['lifecycle'],
       ['observability'],
-      ['errors'],
+      ['errors', 'runtime'],
     ],
   },
   'packages/local-stack': { allowedPackages: ['@outbox/shared'] },
