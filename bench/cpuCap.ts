@@ -15,8 +15,8 @@ export interface CpuCap {
   readonly cpus: number;
   /** Puts a running process under the quota. */
   add(pid: number): void;
-  /** Removes the group (once its processes have exited). */
-  remove(): void;
+  /** Removes the group once its processes have exited (the kernel frees it a moment after). */
+  remove(): Promise<void>;
 }
 
 /** A new group with `cpus` CPUs (e.g. 0.25), or the reason none can be made here. */
@@ -53,11 +53,14 @@ export function createCpuCap(name: string, cpus: number): CpuCap | { unavailable
       return {
         cpus,
         add: (pid) => writeFileSync(join(dir, 'cgroup.procs'), String(pid)),
-        remove: () => {
-          try {
-            rmdirSync(dir);
-          } catch {
-            // Still in use (a process not yet reaped): the kernel keeps an empty group harmlessly.
+        remove: async () => {
+          // A group is busy for a moment after its last process exited: retry for up to 2 s.
+          for (let attempt = 0; attempt < 40 && existsSync(dir); attempt++) {
+            try {
+              rmdirSync(dir);
+            } catch {
+              await new Promise((resolve) => setTimeout(resolve, 50));
+            }
           }
         },
       };
@@ -73,4 +76,14 @@ export function relayTaskCpus(manifestFile: string): number {
   const match = /^cpu:\s*(\d+)\s*$/m.exec(readFileSync(manifestFile, 'utf8'));
   if (!match) throw new Error(`${manifestFile} has no top-level cpu: line`);
   return Number(match[1]) / 1024;
+}
+
+/** CPU seconds (user + system) a process has used so far, from `/proc/<pid>/stat` (NaN once gone). */
+export function cpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
 }

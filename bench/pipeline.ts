@@ -55,7 +55,7 @@ import {
 import { KafkaServer, KinesaliteServer, ensureTables, ensureTopics, startLocalStack } from '@outbox/local-stack';
 import { loadConfig as loadRelayConfig } from '../services/outbox-relay/dist/config.js';
 import { startDelayProxy } from './delayProxy.ts';
-import { createCpuCap, relayTaskCpus, type CpuCap } from './cpuCap.ts';
+import { cpuSeconds, createCpuCap, relayTaskCpus, type CpuCap } from './cpuCap.ts';
 import { lineChart } from './plot.ts';
 import { Progress } from './progress.ts';
 import { freePort, onInterrupt, startService, type ServiceProcess } from './serviceProcess.ts';
@@ -216,16 +216,6 @@ class RssSampler {
 
   stop(): void {
     clearInterval(this.timer);
-  }
-}
-
-/** CPU seconds (user + system) a process has used so far, from `/proc/<pid>/stat` (NaN once gone). */
-function cpuSeconds(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return Number.NaN;
   }
 }
 
@@ -897,6 +887,8 @@ async function main(): Promise<void> {
               const cap = createCpuCap(`outbox-bench-${suffix()}`, options.relayCpus);
               if ('unavailable' in cap) m.scalingCapNote ??= cap.unavailable;
               else {
+                // Removed on any exit of the run (an empty group left behind would be harmless).
+                cleanups.push(() => cap.remove());
                 cap.add(relay.child.pid!);
                 caps.push(cap);
               }
@@ -938,7 +930,7 @@ async function main(): Promise<void> {
           })),
         );
         await stopAll(relays);
-        for (const cap of caps) cap.remove();
+        await Promise.all(caps.map((cap) => cap.remove()));
         await deleted();
         const cpus = caps.length === count ? options.relayCpus : 0;
         m.scaling.push({ relays: count, eventsPerS, cpus, writePerS, balancedMs, perRelay });

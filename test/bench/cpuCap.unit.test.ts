@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor } from '@outbox/testkit';
 import type * as CpuCapModule from '../../bench/cpuCap.ts' with { 'resolution-mode': 'import' };
@@ -10,18 +10,12 @@ beforeAll(async () => {
   cpuCap = await import('../../bench/cpuCap.ts');
 });
 
-/** CPU seconds (user + system) a process has used, from /proc/<pid>/stat. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
 describe('bench CPU quota', () => {
   test("When the relay's Copilot manifest is read, then its task size is 0.25 vCPU (cpu: 256)", () => {
     expect(cpuCap.relayTaskCpus(join(__dirname, '..', '..', 'copilot', 'outbox-relay', 'manifest.yml'))).toBe(0.25);
   });
 
-  test('When a busy process is put under a 0.2 CPU quota as root, then it takes at least 1.2 s of wall time to use 0.3 s of CPU', async () => {
+  test('When a busy process is put under a 0.2 CPU quota as root, then it takes at least 1.2 s of wall time to use 0.3 s of CPU, and the group is gone after it ends', async () => {
     const cap = cpuCap.createCpuCap(`outbox-bench-test-${process.pid}`, 0.2);
     if (process.getuid?.() !== 0) {
       // Without root no cgroup can be made: the bench then says why and runs uncapped.
@@ -33,7 +27,7 @@ describe('bench CPU quota', () => {
     try {
       cap.add(busy.pid!);
       const started = performance.now();
-      await waitFor(async () => cpuSeconds(busy.pid!) >= 0.3, {
+      await waitFor(async () => cpuCap.cpuSeconds(busy.pid!) >= 0.3, {
         timeoutMs: 10_000,
         intervalMs: 20,
         what: '0.3 s of CPU',
@@ -43,7 +37,11 @@ describe('bench CPU quota', () => {
     } finally {
       busy.kill('SIGKILL');
       await new Promise((resolve) => busy.once('exit', resolve));
-      cap.remove();
+      await cap.remove();
     }
+    const name = `outbox-bench-test-${process.pid}`;
+    expect([join('/sys/fs/cgroup/cpu', name), join('/sys/fs/cgroup', name)].filter((dir) => existsSync(dir))).toEqual(
+      [],
+    );
   });
 });
