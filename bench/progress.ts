@@ -4,6 +4,11 @@
  */
 export class Progress {
   private phase = '';
+
+  /** The phase now under way (the last `step`). */
+  get current(): string {
+    return this.phase;
+  }
   private detail = '';
   private readonly started = Date.now();
   private readonly timer: NodeJS.Timeout | undefined;
