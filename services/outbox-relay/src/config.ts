@@ -135,6 +135,15 @@ export const configSchema = z
       .describe(
         'Per shard, read the next batch while the current one is published (`true`/`false`; at most one batch read ahead per shard, none at its tip or end).',
       ),
+    RELAY_READ_AHEAD_SHARDS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(10000)
+      .default(4)
+      .describe(
+        'How many shards may have a batch read ahead at once; the others read on demand. Each costs a batch of memory, so without a bound memory grows with the shards an instance leads (all of them once its peers are gone); an instance leading many shards is busy anyway and gains little from reading ahead (bench: 8 Kinesis shards, RSS 166 MB unbounded).',
+      ),
     RELAY_SOURCE: z
       .enum(['dynamodb-streams', 'kinesis'])
       .default('dynamodb-streams')
@@ -260,6 +269,7 @@ export const configSchema = z
     },
     pollIdleMaxMs: env.POLL_IDLE_MAX_MS,
     readAhead: env.RELAY_READ_AHEAD,
+    readAheadShards: env.RELAY_READ_AHEAD_SHARDS,
     batchSize: env.BATCH_SIZE,
     lease: {
       durationMs: env.LEASE_DURATION_MS,

@@ -156,7 +156,9 @@ export async function start(config: RelayConfig, deps: RelayDeps = {}): Promise<
   }
   // Per shard, the next read overlaps the publish of the current batch (see ReadAheadSource).
   const reader = (arn: string) => (deps.wrapSource ? deps.wrapSource(readerFor(arn)) : readerFor(arn));
-  const sourceFor = config.readAhead ? (arn: string) => new ReadAheadSource(reader(arn)) : reader;
+  const sourceFor = config.readAhead
+    ? (arn: string) => new ReadAheadSource(reader(arn), { maxShards: config.readAheadShards })
+    : reader;
   // The coordinator follows the table's stream (and backfills a replacement); shards are leased apart.
   const lease = new LeaderLease({
     doc: leaseClients.doc,

@@ -163,6 +163,37 @@ describe('read-ahead source (over a scripted in-memory source)', () => {
     expect(source.pending).toBe(2);
     expect(source.stats.served).toBe(2);
   });
+
+  test('When more shards read than maxShards allows, then only that many hold a read ahead at once; a shard without one reads on demand, and a freed place goes to the next shard that reads', async () => {
+    const third: StreamShard = { shardId: 'shardId-3' };
+    const inner = sourceWith(6, [shard, other, third]);
+    const source = new ReadAheadSource(inner, { maxShards: 2 });
+    const starts = await Promise.all([shard, other, third].map((s) => source.iteratorFor(s, { from: 'start' })));
+    const [firstA, firstB, firstC] = [
+      await source.read('shardId-1', starts[0] as string, 2),
+      await source.read('shardId-2', starts[1] as string, 2),
+      await source.read('shardId-3', starts[2] as string, 2),
+    ];
+    // Two places, taken by the first two shards; the third started none.
+    expect(source.pending).toBe(2);
+    expect(source.stats.started).toBe(2);
+    await waitFor(() => inner.reads.length === 5, { timeoutMs: 1000, what: 'the two reads ahead' });
+    expect(inner.reads).not.toContain(firstC.nextIterator);
+
+    // The third shard reads its next batch itself, in order, and still finds no free place.
+    const secondC = await source.read('shardId-3', firstC.nextIterator as string, 2);
+    expect(secondC.records.map((r) => r.sequenceNumber)).toEqual(['3', '4']);
+    expect(source.pending).toBe(2);
+    // The first shard's read ahead is served, which frees its place; its own next read ahead takes it again.
+    await source.read('shardId-1', firstA.nextIterator as string, 2);
+    expect(source.pending).toBe(2);
+    expect(source.stats).toEqual({ started: 3, served: 1, dropped: 0 });
+    // A reset frees both places: the third shard's next read takes one.
+    source.reset();
+    await source.read('shardId-3', secondC.nextIterator as string, 2);
+    expect(source.pending).toBe(1);
+    expect(firstB.records).toHaveLength(2);
+  });
 });
 
 describe('relay over a read-ahead source (scripted in-memory source)', () => {

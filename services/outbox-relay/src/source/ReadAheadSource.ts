@@ -27,7 +27,9 @@ export interface ReadAheadStats {
  * `source.iterator_expired` applies unchanged).
  *
  * Rules that keep it safe:
- * - At most one read ahead per shard, so memory stays at one batch per shard.
+ * - At most one read ahead per shard, and at most `maxShards` shards with one at a time: memory
+ *   holds a bounded number of batches ahead however many shards this instance leads (all of
+ *   them, when its peers are gone). A shard that finds no free place reads on demand.
  * - None after an empty batch (the shard's tip: polling stays the relay's to pace) or at the
  *   shard's end (no next iterator).
  * - Any other call about the shard drops it: a `read` with another iterator, `iteratorFor`
@@ -38,13 +40,16 @@ export interface ReadAheadStats {
  */
 export class ReadAheadSource implements ChangeSource {
   private readonly inner: ChangeSource;
+  private readonly maxShards: number;
   private readonly prefetches = new Map<string, Prefetch>();
   /** Per shard, bumped by every call that drops its read ahead (see {@link drop}). */
   private readonly generations = new Map<string, number>();
   readonly stats: ReadAheadStats = { started: 0, served: 0, dropped: 0 };
 
-  constructor(inner: ChangeSource) {
+  /** `maxShards`: how many shards may have a batch read ahead at once (unbounded when left out). */
+  constructor(inner: ChangeSource, options: { maxShards?: number } = {}) {
     this.inner = inner;
+    this.maxShards = options.maxShards ?? Number.POSITIVE_INFINITY;
   }
 
   get streamArn(): string {
@@ -79,7 +84,12 @@ export class ReadAheadSource implements ChangeSource {
     }
     batch ??= await this.inner.read(shardId, iterator, limit);
     const next = batch.nextIterator;
-    if (batch.records.length > 0 && next !== undefined && generation === this.generation(shardId)) {
+    if (
+      batch.records.length > 0 &&
+      next !== undefined &&
+      generation === this.generation(shardId) &&
+      this.prefetches.size < this.maxShards
+    ) {
       this.stats.started += 1;
       const outcome = Promise.resolve()
         .then(() => this.inner.read(shardId, next, limit))
