@@ -3,11 +3,11 @@
  *
  * The whole path measured against the raw limits of the same servers, in one run:
  *   1. order-api POST /orders versus raw three-item TransactWriteItems (same items, same callers);
- *   2. outbox-relay draining a backlog versus raw GetRecords and raw Kafka produce, on the
- *      outbox table's DynamoDB stream (1 shard) and on a Kinesis stream of `--shards` shards
- *      (kinesalite) with 1 … `--relays` relay processes (the scaling ratio);
- *   3. POST → notification stored (the inbox marker's `processedAt`) p50/p95/p99 at 25, 50 and
- *      90 % of the API's measured peak, the first 15 s after a cold start apart;
+ *   2. POST → notification stored (the inbox marker's `processedAt`) p50/p95/p99 at 25, 50 and
+ *      90 % of the path's measured peak, the first 15 s after a cold start apart;
+ *   3. outbox-relay draining a backlog versus raw GetRecords, raw Kafka produce and the raw pipe
+ *      (both at once), on the outbox table's DynamoDB stream (1 shard) and on Kinesis streams
+ *      (kinesalite) of 1 and `--shards` shards, then 1 … `--relays` relay processes (the scaling ratio);
  *   4. the failover gap: SIGKILL of the leader relay until events reach Kafka again;
  *   5. the RSS of each service process under load (`/proc/<pid>/status` VmRSS).
  * With `--delay-ms`, every DynamoDB, DynamoDB Streams, Kinesis and Kafka call of the services and
@@ -61,7 +61,8 @@ import { lineChart } from './plot.ts';
 import { Progress } from './progress.ts';
 import { freePort, onInterrupt, startService, type ServiceProcess } from './serviceProcess.ts';
 
-const PHASES = ['api', 'relay', 'kinesis', 'scaling', 'latency', 'failover'] as const;
+/** In the order they run: the two bound by DynamoDB Local first, before the backlogs slow it down. */
+const PHASES = ['api', 'latency', 'relay', 'kinesis', 'scaling', 'failover'] as const;
 type Phase = (typeof PHASES)[number];
 
 const USAGE = `Usage: npm run bench -- [--quick] [--delay-ms <ms added per call, default 0>] [--relays <max relay processes, default 3>] [--shards <Kinesis shards, default 8>] [--relay-cpu <task | none | CPUs per relay in the scale-out phase, default task: the Copilot manifest's>] [--only <phases, default ${PHASES.join(',')}>] [--out <folder, default bench/results>]`;
@@ -917,208 +918,7 @@ async function main(): Promise<void> {
       );
     }
 
-    // 2. Raw Kafka produce: one idempotent producer, acks=all, batches of BATCH.
-    if (runs('relay') || runs('kinesis') || runs('scaling')) {
-      progress.step('raw Kafka produce', `${sizes.produce} messages, batches of ${BATCH}, idempotent, acks=all`);
-      const rawTopic = await newTopic();
-      const sample = JSON.stringify(outboxItem(randomUUID(), customerId, new Date().toISOString()));
-      m.rawProduce = await withProducer(async (producer) => {
-        const produceStarted = performance.now();
-        for (let sent = 0; sent < sizes.produce; sent += BATCH) {
-          await producer.send({
-            topic: rawTopic,
-            acks: -1,
-            messages: Array.from({ length: Math.min(BATCH, sizes.produce - sent) }, () => ({
-              key: randomUUID(),
-              value: sample,
-            })),
-          });
-          progress.update(`${sent + BATCH}/${sizes.produce}`);
-        }
-        return sizes.produce / ((performance.now() - produceStarted) / 1000);
-      });
-      progress.note(`raw produce ${fmt(m.rawProduce)} msg/s`);
-    }
-
-    // 3. One relay drains a backlog from the outbox table's DynamoDB stream, against raw GetRecords.
-    if (runs('relay')) {
-      const backlogTables = await newTables();
-      const backlogTopic = await newTopic();
-      progress.step('outbox backlog', `writing ${sizes.backlog} events`);
-      await writeBacklog(doc, backlogTables.OrderOutbox!, sizes.backlog, (n) =>
-        progress.update(`${n}/${sizes.backlog}`),
-      );
-      progress.step('raw DynamoDB stream read', `${sizes.backlog} records`);
-      m.streamRead = await rawStreamRead(client, dynamodbEndpoint, backlogTables.OrderOutbox!, sizes.backlog);
-      progress.note(`raw stream read ${fmt(m.streamRead.rate)} records/s (${m.streamRead.shards} shard)`);
-      progress.step('raw pipe, DynamoDB Streams', `${sizes.backlog} records read and produced as they are`);
-      const pipeTopic = await newTopic();
-      const pipe = await withProducer((producer) =>
-        rawStreamPipe(client, dynamodbEndpoint, backlogTables.OrderOutbox!, producer, pipeTopic, sizes.backlog, (n) =>
-          progress.update(`${n}/${sizes.backlog}`),
-        ),
-      );
-      m.ddbPipe = pipe;
-      progress.note(`raw pipe ${fmt(pipe)} records/s`);
-      progress.step('relay drain, DynamoDB Streams', `${sizes.backlog} events, 1 relay`);
-      const relayDdb = await launchRelay(baseEnv(backlogTables, backlogTopic));
-      m.ddbDrain = await measureDrain(admin, backlogTopic, sizes.backlog, (n) =>
-        progress.update(`${n}/${sizes.backlog} on Kafka`),
-      );
-      await stopAll([relayDdb]);
-      await dropTables();
-      progress.note(`relay drain (DynamoDB Streams, ${m.streamRead.shards} shard): ${fmt(m.ddbDrain)} events/s`);
-    }
-
-    const newKinesisStream = async (shards = options.shards) => {
-      const streamName = `bench-${suffix()}`;
-      await directKinesis.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: shards }));
-      const deleted = async () => {
-        await directKinesis.send(new DeleteStreamCommand({ StreamName: streamName })).catch(() => undefined);
-      };
-      cleanups.push(deleted);
-      await waitFor(
-        async () =>
-          (await directKinesis.send(new DescribeStreamSummaryCommand({ StreamName: streamName })))
-            .StreamDescriptionSummary?.StreamStatus === 'ACTIVE',
-        { timeoutMs: 60_000, what: `${streamName} to be ACTIVE` },
-      );
-      return { streamName, deleted };
-    };
-    /** Writes `count` change records with 4 writers (straight to kinesalite); records per second. */
-    const writeKinesis = async (streamName: string, count: number, label: string) => {
-      let next = 0;
-      let written = 0;
-      const started = performance.now();
-      await Promise.all(
-        Array.from({ length: 4 }, async () => {
-          while (next < count) {
-            const size = Math.min(BATCH, count - next);
-            next += size;
-            const records = Array.from({ length: size }, () => destinationRecord(randomUUID()));
-            const { FailedRecordCount } = await directKinesis.send(
-              new PutRecordsCommand({ StreamName: streamName, Records: records }),
-            );
-            if (FailedRecordCount) throw new Error(`kinesalite refused ${FailedRecordCount} records`);
-            progress.update(`${label}: ${(written += size)}/${count} written`);
-          }
-        }),
-      );
-      return count / ((performance.now() - started) / 1000);
-    };
-    const kinesisEnv = (tables: Record<string, string>, topic: string, streamName: string) => ({
-      ...baseEnv(tables, topic),
-      RELAY_SOURCE: 'kinesis',
-      KINESIS_STREAM_NAME: streamName,
-      KINESIS_ENDPOINT: kinesisEndpoint,
-    });
-
-    // 4. Kinesis streams of 1 and `shards` shards: raw read, then one relay (uncapped) draining each.
-    if (runs('kinesis')) {
-      for (const shards of [...new Set([1, options.shards])]) {
-        progress.step(`Kinesis ${shards} shard(s)`, `creating the stream, writing ${sizes.kinesisRecords} records`);
-        const { streamName, deleted } = await newKinesisStream(shards);
-        await writeKinesis(streamName, sizes.kinesisRecords, 'backlog');
-        progress.step(`raw Kinesis read, ${shards} shard(s)`, 'one reader per shard');
-        const read = await rawKinesisRead(kinesis, streamName);
-        progress.note(`raw Kinesis read: ${fmt(read)} records/s (${shards} shard(s))`);
-        progress.step(`raw pipe, Kinesis ${shards} shard(s)`, 'records read and produced as they are');
-        const pipeTopic = await newTopic();
-        const pipe = await withProducer((producer) =>
-          rawKinesisPipe(kinesis, streamName, producer, pipeTopic, (n) =>
-            progress.update(`${n}/${sizes.kinesisRecords}`),
-          ),
-        );
-        progress.note(`raw pipe: ${fmt(pipe)} records/s (${shards} shard(s))`);
-        progress.step(`relay drain, Kinesis ${shards} shard(s)`, '1 relay process');
-        const topic = await newTopic();
-        const relay = await launchRelay(kinesisEnv(await newTables(), topic, streamName));
-        const drain = await measureDrain(admin, topic, sizes.kinesisRecords, (n) =>
-          progress.update(`1 relay: ${n}/${sizes.kinesisRecords} on Kafka`),
-        );
-        await stopAll([relay]);
-        await dropTables();
-        await deleted();
-        m.kinesis.push({ shards, read, pipe, drain });
-        progress.note(`relay drain (Kinesis ${shards} shard(s), 1 relay): ${fmt(drain)} events/s`);
-      }
-    }
-
-    // 5. Scale-out: 1 … N relay processes, each the size of its Fargate task (a CPU quota), on an
-    // empty stream until their leases are balanced; then the backlog is written and drained.
-    if (runs('scaling')) {
-      const relayCounts = options.quick
-        ? [...new Set([1, options.relays])]
-        : Array.from({ length: options.relays }, (_, i) => i + 1);
-      for (const count of relayCounts) {
-        const label = `${count} relay(s)`;
-        progress.step(`scale-out, Kinesis ${options.shards} shards`, `${label}: starting, waiting for balanced leases`);
-        const { streamName, deleted } = await newKinesisStream();
-        const topic = await newTopic();
-        const env = kinesisEnv(await newTables(), topic, streamName);
-        const caps: CpuCap[] = [];
-        const relays = await Promise.all(
-          Array.from({ length: count }, async () => {
-            const relay = await launchRelay(env);
-            if (options.relayCpus > 0) {
-              const cap = createCpuCap(`outbox-bench-${suffix()}`, options.relayCpus);
-              if ('unavailable' in cap) m.scalingCapNote ??= cap.unavailable;
-              else {
-                // Removed on any exit of the run (an empty group left behind would be harmless).
-                cleanups.push(() => cap.remove());
-                cap.add(relay.child.pid!);
-                caps.push(cap);
-              }
-            }
-            return relay;
-          }),
-        );
-        const balanceStarted = performance.now();
-        let owned: number[] = [];
-        let settledSamples = 0;
-        await waitFor(
-          async () => {
-            owned = await Promise.all(relays.map(async (relay) => (await metric(relay, 'relay_shards_owned')) ?? 0));
-            const fair =
-              owned.reduce((a, b) => a + b, 0) === options.shards && Math.max(...owned) - Math.min(...owned) <= 1;
-            settledSamples = fair ? settledSamples + 1 : 0;
-            progress.update(`${label}: shards owned ${owned.join(' / ')}`);
-            return settledSamples >= 3;
-          },
-          { timeoutMs: 60_000, intervalMs: 250, what: 'balanced shard leases' },
-        ).catch(() =>
-          m.notes.push(`${label}: shard leases not balanced after 60 s (owned ${owned.join(' / ')}); measured anyway.`),
-        );
-        const balancedMs = performance.now() - balanceStarted;
-        const drained = measureDrain(admin, topic, sizes.scalingRecords, (n) =>
-          progress.update(`${label}: ${n}/${sizes.scalingRecords} on Kafka`),
-        );
-        const cpuBefore = relays.map((relay) => cpuSeconds(relay.child.pid));
-        const drainStarted = performance.now();
-        const writePerS = await writeKinesis(streamName, sizes.scalingRecords, label);
-        const eventsPerS = await drained;
-        const drainS = (performance.now() - drainStarted) / 1000;
-        // Per relay: what it published and the share of a CPU it used while the backlog drained.
-        const perRelay = await Promise.all(
-          relays.map(async (relay, i) => ({
-            published: (await metric(relay, 'relay_records_published_total')) ?? 0,
-            cpu: (cpuSeconds(relay.child.pid) - cpuBefore[i]!) / drainS,
-            leaseLosses: (await metric(relay, 'relay_shard_lease_losses_total')) ?? 0,
-          })),
-        );
-        await stopAll(relays);
-        await dropTables();
-        await Promise.all(caps.map((cap) => cap.remove()));
-        await deleted();
-        const cpus = caps.length === count ? options.relayCpus : 0;
-        m.scaling.push({ relays: count, eventsPerS, cpus, writePerS, balancedMs, perRelay });
-        progress.note(
-          `scale-out (Kinesis ${options.shards} shards, ${label}${cpus > 0 ? ` × ${cpus} CPU` : ', uncapped'}): ${fmt(eventsPerS)} events/s (written at ${fmt(writePerS)}/s)`,
-        );
-      }
-    }
-
-    // 6. POST → notification stored, from a cold start: the first COLD_S seconds at 25 % of an
+    // 2. POST → notification stored, from a cold start: the first COLD_S seconds at 25 % of an
     // estimate (raw transactions ÷ 2), then the path's peak (more offered than it can take), then
     // 25/50/90 % of that peak, each level starting from drained queues.
     if (runs('latency')) {
@@ -1231,6 +1031,207 @@ async function main(): Promise<void> {
       );
       await stopAll([...services]);
       await dropTables();
+    }
+
+    // 3. Raw Kafka produce: one idempotent producer, acks=all, batches of BATCH.
+    if (runs('relay') || runs('kinesis') || runs('scaling')) {
+      progress.step('raw Kafka produce', `${sizes.produce} messages, batches of ${BATCH}, idempotent, acks=all`);
+      const rawTopic = await newTopic();
+      const sample = JSON.stringify(outboxItem(randomUUID(), customerId, new Date().toISOString()));
+      m.rawProduce = await withProducer(async (producer) => {
+        const produceStarted = performance.now();
+        for (let sent = 0; sent < sizes.produce; sent += BATCH) {
+          await producer.send({
+            topic: rawTopic,
+            acks: -1,
+            messages: Array.from({ length: Math.min(BATCH, sizes.produce - sent) }, () => ({
+              key: randomUUID(),
+              value: sample,
+            })),
+          });
+          progress.update(`${sent + BATCH}/${sizes.produce}`);
+        }
+        return sizes.produce / ((performance.now() - produceStarted) / 1000);
+      });
+      progress.note(`raw produce ${fmt(m.rawProduce)} msg/s`);
+    }
+
+    // 4. One relay drains a backlog from the outbox table's DynamoDB stream, against raw GetRecords.
+    if (runs('relay')) {
+      const backlogTables = await newTables();
+      const backlogTopic = await newTopic();
+      progress.step('outbox backlog', `writing ${sizes.backlog} events`);
+      await writeBacklog(doc, backlogTables.OrderOutbox!, sizes.backlog, (n) =>
+        progress.update(`${n}/${sizes.backlog}`),
+      );
+      progress.step('raw DynamoDB stream read', `${sizes.backlog} records`);
+      m.streamRead = await rawStreamRead(client, dynamodbEndpoint, backlogTables.OrderOutbox!, sizes.backlog);
+      progress.note(`raw stream read ${fmt(m.streamRead.rate)} records/s (${m.streamRead.shards} shard)`);
+      progress.step('raw pipe, DynamoDB Streams', `${sizes.backlog} records read and produced as they are`);
+      const pipeTopic = await newTopic();
+      const pipe = await withProducer((producer) =>
+        rawStreamPipe(client, dynamodbEndpoint, backlogTables.OrderOutbox!, producer, pipeTopic, sizes.backlog, (n) =>
+          progress.update(`${n}/${sizes.backlog}`),
+        ),
+      );
+      m.ddbPipe = pipe;
+      progress.note(`raw pipe ${fmt(pipe)} records/s`);
+      progress.step('relay drain, DynamoDB Streams', `${sizes.backlog} events, 1 relay`);
+      const relayDdb = await launchRelay(baseEnv(backlogTables, backlogTopic));
+      m.ddbDrain = await measureDrain(admin, backlogTopic, sizes.backlog, (n) =>
+        progress.update(`${n}/${sizes.backlog} on Kafka`),
+      );
+      await stopAll([relayDdb]);
+      await dropTables();
+      progress.note(`relay drain (DynamoDB Streams, ${m.streamRead.shards} shard): ${fmt(m.ddbDrain)} events/s`);
+    }
+
+    const newKinesisStream = async (shards = options.shards) => {
+      const streamName = `bench-${suffix()}`;
+      await directKinesis.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: shards }));
+      const deleted = async () => {
+        await directKinesis.send(new DeleteStreamCommand({ StreamName: streamName })).catch(() => undefined);
+      };
+      cleanups.push(deleted);
+      await waitFor(
+        async () =>
+          (await directKinesis.send(new DescribeStreamSummaryCommand({ StreamName: streamName })))
+            .StreamDescriptionSummary?.StreamStatus === 'ACTIVE',
+        { timeoutMs: 60_000, what: `${streamName} to be ACTIVE` },
+      );
+      return { streamName, deleted };
+    };
+    /** Writes `count` change records with 4 writers (straight to kinesalite); records per second. */
+    const writeKinesis = async (streamName: string, count: number, label: string) => {
+      let next = 0;
+      let written = 0;
+      const started = performance.now();
+      await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          while (next < count) {
+            const size = Math.min(BATCH, count - next);
+            next += size;
+            const records = Array.from({ length: size }, () => destinationRecord(randomUUID()));
+            const { FailedRecordCount } = await directKinesis.send(
+              new PutRecordsCommand({ StreamName: streamName, Records: records }),
+            );
+            if (FailedRecordCount) throw new Error(`kinesalite refused ${FailedRecordCount} records`);
+            progress.update(`${label}: ${(written += size)}/${count} written`);
+          }
+        }),
+      );
+      return count / ((performance.now() - started) / 1000);
+    };
+    const kinesisEnv = (tables: Record<string, string>, topic: string, streamName: string) => ({
+      ...baseEnv(tables, topic),
+      RELAY_SOURCE: 'kinesis',
+      KINESIS_STREAM_NAME: streamName,
+      KINESIS_ENDPOINT: kinesisEndpoint,
+    });
+
+    // 5. Kinesis streams of 1 and `shards` shards: raw read, then one relay (uncapped) draining each.
+    if (runs('kinesis')) {
+      for (const shards of [...new Set([1, options.shards])]) {
+        progress.step(`Kinesis ${shards} shard(s)`, `creating the stream, writing ${sizes.kinesisRecords} records`);
+        const { streamName, deleted } = await newKinesisStream(shards);
+        await writeKinesis(streamName, sizes.kinesisRecords, 'backlog');
+        progress.step(`raw Kinesis read, ${shards} shard(s)`, 'one reader per shard');
+        const read = await rawKinesisRead(kinesis, streamName);
+        progress.note(`raw Kinesis read: ${fmt(read)} records/s (${shards} shard(s))`);
+        progress.step(`raw pipe, Kinesis ${shards} shard(s)`, 'records read and produced as they are');
+        const pipeTopic = await newTopic();
+        const pipe = await withProducer((producer) =>
+          rawKinesisPipe(kinesis, streamName, producer, pipeTopic, (n) =>
+            progress.update(`${n}/${sizes.kinesisRecords}`),
+          ),
+        );
+        progress.note(`raw pipe: ${fmt(pipe)} records/s (${shards} shard(s))`);
+        progress.step(`relay drain, Kinesis ${shards} shard(s)`, '1 relay process');
+        const topic = await newTopic();
+        const relay = await launchRelay(kinesisEnv(await newTables(), topic, streamName));
+        const drain = await measureDrain(admin, topic, sizes.kinesisRecords, (n) =>
+          progress.update(`1 relay: ${n}/${sizes.kinesisRecords} on Kafka`),
+        );
+        await stopAll([relay]);
+        await dropTables();
+        await deleted();
+        m.kinesis.push({ shards, read, pipe, drain });
+        progress.note(`relay drain (Kinesis ${shards} shard(s), 1 relay): ${fmt(drain)} events/s`);
+      }
+    }
+
+    // 6. Scale-out: 1 … N relay processes, each the size of its Fargate task (a CPU quota), on an
+    // empty stream until their leases are balanced; then the backlog is written and drained.
+    if (runs('scaling')) {
+      const relayCounts = options.quick
+        ? [...new Set([1, options.relays])]
+        : Array.from({ length: options.relays }, (_, i) => i + 1);
+      for (const count of relayCounts) {
+        const label = `${count} relay(s)`;
+        progress.step(`scale-out, Kinesis ${options.shards} shards`, `${label}: starting, waiting for balanced leases`);
+        const { streamName, deleted } = await newKinesisStream();
+        const topic = await newTopic();
+        const env = kinesisEnv(await newTables(), topic, streamName);
+        const caps: CpuCap[] = [];
+        const relays = await Promise.all(
+          Array.from({ length: count }, async () => {
+            const relay = await launchRelay(env);
+            if (options.relayCpus > 0) {
+              const cap = createCpuCap(`outbox-bench-${suffix()}`, options.relayCpus);
+              if ('unavailable' in cap) m.scalingCapNote ??= cap.unavailable;
+              else {
+                // Removed on any exit of the run (an empty group left behind would be harmless).
+                cleanups.push(() => cap.remove());
+                cap.add(relay.child.pid!);
+                caps.push(cap);
+              }
+            }
+            return relay;
+          }),
+        );
+        const balanceStarted = performance.now();
+        let owned: number[] = [];
+        let settledSamples = 0;
+        await waitFor(
+          async () => {
+            owned = await Promise.all(relays.map(async (relay) => (await metric(relay, 'relay_shards_owned')) ?? 0));
+            const fair =
+              owned.reduce((a, b) => a + b, 0) === options.shards && Math.max(...owned) - Math.min(...owned) <= 1;
+            settledSamples = fair ? settledSamples + 1 : 0;
+            progress.update(`${label}: shards owned ${owned.join(' / ')}`);
+            return settledSamples >= 3;
+          },
+          { timeoutMs: 60_000, intervalMs: 250, what: 'balanced shard leases' },
+        ).catch(() =>
+          m.notes.push(`${label}: shard leases not balanced after 60 s (owned ${owned.join(' / ')}); measured anyway.`),
+        );
+        const balancedMs = performance.now() - balanceStarted;
+        const drained = measureDrain(admin, topic, sizes.scalingRecords, (n) =>
+          progress.update(`${label}: ${n}/${sizes.scalingRecords} on Kafka`),
+        );
+        const cpuBefore = relays.map((relay) => cpuSeconds(relay.child.pid));
+        const drainStarted = performance.now();
+        const writePerS = await writeKinesis(streamName, sizes.scalingRecords, label);
+        const eventsPerS = await drained;
+        const drainS = (performance.now() - drainStarted) / 1000;
+        // Per relay: what it published and the share of a CPU it used while the backlog drained.
+        const perRelay = await Promise.all(
+          relays.map(async (relay, i) => ({
+            published: (await metric(relay, 'relay_records_published_total')) ?? 0,
+            cpu: (cpuSeconds(relay.child.pid) - cpuBefore[i]!) / drainS,
+            leaseLosses: (await metric(relay, 'relay_shard_lease_losses_total')) ?? 0,
+          })),
+        );
+        await stopAll(relays);
+        await dropTables();
+        await Promise.all(caps.map((cap) => cap.remove()));
+        await deleted();
+        const cpus = caps.length === count ? options.relayCpus : 0;
+        m.scaling.push({ relays: count, eventsPerS, cpus, writePerS, balancedMs, perRelay });
+        progress.note(
+          `scale-out (Kinesis ${options.shards} shards, ${label}${cpus > 0 ? ` × ${cpus} CPU` : ', uncapped'}): ${fmt(eventsPerS)} events/s (written at ${fmt(writePerS)}/s)`,
+        );
+      }
     }
 
     // 7. Failover: two relays on one stream shard, a trickle of orders, SIGKILL of the shard's owner.

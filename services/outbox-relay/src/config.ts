@@ -46,7 +46,7 @@ export const configSchema = z
       .max(1000)
       .default(500)
       .describe(
-        'Records asked for per GetRecords call (DynamoDB Streams allows up to 1000). Larger batches cost less CPU per record, but memory holds two per shard (read ahead) and, on a 0.25 vCPU task, a batch of 1000 keeps the event loop busy long enough to delay lease renewals (the bench saw shard leases lost).',
+        'Records asked for per GetRecords call (DynamoDB Streams allows up to 1000). Larger batches cost less CPU per record, but memory holds one per shard and those read ahead, and, on a 0.25 vCPU task, a batch of 1000 keeps the event loop busy long enough to delay lease renewals (the bench saw shard leases lost).',
       ),
     LEASE_DURATION_MS: z.coerce
       .number()
