@@ -923,8 +923,8 @@ async function main(): Promise<void> {
     // 25/50/90 % of that peak, each level starting from drained queues.
     if (runs('latency')) {
       // The raw limit again, on fresh tables just before the path is loaded: DynamoDB Local slows
-      // down as a run goes on (its JVM's heap, the tables made and deleted), and the path's ratio
-      // is to the limit of the same moment. The API phase's measure stays its own.
+      // down as a run goes on (the cause is not known; deleting each phase's tables does not stop
+      // it), and the path's ratio is to the limit of the same moment. The API's ratio keeps its own.
       progress.step('raw TransactWriteItems', 'again, just before the latency phase');
       const latencyRaw = await newTables();
       const rawNow = async () => void (await benchDoc.send(rawOrderTransaction(latencyRaw, customerId)));
