@@ -72,6 +72,8 @@ const BATCH = 500;
 /** The window after the services' cold start that is reported apart from the steady state. */
 const COLD_S = 15;
 const LOAD_LEVELS = [0.25, 0.5, 0.9];
+/** Records each scale-out step drains before it measures (see the scaling phase). */
+const SCALING_WARMUP = 3000;
 const quiet = createLogger({ service: 'bench', level: 'silent' });
 const suffix = () => `${Date.now().toString(36)}-${randomUUID().slice(0, 6)}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -281,28 +283,29 @@ async function topicEnd(admin: Admin, topic: string): Promise<number> {
 }
 
 /**
- * Waits until `total` records are on `topic` and returns the drain rate from the first record
- * seen to the last (so process start and lease acquisition do not count).
+ * Waits until `total` records more than `base` are on `topic` and returns the drain rate from the
+ * first of them seen to the last (so process start and lease acquisition do not count).
  */
 async function measureDrain(
   admin: Admin,
   topic: string,
   total: number,
   onProgress: (done: number) => void,
+  base = 0,
 ): Promise<number> {
   let first: { at: number; count: number } | undefined;
   let last = 0;
   await waitFor(
     async () => {
       last = await topicEnd(admin, topic);
-      onProgress(last);
-      if (last > 0 && first === undefined) first = { at: performance.now(), count: last };
-      return last >= total;
+      onProgress(last - base);
+      if (last > base && first === undefined) first = { at: performance.now(), count: last };
+      return last >= base + total;
     },
-    { timeoutMs: 600_000, intervalMs: 50, what: `${total} records on ${topic} (have ${last})` },
+    { timeoutMs: 600_000, intervalMs: 50, what: `${base + total} records on ${topic} (have ${last})` },
   );
   const seconds = (performance.now() - first!.at) / 1000;
-  return seconds > 0 ? (total - first!.count) / seconds : Number.NaN;
+  return seconds > 0 ? (base + total - first!.count) / seconds : Number.NaN;
 }
 
 /**
@@ -1161,7 +1164,8 @@ async function main(): Promise<void> {
     }
 
     // 6. Scale-out: 1 … N relay processes, each the size of its Fargate task (a CPU quota), on an
-    // empty stream until their leases are balanced; then the backlog is written and drained.
+    // empty stream until their leases are balanced; then a warm-up backlog is drained, and the
+    // measured backlog is written and drained.
     if (runs('scaling')) {
       const relayCounts = options.quick
         ? [...new Set([1, options.relays])]
@@ -1206,8 +1210,24 @@ async function main(): Promise<void> {
           m.notes.push(`${label}: shard leases not balanced after 60 s (owned ${owned.join(' / ')}); measured anyway.`),
         );
         const balancedMs = performance.now() - balanceStarted;
-        const drained = measureDrain(admin, topic, sizes.scalingRecords, (n) =>
-          progress.update(`${label}: ${n}/${sizes.scalingRecords} on Kafka`),
+        // A warm-up backlog first, drained before measuring: a relay's first seconds of traffic
+        // run on code not yet compiled, which at 0.25 CPU takes several seconds, and a short drain
+        // by three relays would be mostly that (the cold start is the latency phase's to report).
+        await writeKinesis(streamName, SCALING_WARMUP, `${label}: warm-up`);
+        await waitFor(async () => (await topicEnd(admin, topic)) >= SCALING_WARMUP, {
+          timeoutMs: 300_000,
+          intervalMs: 100,
+          what: `the warm-up's ${SCALING_WARMUP} records on ${topic}`,
+        });
+        const publishedBefore = await Promise.all(
+          relays.map(async (relay) => (await metric(relay, 'relay_records_published_total')) ?? 0),
+        );
+        const drained = measureDrain(
+          admin,
+          topic,
+          sizes.scalingRecords,
+          (n) => progress.update(`${label}: ${n}/${sizes.scalingRecords} on Kafka`),
+          SCALING_WARMUP,
         );
         const cpuBefore = relays.map((relay) => cpuSeconds(relay.child.pid));
         const drainStarted = performance.now();
@@ -1217,7 +1237,7 @@ async function main(): Promise<void> {
         // Per relay: what it published and the share of a CPU it used while the backlog drained.
         const perRelay = await Promise.all(
           relays.map(async (relay, i) => ({
-            published: (await metric(relay, 'relay_records_published_total')) ?? 0,
+            published: ((await metric(relay, 'relay_records_published_total')) ?? 0) - publishedBefore[i]!,
             cpu: (cpuSeconds(relay.child.pid) - cpuBefore[i]!) / drainS,
             leaseLosses: (await metric(relay, 'relay_shard_lease_losses_total')) ?? 0,
           })),
