@@ -142,7 +142,7 @@ export const configSchema = z
       .max(10000)
       .default(4)
       .describe(
-        'How many shards may have a batch read ahead at once; the others read on demand. Each costs a batch of memory, so without a bound memory grows with the shards an instance leads (all of them once its peers are gone); an instance leading many shards is busy anyway and gains little from reading ahead (bench: 8 Kinesis shards, RSS 166 MB unbounded).',
+        'How many shards may have a batch read ahead at once; the others read on demand. Each costs a batch of memory, so without a bound memory grows with the shards an instance leads (all of them once its peers are gone); an instance leading many shards is busy anyway and gains little from reading ahead.',
       ),
     RELAY_SOURCE: z
       .enum(['dynamodb-streams', 'kinesis'])
