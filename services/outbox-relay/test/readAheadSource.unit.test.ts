@@ -194,6 +194,20 @@ describe('read-ahead source (over a scripted in-memory source)', () => {
     expect(source.pending).toBe(1);
     expect(firstB.records).toHaveLength(2);
   });
+
+  test('When a shard is released, then its read ahead is dropped and its place goes to the next shard that reads', async () => {
+    const inner = sourceWith(6, [shard, other]);
+    const source = new ReadAheadSource(inner, { maxShards: 1 });
+    const a = (await source.iteratorFor(shard, { from: 'start' })) as string;
+    const b = (await source.iteratorFor(other, { from: 'start' })) as string;
+    await source.read('shardId-1', a, 2);
+    await source.read('shardId-2', b, 2);
+    expect(source.pending).toBe(1);
+    expect(source.stats.started).toBe(1);
+    source.release('shardId-1');
+    expect(source.pending).toBe(0);
+    expect(source.stats.dropped).toBe(1);
+  });
 });
 
 describe('relay over a read-ahead source (scripted in-memory source)', () => {
@@ -249,5 +263,35 @@ describe('relay over a read-ahead source (scripted in-memory source)', () => {
       { shardId: 'shardId-1', after: '2' },
     ]);
     expect((await checkpoints.read(inner.streamArn, 'shardId-1'))?.sequenceNumber).toBe('6');
+  });
+
+  test("When a shard's loop ends with records left (here: the relay stops mid-stream), then the relay releases the shard and no batch stays read ahead for it", async () => {
+    const inner = sourceWith(200);
+    // The fourth batch's read waits until the relay is stopping, so the loop ends with records left.
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let reached = false;
+    const realRead = inner.read.bind(inner);
+    inner.read = async (shardId, iterator, limit) => {
+      if (iterator === 'shardId-1|6') {
+        reached = true;
+        await gate;
+      }
+      return realRead(shardId, iterator, limit);
+    };
+    const source = new ReadAheadSource(inner);
+    const { relay, publisher } = relayOver(source);
+    relay.start();
+    let stopping: Promise<void> | undefined;
+    try {
+      await waitFor(() => reached, { timeoutMs: 5000, what: 'the fourth read' });
+    } finally {
+      stopping = relay.stop();
+      open();
+      await stopping;
+    }
+    expect(publisher.events.length).toBeLessThan(200);
+    expect(source.stats.dropped).toBeGreaterThan(0);
+    expect(source.pending).toBe(0);
   });
 });

@@ -344,6 +344,8 @@ export class Relay implements RelayProgress {
         while (!leases.holds(shardId, term) && leases.retains(shardId, term) && !this.stopping) await delay(20);
       },
     });
+    // The stream's reader as this term starts: what it holds for the shard is let go when the loop ends.
+    const source = this.tracker.source;
     const worker: Worker = {
       shardId,
       term,
@@ -366,6 +368,8 @@ export class Relay implements RelayProgress {
         this.lastPublishedAt = Math.max(this.lastPublishedAt, worker.records.lastPublishedAt);
         // Released before the next term's loop may take the same key.
         await publishers.release(shardId).catch(() => undefined);
+        // A batch read ahead for a shard no longer read would hold memory and a read-ahead place.
+        source.release?.(shardId);
         this.workers.delete(shardId);
         this.wake();
       });

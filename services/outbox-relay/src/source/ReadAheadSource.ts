@@ -102,6 +102,11 @@ export class ReadAheadSource implements ChangeSource {
     return batch;
   }
 
+  /** Drops the shard's read ahead: the relay stopped reading it, so its place goes to another shard. */
+  release(shardId: string): void {
+    this.drop(shardId);
+  }
+
   /** Drops every read ahead (for example when the relay drops all its iterators). */
   reset(): void {
     for (const shardId of [...this.prefetches.keys(), ...this.generations.keys()]) this.drop(shardId);

@@ -65,4 +65,6 @@ export interface ChangeSource {
    * the read shows records after the checkpoint were trimmed.
    */
   read(shardId: string, iterator: string, limit: number): Promise<RecordBatch>;
+  /** The relay stopped reading the shard (its loop ended: lease lost or released, shard ended): let go of what is held for it. */
+  release?(shardId: string): void;
 }
