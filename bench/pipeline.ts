@@ -57,6 +57,7 @@ import { KafkaServer, KinesaliteServer, ensureTables, ensureTopics, startLocalSt
 import { loadConfig as loadRelayConfig } from '../services/outbox-relay/dist/config.js';
 import { startDelayProxy } from './delayProxy.ts';
 import { cpuSeconds, createCpuCap, relayTaskCpus, type CpuCap } from './cpuCap.ts';
+import { startOtlpSink, type OtlpSink } from './otlpSink.ts';
 import { lineChart } from './plot.ts';
 import { Progress } from './progress.ts';
 import { freePort, onInterrupt, startService, type ServiceProcess } from './serviceProcess.ts';
@@ -726,6 +727,8 @@ interface Measured {
   pathPeak?: number;
   failedPosts: number;
   failoverGapMs?: number;
+  /** Where the services exported their spans, and what the bench's sink received (when it was the collector). */
+  tracing?: { collector: string; requests?: number; spans?: number; bytes?: number; rejected?: number };
   notes: string[];
 }
 
@@ -750,8 +753,14 @@ async function main(): Promise<void> {
     endpoint: stack.endpoints.dynamodb,
     ...clientTimeouts,
   });
+  // Services export their spans as deployed: to the collector given in OTEL_EXPORTER_OTLP_ENDPOINT,
+  // or else to a sink of the bench's own standing in for the task's collector sidecar.
+  const givenCollector = process.env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || undefined;
+  const sink: OtlpSink | undefined = givenCollector ? undefined : await startOtlpSink();
+  if (sink) cleanups.push(() => sink.close());
+  const collector = givenCollector ?? sink!.endpoint;
   const launch = async (kind: 'order-api' | 'outbox-relay' | 'notifier', name: string, env: Record<string, string>) => {
-    const service = await startService(kind, name, env, logDir);
+    const service = await startService(kind, name, { OTEL_EXPORTER_OTLP_ENDPOINT: collector, ...env }, logDir);
     services.add(service);
     return rss.watch(kind, service);
   };
@@ -1302,6 +1311,7 @@ async function main(): Promise<void> {
       await dropTables();
     }
 
+    m.tracing = sink ? { collector: 'the bench sink', ...sink.received() } : { collector: givenCollector! };
     const result = buildResult(options, m, rss, startedAt, sizes, mode);
     const markdown = formatMarkdown(result, mode);
     const runDir = join(
@@ -1498,6 +1508,7 @@ function buildResult(
     failover: { gapMs: m.failoverGapMs, leaseDurationMs: relayDefaults.lease.durationMs },
     rssPeakMb: Object.fromEntries(rss.peakMb),
     rssPeakPhase: Object.fromEntries(rss.peakPhase),
+    tracing: m.tracing,
     notes: m.notes,
     targets,
   };
@@ -1635,6 +1646,12 @@ function formatMarkdown(result: BenchResult, mode: string): string {
       ([kind, mb]) => `- ${kind} peak RSS under load: ${fmt(mb)} MB (in: ${result.rssPeakPhase[kind] ?? '?'})`,
     ),
   );
+  const tracing = result.tracing;
+  if (tracing?.spans !== undefined)
+    sections.push(
+      `- Tracing: the services exported ${tracing.spans} spans in ${tracing.requests} OTLP requests (${fmt((tracing.bytes ?? 0) / 1e6, 1)} MB) to the bench's stand-in for the collector sidecar${tracing.rejected ? `; ${tracing.rejected} requests it could not read` : ''}.`,
+    );
+  else if (tracing) sections.push(`- Tracing: the services exported their spans to ${tracing.collector}.`);
   for (const difference of result.itemShapeDifferences ?? []) sections.push(`- Item shapes differ: ${difference}`);
   for (const note of result.notes) sections.push(`- ${note}`);
   sections.push('');
