@@ -82,6 +82,10 @@ interface Worker {
   savedAt: number;
   /** Records read since the last stored checkpoint. */
   unsaved: number;
+  /** A coalesced checkpoint write still in flight (it never rejects: see `storeFailure`). */
+  storing?: Promise<void>;
+  /** Why the last coalesced write failed, until the loop's next store reports it. */
+  storeFailure?: unknown;
   readFailures: number;
   lastLoopAt: number;
   ended: boolean;
@@ -416,6 +420,8 @@ export class Relay implements RelayProgress {
       if (idleDelay > 0) await this.pauseWorker(worker, idleDelay);
     }
     worker.ended = true;
+    // The loop's last coalesced write lands (or fails) before the loop ends.
+    await worker.storing;
     if (!leases.holds(shardId, term)) {
       logger.warn({ shardId }, 'lost the lease of the shard; stopped reading it');
       return;
@@ -484,17 +490,45 @@ export class Relay implements RelayProgress {
     await this.store(worker, force);
   }
 
-  /** Stores the in-memory checkpoint when forced, or every `checkpointIntervalMs` / `checkpointMaxRecords`. */
+  /**
+   * Stores the in-memory checkpoint when forced, or every `checkpointIntervalMs` /
+   * `checkpointMaxRecords`. A coalesced store is written in the background while the shard reads
+   * and publishes on (the checkpoint is only where a new owner resumes, so a write that lands a
+   * batch later replays nothing more than the interval allows); one write per shard at a time,
+   * in order. Its failure is thrown by the shard's next store, which then retries from the
+   * checkpoint like any failed poll. A forced store waits for the write in flight, then writes.
+   */
   private async store(worker: Worker, force: boolean): Promise<void> {
+    if (worker.storing) {
+      if (!force) return;
+      await worker.storing;
+    }
+    const failure = worker.storeFailure;
+    worker.storeFailure = undefined;
+    // A forced store supersedes a failed coalesced one; otherwise the loop hears of the failure.
+    if (failure !== undefined && !force) throw failure;
     const { checkpoint } = worker.state;
     if (checkpoint === worker.saved) return;
     const due =
       force ||
       worker.unsaved >= this.options.checkpointMaxRecords ||
       this.now - worker.savedAt >= this.options.checkpointIntervalMs;
-    const { metrics, leases } = this.options;
     // A lapsed lease stores nothing until it is renewed (a forced store says so by throwing).
-    if (!due || (!force && !leases.holds(worker.shardId, worker.term))) return;
+    if (!due || (!force && !this.options.leases.holds(worker.shardId, worker.term))) return;
+    const write = this.writeCheckpoint(worker, checkpoint);
+    if (force) return write;
+    worker.storing = write
+      .catch((error: unknown) => {
+        worker.storeFailure = error;
+      })
+      .finally(() => {
+        worker.storing = undefined;
+      });
+  }
+
+  private async writeCheckpoint(worker: Worker, checkpoint: ShardCheckpoint): Promise<void> {
+    const { metrics, leases } = this.options;
+    const records = worker.unsaved;
     try {
       await leases.checkpoint(worker.shardId, worker.term, checkpoint);
       metrics.checkpointWrites.inc({ outcome: 'ok' });
@@ -504,7 +538,8 @@ export class Relay implements RelayProgress {
     }
     worker.saved = checkpoint;
     worker.savedAt = this.now;
-    worker.unsaved = 0;
+    // Records read while the write was in flight count toward the next one.
+    worker.unsaved -= records;
   }
 
   /**

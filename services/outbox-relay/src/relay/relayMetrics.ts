@@ -165,7 +165,7 @@ export function createRelayMetrics(registry: Registry): RelayMetrics {
     }),
     shardLeaseLosses: new Counter({
       name: 'relay_shard_lease_losses_total',
-      help: 'Shard leases this instance lost without handing them back, by reason (taken, expired)',
+      help: 'Shard leases this instance lost without handing them back, by reason (taken: a lease write found another instance holding it)',
       labelNames: ['reason'],
       registers,
     }),
