@@ -1,3 +1,4 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Kafka, Message, Producer } from 'kafkajs';
 import {
   AppError,
@@ -178,9 +179,12 @@ export class KafkaPublisher implements BatchPublisher {
     }
     const timeout = this.options.ackTimeoutMs;
     try {
+      // Making the records and encoding them are each long runs of CPU: timers run in between.
+      await yieldToLoop();
       await this.connect();
       if (!this.transactional) {
         await this.sendInLanes(messages);
+        await yieldToLoop();
         endProducerSpans(spans);
         return;
       }
