@@ -78,6 +78,12 @@ export function relayTaskCpus(manifestFile: string): number {
   return Number(match[1]) / 1024;
 }
 
+/** A variable the relay's Copilot manifest sets for its task (`  LEASE_DURATION_MS: 6000`), if any. */
+export function relayTaskVariable(manifestFile: string, name: string): string | undefined {
+  const match = new RegExp(`^\\s+${name}:\\s*'?([^'\\s#]+)'?\\s*(#.*)?$`, 'm').exec(readFileSync(manifestFile, 'utf8'));
+  return match?.[1];
+}
+
 /** CPU seconds (user + system) a process has used so far, from `/proc/<pid>/stat` (NaN once gone). */
 export function cpuSeconds(pid: number | undefined): number {
   try {

@@ -56,7 +56,7 @@ import {
 import { KafkaServer, KinesaliteServer, ensureTables, ensureTopics, startLocalStack } from '@outbox/local-stack';
 import { loadConfig as loadRelayConfig } from '../services/outbox-relay/dist/config.js';
 import { startDelayProxy } from './delayProxy.ts';
-import { cpuSeconds, createCpuCap, relayTaskCpus, type CpuCap } from './cpuCap.ts';
+import { cpuSeconds, createCpuCap, relayTaskCpus, relayTaskVariable, type CpuCap } from './cpuCap.ts';
 import { startOtlpSink, type OtlpSink } from './otlpSink.ts';
 import { lineChart } from './plot.ts';
 import { Progress } from './progress.ts';
@@ -68,6 +68,8 @@ type Phase = (typeof PHASES)[number];
 
 const USAGE = `Usage: npm run bench -- [--quick] [--delay-ms <ms added per call, default 0>] [--relays <max relay processes, default 3>] [--shards <Kinesis shards, default 8>] [--relay-cpu <task | none | CPUs per relay in the scale-out phase, default task: the Copilot manifest's>] [--only <phases, default ${PHASES.join(',')}>] [--out <folder, default bench/results>]`;
 const REGION = 'us-east-1';
+/** The relay's deployment: its task's CPU and settings are the scale-out phase's. */
+const RELAY_MANIFEST = join(import.meta.dirname, '..', 'copilot', 'outbox-relay', 'manifest.yml');
 const CONCURRENCY = 8;
 const BATCH = 500;
 /** The window after the services' cold start that is reported apart from the steady state. */
@@ -115,7 +117,7 @@ function parseOptions(argv: string[]): BenchOptions {
   const shards = Number(values.shards);
   const relayCpus =
     values['relay-cpu'] === 'task'
-      ? relayTaskCpus(join(import.meta.dirname, '..', 'copilot', 'outbox-relay', 'manifest.yml'))
+      ? relayTaskCpus(RELAY_MANIFEST)
       : values['relay-cpu'] === 'none'
         ? 0
         : Number(values['relay-cpu']);
@@ -721,6 +723,8 @@ interface Measured {
     perRelay: { published: number; cpu: number; leaseLosses: number }[];
   }[];
   scalingCapNote?: string;
+  /** LEASE_DURATION_MS of the scale-out relays (the manifest's, unless set in the environment). */
+  scalingLeaseMs?: number;
   latencyRows: LatencyRow[];
   /** Raw transactions measured again just before the latency phase: its load levels' estimate and the path's limit. */
   rawTxBeforeLatency?: number;
@@ -1176,6 +1180,9 @@ async function main(): Promise<void> {
     // empty stream until their leases are balanced; then a warm-up backlog is drained, and the
     // measured backlog is written and drained.
     if (runs('scaling')) {
+      const scalingLeaseMs =
+        process.env.LEASE_DURATION_MS ?? relayTaskVariable(RELAY_MANIFEST, 'LEASE_DURATION_MS') ?? '2000';
+      m.scalingLeaseMs = Number(scalingLeaseMs);
       const relayCounts = options.quick
         ? [...new Set([1, options.relays])]
         : Array.from({ length: options.relays }, (_, i) => i + 1);
@@ -1184,7 +1191,8 @@ async function main(): Promise<void> {
         progress.step(`scale-out, Kinesis ${options.shards} shards`, `${label}: starting, waiting for balanced leases`);
         const { streamName, deleted } = await newKinesisStream();
         const topic = await newTopic();
-        const env = kinesisEnv(await newTables(), topic, streamName);
+        // The task's lease as deployed: at 0.25 vCPU the default one lapses under a backlog.
+        const env = { ...kinesisEnv(await newTables(), topic, streamName), LEASE_DURATION_MS: scalingLeaseMs };
         const caps: CpuCap[] = [];
         const relays = await Promise.all(
           Array.from({ length: count }, async () => {
@@ -1506,6 +1514,7 @@ function buildResult(
     itemShapeDifferences: m.itemShapeDifferences,
     scaling: m.scaling,
     scalingCapNote: m.scalingCapNote,
+    scalingLeaseMs: m.scalingLeaseMs,
     latency: m.latencyRows,
     failedPosts: m.failedPosts,
     failover: { gapMs: m.failoverGapMs, leaseDurationMs: relayDefaults.lease.durationMs },
@@ -1590,7 +1599,7 @@ function formatMarkdown(result: BenchResult, mode: string): string {
     );
   if (result.scaling.length > 0)
     sections.push(
-      `## Scale-out (Kinesis ${r.kinesisShards} shards; the backlog is written once every relay's leases are balanced)`,
+      `## Scale-out (Kinesis ${r.kinesisShards} shards; the backlog is written once every relay's leases are balanced; LEASE_DURATION_MS ${result.scalingLeaseMs}, as the task is deployed)`,
       '',
       table(
         [

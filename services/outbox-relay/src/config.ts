@@ -55,7 +55,7 @@ export const configSchema = z
       .max(120000)
       .default(2000)
       .describe(
-        "Another instance takes a lease (a shard's, or the coordinator's) once its counter has not moved for this long, in ms; the holder stops acting at 80 % of it.",
+        "Another instance takes a lease (a shard's, or the coordinator's) once its counter has not moved for this long, in ms; the holder stops acting at 80 % of it. Keep it well above the event loop's worst lag: on a 0.25 vCPU task draining a backlog that reached 1–2 s, so the Copilot manifest sets 6000.",
       ),
     LEASE_RENEW_INTERVAL_MS: z.coerce
       .number()
