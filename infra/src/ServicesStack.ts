@@ -204,6 +204,7 @@ export class ServicesStack extends Stack {
         ...kafka,
         RELAY_STATE_TABLE: props.relayAddons.output('RelayStateTableName'),
         OUTBOX_TABLE: props.ordersAddons.output('OrderOutboxTableName'),
+        LEASE_DURATION_MS: deploymentSettings.relayLeaseDurationMs,
       },
       policies: [
         props.relayAddons.output('RelayTablesAccessPolicyArn'),

@@ -14,6 +14,11 @@ export const deploymentSettings = {
    */
   kafkaTopics: { ensure: 'true', replicationFactor: '-1' },
   ports: { orderApi: 8080, orderApiOps: 9100, relay: 9101, notifier: 9102 },
+  /**
+   * The relay task's LEASE_DURATION_MS: at 0.25 vCPU its event loop lags up to 1–2 s under a
+   * backlog, so the 2 s default would let shard leases lapse and move (bench/README.md).
+   */
+  relayLeaseDurationMs: '6000',
   /** Seconds ECS waits after SIGTERM: the relay finishes its batch, checkpoints and releases its lease. */
   relayStopTimeoutSeconds: 60,
   /**

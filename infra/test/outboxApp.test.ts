@@ -290,6 +290,11 @@ test('When each container environment is read, then it sets only settings the co
       variables: Record<string, unknown>;
     };
   expect(manifest('outbox-relay').variables.ORDER_EVENTS_TOPIC).toBe(deploymentSettings.orderEventsTopic);
+  expect(String(manifest('outbox-relay').variables.LEASE_DURATION_MS)).toBe(deploymentSettings.relayLeaseDurationMs);
+  const relayEnv = containers().get('outbox-relay')!.Environment as { Name: string; Value: unknown }[];
+  expect(relayEnv.find((entry) => entry.Name === 'LEASE_DURATION_MS')?.Value).toBe(
+    deploymentSettings.relayLeaseDurationMs,
+  );
   expect(manifest('notifier').variables.NOTIFIER_GROUP_ID).toBe(deploymentSettings.notifierGroupId);
   for (const service of ['outbox-relay', 'notifier']) {
     const { variables } = manifest(service);
