@@ -107,8 +107,16 @@ describe('one trace per order, each service its own process exporting over OTLP'
       },
       { timeoutMs: 10000, what: 'the consumer span children (DynamoDB transaction, webhook call)' },
     );
-    const server = otlp.spans.find((s) => s.spanId === storedSpanId);
-    const producer = otlp.spans.find((s) => s.spanId === consumer.parentSpanId);
+    // Each service exports on its own schedule: the relay's producer span (it ends when Kafka
+    // acknowledged) and the API's server span may arrive after the notifier's.
+    const [server, producer] = await waitFor(
+      () => {
+        const api = otlp.spans.find((s) => s.spanId === storedSpanId);
+        const relay = otlp.spans.find((s) => s.spanId === consumer.parentSpanId);
+        return api && relay ? ([api, relay] as const) : undefined;
+      },
+      { timeoutMs: 10000, what: "the API's server span and the relay's producer span" },
+    );
 
     // order-api: the stored context is the request's server span, the root of the trace.
     expect(server).toMatchObject({ service: 'order-api', kind: SPAN_KIND.server, traceId, parentSpanId: '' });
