@@ -155,11 +155,18 @@ describe('one trace per order, each service its own process exporting over OTLP'
     const consumer = await consumerSpanOf(String(item.eventId));
     expect(consumer.traceId).toBe(callerTraceId);
     expect(consumer.traceState).toBe('caller=order-test');
-    const server = otlp.spans.find(
-      (s) => s.service === 'order-api' && s.kind === SPAN_KIND.server && s.traceId === callerTraceId,
+    // Each service exports on its own schedule: wait for the API's and the relay's spans as well.
+    const [server, producer] = await waitFor(
+      () => {
+        const api = otlp.spans.find(
+          (s) => s.service === 'order-api' && s.kind === SPAN_KIND.server && s.traceId === callerTraceId,
+        );
+        const relay = otlp.spans.find((s) => s.spanId === consumer.parentSpanId);
+        return api && relay ? ([api, relay] as const) : undefined;
+      },
+      { timeoutMs: 10000, what: "the API's server span and the relay's producer span" },
     );
-    expect(server?.parentSpanId).toBe(callerSpanId);
-    const producer = otlp.spans.find((s) => s.spanId === consumer.parentSpanId);
+    expect(server.parentSpanId).toBe(callerSpanId);
     expect(producer).toMatchObject({
       service: 'outbox-relay',
       traceId: callerTraceId,
