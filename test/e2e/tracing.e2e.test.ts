@@ -3,10 +3,12 @@ import { startWebhookReceiver } from '@outbox/testkit';
 import {
   createTestTables,
   createTestTopic,
+  metricValue,
   pipelineEnv,
   readTopic,
   type ReceivedSpan,
   scanAll,
+  scrapeMetrics,
   type ServiceProcess,
   SPAN_KIND,
   startOtlpReceiver,
@@ -138,6 +140,25 @@ describe('one trace per order, each service its own process exporting over OTLP'
     expect([...services].sort()).toEqual(['notifier', 'order-api', 'outbox-relay']);
     // Background calls (stream polling, lease renewals) start no traces: the relay exports only its producer spans.
     expect(otlp.spans.filter((s) => s.service === 'outbox-relay').map((s) => s.kind)).toEqual([SPAN_KIND.producer]);
+  });
+
+  test('When the spans have reached the collector, then each service counts as exported exactly the spans the collector received, and none lost', async () => {
+    await placeOrder();
+    for (const service of [api, relay, notifier]) {
+      const name = (await scrapeMetrics(service)).match(/service="([a-z-]+)"/)?.[1];
+      const counted = await waitFor(
+        async () => {
+          const text = await scrapeMetrics(service);
+          const exported = metricValue(text, 'tracing_spans_total', { outcome: 'exported' }) ?? 0;
+          const received = otlp.spans.filter((s) => s.service === name).length;
+          return exported > 0 && exported === received && { exported, received, text };
+        },
+        { timeoutMs: 30000, what: `${name}'s exported spans to match what the collector received` },
+      );
+      expect(metricValue(counted.text, 'tracing_spans_total', { outcome: 'dropped' })).toBe(0);
+      expect(metricValue(counted.text, 'tracing_spans_total', { outcome: 'failed' })).toBeUndefined();
+      expect(metricValue(counted.text, 'tracing_span_queue_capacity')).toBe(2048);
+    }
   });
 
   test("When the caller sends traceparent and tracestate, then the order's spans in every service carry the caller's trace id and tracestate, and the notifier's logs carry trace_id and span_id", async () => {

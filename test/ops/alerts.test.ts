@@ -22,7 +22,7 @@ describe('the Prometheus alert rules (ops/prometheus/alerts.yml)', () => {
     const rules = await runPromtool(['check', 'rules', rulesFile]);
     expect({ code: rules.code, output: rules.stdout + rules.stderr }).toEqual({
       code: 0,
-      output: expect.stringContaining('SUCCESS: 10 rules found') as string,
+      output: expect.stringContaining('SUCCESS: 11 rules found') as string,
     });
     const config = await runPromtool(['check', 'config', join(repoRoot, 'ops', 'prometheus.yml')]);
     expect({ code: config.code, output: config.stdout + config.stderr }).toEqual({
@@ -69,6 +69,7 @@ describe('the Prometheus alert rules (ops/prometheus/alerts.yml)', () => {
       'RelayMultipleLeaders',
       'RelayNoLeader',
       'RelayStalled',
+      'TracesIncomplete',
     ]);
     const runbooks = rules.map((rule) => rule.annotations?.runbook_url ?? '');
     expect(

@@ -4,6 +4,7 @@ import { Registry } from 'prom-client';
 import { createApiMetrics } from '../../services/order-api/src/http/apiMetrics';
 import { createRelayMetrics } from '../../services/outbox-relay/src/relay/relayMetrics';
 import { createNotifierMetrics } from '../../services/notifier/src/consume/notifierMetrics';
+import { createTracingMetrics } from '@outbox/shared';
 import { metricNamesIn } from '@outbox/testkit';
 
 interface Panel {
@@ -22,6 +23,7 @@ describe('the Grafana dashboard', () => {
     createApiMetrics(registry);
     createRelayMetrics(registry);
     createNotifierMetrics(registry);
+    createTracingMetrics(registry);
     const registered = new Set((await registry.getMetricsAsJSON()).map((metric) => metric.name));
     const dashboard = JSON.parse(
       readFileSync(join(__dirname, '..', '..', 'ops', 'grafana', 'outbox-dashboard.json'), 'utf8'),

@@ -1,9 +1,10 @@
 import { Registry, collectDefaultMetrics } from 'prom-client';
+import { createTracingMetrics } from './createTracingMetrics';
 
 /** Options for {@link createMetricsRegistry}. */
 export interface CreateMetricsRegistryOptions {
   service: string;
-  /** Collect Node process metrics (event loop lag, heap, GC); on by default. */
+  /** Collect Node process metrics (event loop lag, heap, GC) and the span export's; on by default. */
   defaultMetrics?: boolean;
 }
 
@@ -30,6 +31,7 @@ export function createMetricsRegistry(options: CreateMetricsRegistryOptions): Re
   if (options.defaultMetrics ?? true) {
     collectDefaultMetrics({ register: registry });
     for (const name of NONCOMPLIANT_DEFAULT_METRICS) registry.removeSingleMetric(name);
+    createTracingMetrics(registry);
   }
   return registry;
 }

@@ -1,4 +1,4 @@
-import { SpanKind, context, propagation, trace } from '@opentelemetry/api';
+import { DiagLogLevel, SpanKind, context, diag, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -17,6 +17,8 @@ import {
   TracerProvider,
   type Sampler,
 } from '@opentelemetry/sdk-trace';
+import { createTracingDiagLogger } from './createTracingDiagLogger';
+import { SpanExportStats, type SpanExportCounts } from './SpanExportStats';
 
 // This module is loaded by each service's `instrumentation.ts` before anything else: it must not
 // import the shared index (or anything that loads http, express, the AWS SDK, kafkajs or pino),
@@ -28,7 +30,10 @@ export interface StartTracingOptions {
   /**
    * The process environment. `OTEL_EXPORTER_OTLP_ENDPOINT`: OTLP/HTTP base URL (e.g.
    * `http://collector:4318`), spans go to `<url>/v1/traces`; unset, nothing is exported.
-   * `OTEL_BSP_SCHEDULE_DELAY`: milliseconds between exports (5000).
+   * `OTEL_BSP_SCHEDULE_DELAY`: milliseconds between exports (5000). `OTEL_BSP_MAX_QUEUE_SIZE`:
+   * spans held for export, beyond which new ones are dropped (2048). `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`:
+   * spans per export request (512, at most the queue's size). `LOG_LEVEL`: of the SDK's own
+   * warnings and errors.
    */
   env: Record<string, string | undefined>;
   /**
@@ -43,6 +48,8 @@ export interface StartTracingOptions {
 export interface Tracing {
   /** True when spans are exported over OTLP. */
   readonly exporting: boolean;
+  /** What became of the spans handed to the exporter; undefined when nothing is exported. */
+  spanExportCounts(): SpanExportCounts | undefined;
   shutdown(): Promise<void>;
 }
 
@@ -82,16 +89,38 @@ export function startTracing(options: StartTracingOptions): Tracing {
   if (endpoint !== undefined && !URL.canParse(endpoint)) {
     throw new Error(`OTEL_EXPORTER_OTLP_ENDPOINT is not a URL: ${JSON.stringify(endpoint)}`);
   }
-  const delayText = options.env.OTEL_BSP_SCHEDULE_DELAY?.trim() || '5000';
-  const scheduledDelayMillis = Number(delayText);
-  if (!Number.isInteger(scheduledDelayMillis) || scheduledDelayMillis < 1) {
-    throw new Error(`OTEL_BSP_SCHEDULE_DELAY is not a positive number of milliseconds: ${JSON.stringify(delayText)}`);
+  const scheduledDelayMillis = positiveInteger(options.env, 'OTEL_BSP_SCHEDULE_DELAY', 5000, 'milliseconds');
+  const maxQueueSize = positiveInteger(options.env, 'OTEL_BSP_MAX_QUEUE_SIZE', 2048, 'spans');
+  const maxExportBatchSize = positiveInteger(options.env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 512, 'spans');
+  if (maxExportBatchSize > maxQueueSize) {
+    throw new Error(
+      `OTEL_BSP_MAX_EXPORT_BATCH_SIZE (${maxExportBatchSize}) is larger than OTEL_BSP_MAX_QUEUE_SIZE (${maxQueueSize})`,
+    );
   }
+  // The SDK's own warnings and errors (a failed export, a full queue) go to the logs; without a
+  // logger it says nothing at all.
+  diag.setLogger(
+    createTracingDiagLogger({ service: options.service, level: options.env.LOG_LEVEL?.trim() || undefined }),
+    {
+      logLevel: DiagLogLevel.WARN,
+      suppressOverrideMessage: true,
+    },
+  );
   const exporter = endpoint ? new OTLPTraceExporter({ url: `${endpoint.replace(/\/+$/, '')}/v1/traces` }) : undefined;
+  const stats = exporter ? new SpanExportStats() : undefined;
+  const processor = exporter
+    ? new BatchSpanProcessor({
+        exporter,
+        scheduledDelayMillis,
+        maxQueueSize,
+        maxExportBatchSize,
+        selfObsMeterProvider: stats,
+      })
+    : undefined;
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': options.service }),
     sampler: new ParentBasedSampler({ root: backgroundCallsOff }),
-    spanProcessors: exporter ? [new BatchSpanProcessor({ exporter, scheduledDelayMillis })] : [],
+    spanProcessors: processor ? [processor] : [],
   });
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(
@@ -107,9 +136,33 @@ export function startTracing(options: StartTracingOptions): Tracing {
   ];
   if (options.kafkajs ?? true) instrumentations.push(new KafkaJsInstrumentation());
   registerInstrumentations({ tracerProvider: provider, instrumentations });
-  const tracing: Tracing = { exporting: endpoint !== undefined, shutdown: () => provider.shutdown() };
+  const tracing: Tracing = {
+    exporting: endpoint !== undefined,
+    spanExportCounts: () => stats?.counts(),
+    shutdown: () => provider.shutdown(),
+  };
   holder[ACTIVE] = tracing;
   return tracing;
+}
+
+/** What the running tracing (started by {@link startTracing} in this process) did with its spans; undefined when nothing is exported. */
+export function spanExportCounts(): SpanExportCounts | undefined {
+  return (globalThis as WithTracing)[ACTIVE]?.spanExportCounts();
+}
+
+/** A setting that must be a positive whole number, or its default when unset or empty. */
+function positiveInteger(
+  env: Record<string, string | undefined>,
+  name: string,
+  fallback: number,
+  unit: string,
+): number {
+  const text = env[name]?.trim() || String(fallback);
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) {
+    throw new Error(`${name} is not a positive number of ${unit}: ${JSON.stringify(text)}`);
+  }
+  return value;
 }
 
 /** Flushes and stops the tracing {@link startTracing} started in this process; nothing when none runs. */
