@@ -732,7 +732,17 @@ interface Measured {
   failedPosts: number;
   failoverGapMs?: number;
   /** Where the services exported their spans, and what the bench's sink received (when it was the collector). */
-  tracing?: { collector: string; requests?: number; spans?: number; bytes?: number; rejected?: number };
+  tracing?: {
+    collector: string;
+    requests?: number;
+    spans?: number;
+    bytes?: number;
+    rejected?: number;
+    /** Per kind of service, spans dropped or lost in failed exports ({@link Measured.spansLost}). */
+    lost?: Record<string, number>;
+  };
+  /** Per kind of service, spans its exporter dropped (full queue) or lost in failed exports, read from its metrics before it stops. */
+  spansLost: Record<string, number>;
   notes: string[];
 }
 
@@ -763,14 +773,24 @@ async function main(): Promise<void> {
   const sink: OtlpSink | undefined = givenCollector ? undefined : await startOtlpSink();
   if (sink) cleanups.push(() => sink.close());
   const collector = givenCollector ?? sink!.endpoint;
+  const kinds = new Map<ServiceProcess, string>();
   const launch = async (kind: 'order-api' | 'outbox-relay' | 'notifier', name: string, env: Record<string, string>) => {
     const service = await startService(kind, name, { OTEL_EXPORTER_OTLP_ENDPOINT: collector, ...env }, logDir);
     services.add(service);
+    kinds.set(service, kind);
     return rss.watch(kind, service);
   };
   const stopAll = async (list: ServiceProcess[]) => {
     rss.sample();
     for (const service of list) rss.unwatch(service);
+    // Spans lost count as much as spans exported: a sink that got fewer would otherwise go unexplained.
+    for (const service of list) {
+      const lost = await Promise.all(
+        ['outcome="dropped"', 'outcome="failed"'].map((outcome) => metric(service, 'tracing_spans_total', outcome)),
+      );
+      const kind = kinds.get(service) ?? service.name;
+      m.spansLost[kind] = (m.spansLost[kind] ?? 0) + lost.reduce<number>((sum, n) => sum + (n ?? 0), 0);
+    }
     await Promise.allSettled(list.map((service) => service.stop()));
     for (const service of list) services.delete(service);
   };
@@ -782,7 +802,7 @@ async function main(): Promise<void> {
     await runCleanups();
     await stack.stop();
   });
-  const m: Measured = { kinesis: [], scaling: [], latencyRows: [], failedPosts: 0, notes: [] };
+  const m: Measured = { kinesis: [], scaling: [], latencyRows: [], failedPosts: 0, spansLost: {}, notes: [] };
   try {
     // A kinesalite of the bench's own: its streams count against an account shard limit, which
     // the shared one's tests need; this one holds the Kinesis phase's stream and a scale-out one.
@@ -1323,6 +1343,7 @@ async function main(): Promise<void> {
     }
 
     m.tracing = sink ? { collector: 'the bench sink', ...sink.received() } : { collector: givenCollector! };
+    m.tracing.lost = m.spansLost;
     const result = buildResult(options, m, rss, startedAt, sizes, mode);
     const markdown = formatMarkdown(result, mode);
     const runDir = join(
@@ -1664,6 +1685,14 @@ function formatMarkdown(result: BenchResult, mode: string): string {
       `- Tracing: the services exported ${tracing.spans} spans in ${tracing.requests} OTLP requests (${fmt((tracing.bytes ?? 0) / 1e6, 1)} MB) to the bench's stand-in for the collector sidecar${tracing.rejected ? `; ${tracing.rejected} requests it could not read` : ''}.`,
     );
   else if (tracing) sections.push(`- Tracing: the services exported their spans to ${tracing.collector}.`);
+  if (tracing?.lost)
+    sections.push(
+      `- Spans lost by each service's exporter (queue full or export failed; \`tracing_spans_total\`): ${
+        Object.entries(tracing.lost)
+          .map(([kind, n]) => `${kind} ${n}`)
+          .join(', ') || 'none watched'
+      }.`,
+    );
   for (const difference of result.itemShapeDifferences ?? []) sections.push(`- Item shapes differ: ${difference}`);
   for (const note of result.notes) sections.push(`- ${note}`);
   sections.push('');

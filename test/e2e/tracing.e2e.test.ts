@@ -157,7 +157,7 @@ describe('one trace per order, each service its own process exporting over OTLP'
       );
       expect(metricValue(counted.text, 'tracing_spans_total', { outcome: 'dropped' })).toBe(0);
       expect(metricValue(counted.text, 'tracing_spans_total', { outcome: 'failed' })).toBeUndefined();
-      expect(metricValue(counted.text, 'tracing_span_queue_capacity')).toBe(2048);
+      expect(metricValue(counted.text, 'tracing_span_queue_capacity')).toBe(8192);
     }
   });
 

@@ -31,8 +31,8 @@ export interface StartTracingOptions {
    * The process environment. `OTEL_EXPORTER_OTLP_ENDPOINT`: OTLP/HTTP base URL (e.g.
    * `http://collector:4318`), spans go to `<url>/v1/traces`; unset, nothing is exported.
    * `OTEL_BSP_SCHEDULE_DELAY`: milliseconds between exports (5000). `OTEL_BSP_MAX_QUEUE_SIZE`:
-   * spans held for export, beyond which new ones are dropped (2048). `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`:
-   * spans per export request (512, at most the queue's size). `LOG_LEVEL`: of the SDK's own
+   * spans held for export, beyond which new ones are dropped (8192). `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`:
+   * spans per export request (2048, at most the queue's size). `LOG_LEVEL`: of the SDK's own
    * warnings and errors.
    */
   env: Record<string, string | undefined>;
@@ -90,8 +90,11 @@ export function startTracing(options: StartTracingOptions): Tracing {
     throw new Error(`OTEL_EXPORTER_OTLP_ENDPOINT is not a URL: ${JSON.stringify(endpoint)}`);
   }
   const scheduledDelayMillis = positiveInteger(options.env, 'OTEL_BSP_SCHEDULE_DELAY', 5000, 'milliseconds');
-  const maxQueueSize = positiveInteger(options.env, 'OTEL_BSP_MAX_QUEUE_SIZE', 2048, 'spans');
-  const maxExportBatchSize = positiveInteger(options.env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 512, 'spans');
+  // Four times the SDK's defaults (2048, 512): one export runs at a time and each waits several
+  // turns of the event loop, so under a relay's drain (thousands of producer spans a second, the
+  // loop running late) 512 spans an export fell behind and the bench saw spans dropped.
+  const maxQueueSize = positiveInteger(options.env, 'OTEL_BSP_MAX_QUEUE_SIZE', 8192, 'spans');
+  const maxExportBatchSize = positiveInteger(options.env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 2048, 'spans');
   if (maxExportBatchSize > maxQueueSize) {
     throw new Error(
       `OTEL_BSP_MAX_EXPORT_BATCH_SIZE (${maxExportBatchSize}) is larger than OTEL_BSP_MAX_QUEUE_SIZE (${maxQueueSize})`,
