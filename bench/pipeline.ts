@@ -55,6 +55,7 @@ import {
 } from '@outbox/shared';
 import { KafkaServer, KinesaliteServer, ensureTables, ensureTopics, startLocalStack } from '@outbox/local-stack';
 import { loadConfig as loadRelayConfig } from '../services/outbox-relay/dist/config.js';
+import { readWholeTopic } from './chaos/runChaos.ts';
 import { startDelayProxy } from './delayProxy.ts';
 import { cpuSeconds, createCpuCap, relayTaskCpus, relayTaskVariable, type CpuCap } from './cpuCap.ts';
 import { startOtlpSink, type OtlpSink } from './otlpSink.ts';
@@ -677,6 +678,12 @@ async function processedAtByOrder(doc: DynamoDBDocumentClient, table: string): P
   return byOrder;
 }
 
+/** p50 and p99 of one stage of POST → notification stored, in ms. */
+interface StageLatency {
+  p50: number;
+  p99: number;
+}
+
 interface LatencyRow {
   label: string;
   /** Share of the peak. */
@@ -690,6 +697,12 @@ interface LatencyRow {
   p50: number;
   p95: number;
   p99: number;
+  /**
+   * Where the time went, per order: the POST's answer as the bench saw it; the event's
+   * `occurredAt` (order-api, before its transaction) to its Kafka timestamp (the relay's send);
+   * that to the notifier's `processedAt`. The three overlap (the first two share the commit).
+   */
+  stages?: { post: StageLatency; toKafka: StageLatency; toNotifier: StageLatency };
 }
 
 interface Target {
@@ -977,7 +990,7 @@ async function main(): Promise<void> {
         launchRelay(env),
         launch('notifier', 'notifier', env),
       ]);
-      const posted: { orderId: string; at: number; level: string }[] = [];
+      const posted: { orderId: string; at: number; answeredAt: number; level: string }[] = [];
       /** Open loop: `perS` orders a second for `seconds`, each POST on its own (bounded in flight). */
       const offer = async (perS: number, seconds: number, level: string, label: string) => {
         const began = Date.now();
@@ -988,7 +1001,7 @@ async function main(): Promise<void> {
           if (inFlight.size >= 256) await Promise.race(inFlight);
           const at = Date.now();
           const work = post(latencyApi.port).then(
-            (orderId) => void posted.push({ orderId, at, level }),
+            (orderId) => void posted.push({ orderId, at, answeredAt: Date.now(), level }),
             () => void m.failedPosts++,
           );
           inFlight.add(work);
@@ -1036,11 +1049,23 @@ async function main(): Promise<void> {
         await offer(share * peak, sizes.levelS, String(share), label);
         await allNotified();
       }
+      // Each order's event as the relay published it: its Kafka timestamp and its occurredAt.
+      const published = new Map<string, { sentAt: number; occurredAt: number }>();
+      for (const event of await readWholeTopic(brokers, latencyTopic)) {
+        if (event.seq !== 1 || event.timestamp === undefined || event.occurredAt === undefined) continue;
+        published.set(event.aggregateId, { sentAt: event.timestamp, occurredAt: Date.parse(event.occurredAt) });
+      }
+      const stage = (values: number[]): StageLatency => ({ p50: percentile(values, 50), p99: percentile(values, 99) });
       const row = (label: string, share: number, cold: boolean, offered: number, level: string, seconds: number) => {
         const samples = posted.filter((s) => s.level === level);
         const latencies = samples.flatMap((s) => {
           const at = processed.get(s.orderId);
           return at === undefined ? [] : [at - s.at];
+        });
+        const traced = samples.flatMap((s) => {
+          const event = published.get(s.orderId);
+          const at = processed.get(s.orderId);
+          return event && at !== undefined ? [{ ...event, processedAt: at }] : [];
         });
         return {
           label,
@@ -1053,6 +1078,11 @@ async function main(): Promise<void> {
           p50: percentile(latencies, 50),
           p95: percentile(latencies, 95),
           p99: percentile(latencies, 99),
+          stages: {
+            post: stage(samples.map((s) => s.answeredAt - s.at)),
+            toKafka: stage(traced.map((t) => t.sentAt - t.occurredAt)),
+            toNotifier: stage(traced.map((t) => t.processedAt - t.sentAt)),
+          },
         };
       };
       m.latencyRows.push(
@@ -1667,6 +1697,18 @@ function formatMarkdown(result: BenchResult, mode: string): string {
       ),
       '',
       `The path's peak, used for the load levels: ${n(r.pathPeakOrdersPerS)} orders/s. Failed POSTs: ${result.failedPosts}.`,
+      '',
+      "Where the time goes, p50 / p99 ms per stage: the POST until answered; the event's `occurredAt` (stamped by order-api before its transaction) until the relay sent it to Kafka (its record's timestamp); from there until the notifier stamped it processed. The first two overlap by the transaction.",
+      '',
+      table(
+        ['phase', 'POST answered', 'occurredAt → Kafka', 'Kafka → notifier'],
+        result.latency.map((l) => [
+          l.label,
+          ...(l.stages
+            ? [l.stages.post, l.stages.toKafka, l.stages.toNotifier].map((x) => `${fmt(x.p50)} / ${fmt(x.p99)}`)
+            : ['n/a', 'n/a', 'n/a']),
+        ]),
+      ),
       '',
     );
   sections.push('## Failover and memory', '');

@@ -485,7 +485,7 @@ async function scanNotifications(
 }
 
 /** Reads every record the topic holds, from the beginning, with a consumer group of its own. */
-async function readWholeTopic(brokers: string[], topic: string): Promise<KafkaEvent[]> {
+export async function readWholeTopic(brokers: string[], topic: string): Promise<KafkaEvent[]> {
   const kafka = createKafka({ clientId: 'chaos-verifier', brokers, logger: quiet });
   const admin = kafka.admin();
   await admin.connect();
@@ -511,6 +511,8 @@ async function readWholeTopic(brokers: string[], topic: string): Promise<KafkaEv
           eventType: String(envelope.eventType),
           aggregateId: String(envelope.aggregateId),
           seq: Number(envelope.seq),
+          timestamp: Number(message.timestamp),
+          occurredAt: envelope.occurredAt,
         });
         reached.set(partition, BigInt(message.offset) + 1n);
       },

@@ -21,6 +21,10 @@ export interface KafkaEvent {
   eventType: string;
   aggregateId: string;
   seq: number;
+  /** The record's Kafka timestamp (the producer's clock at send: the relay's), ms since the epoch. */
+  timestamp?: number;
+  /** The envelope's `occurredAt` (order-api's clock, before its transaction). */
+  occurredAt?: string;
 }
 
 /** A notification item (`AGGREGATE#<id>` / `NOTIFICATION#<seq>`): the notifier's effect. */
