@@ -93,3 +93,15 @@ export function cpuSeconds(pid: number | undefined): number {
     return Number.NaN;
   }
 }
+
+/** The machine's CPU time so far, all cores, from `/proc/stat`: busy (not idle, not waiting on I/O) and total, in ticks. */
+export function machineCpuTicks(): { busy: number; total: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((sum, n) => sum + n, 0);
+  return { busy: total - (fields[3] ?? 0) - (fields[4] ?? 0), total };
+}
+
+/** The share of all cores busy between two {@link machineCpuTicks} readings (0–1). */
+export function busyShare(before: { busy: number; total: number }, after: { busy: number; total: number }): number {
+  return after.total > before.total ? (after.busy - before.busy) / (after.total - before.total) : Number.NaN;
+}

@@ -57,7 +57,15 @@ import { KafkaServer, KinesaliteServer, ensureTables, ensureTopics, startLocalSt
 import { loadConfig as loadRelayConfig } from '../services/outbox-relay/dist/config.js';
 import { readWholeTopic } from './chaos/runChaos.ts';
 import { startDelayProxy } from './delayProxy.ts';
-import { cpuSeconds, createCpuCap, relayTaskCpus, relayTaskVariable, type CpuCap } from './cpuCap.ts';
+import {
+  busyShare,
+  cpuSeconds,
+  createCpuCap,
+  machineCpuTicks,
+  relayTaskCpus,
+  relayTaskVariable,
+  type CpuCap,
+} from './cpuCap.ts';
 import { startOtlpSink, type OtlpSink } from './otlpSink.ts';
 import { lineChart } from './plot.ts';
 import { Progress } from './progress.ts';
@@ -734,6 +742,8 @@ interface Measured {
     writePerS: number;
     balancedMs: number;
     perRelay: { published: number; cpu: number; leaseLosses: number }[];
+    /** Share of all the machine's cores busy while the measured backlog drained (written and drained). */
+    machineBusy?: number;
   }[];
   scalingCapNote?: string;
   /** LEASE_DURATION_MS of the scale-out relays (the manifest's, unless set in the environment). */
@@ -1300,10 +1310,14 @@ async function main(): Promise<void> {
           SCALING_WARMUP,
         );
         const cpuBefore = relays.map((relay) => cpuSeconds(relay.child.pid));
+        const machineBefore = machineCpuTicks();
         const drainStarted = performance.now();
         const writePerS = await writeKinesis(streamName, sizes.scalingRecords, label);
         const eventsPerS = await drained;
         const drainS = (performance.now() - drainStarted) / 1000;
+        // Everything shares the machine (kinesalite, the broker, the delay proxy, the bench): a
+        // machine near fully busy means the relays waited for them, not for their own CPU.
+        const machineBusy = busyShare(machineBefore, machineCpuTicks());
         // Per relay: what it published and the share of a CPU it used while the backlog drained.
         const perRelay = await Promise.all(
           relays.map(async (relay, i) => ({
@@ -1317,7 +1331,7 @@ async function main(): Promise<void> {
         await Promise.all(caps.map((cap) => cap.remove()));
         await deleted();
         const cpus = caps.length === count ? options.relayCpus : 0;
-        m.scaling.push({ relays: count, eventsPerS, cpus, writePerS, balancedMs, perRelay });
+        m.scaling.push({ relays: count, eventsPerS, cpus, writePerS, balancedMs, perRelay, machineBusy });
         progress.note(
           `scale-out (Kinesis ${options.shards} shards, ${label}${cpus > 0 ? ` × ${cpus} CPU` : ', uncapped'}): ${fmt(eventsPerS)} events/s (written at ${fmt(writePerS)}/s)`,
         );
@@ -1663,6 +1677,7 @@ function formatMarkdown(result: BenchResult, mode: string): string {
           'published per relay',
           'CPU used per relay',
           'leases lost while draining',
+          'machine CPU busy',
         ],
         result.scaling.map((s) => [
           String(s.relays),
@@ -1674,6 +1689,7 @@ function formatMarkdown(result: BenchResult, mode: string): string {
           s.perRelay.map((r) => fmt(r.published)).join(' / '),
           s.perRelay.map((r) => fmt(r.cpu, 2)).join(' / '),
           String(s.perRelay.reduce((sum, r) => sum + r.leaseLosses, 0)),
+          s.machineBusy === undefined ? 'n/a' : `${fmt(s.machineBusy * 100)} %`,
         ]),
       ),
       ...(result.scalingCapNote ? ['', `CPU quota unavailable, relays ran uncapped: ${result.scalingCapNote}.`] : []),

@@ -44,4 +44,17 @@ describe('bench CPU quota', () => {
       [],
     );
   });
+
+  test('When this process spins for 300 ms, then the machine counts busy ticks, and the busy share between the readings is between 0 and 1', () => {
+    const before = cpuCap.machineCpuTicks();
+    const until = Date.now() + 300;
+    while (Date.now() < until) Math.sqrt(Math.random());
+    const after = cpuCap.machineCpuTicks();
+    expect(after.busy - before.busy).toBeGreaterThan(0);
+    const share = cpuCap.busyShare(before, after);
+    expect(share).toBeGreaterThan(0);
+    expect(share).toBeLessThanOrEqual(1);
+    expect(cpuCap.busyShare({ busy: 10, total: 40 }, { busy: 40, total: 80 })).toBe(0.75);
+    expect(cpuCap.busyShare(after, after)).toBeNaN();
+  });
 });
