@@ -208,6 +208,8 @@ export async function start(config: RelayConfig, deps: RelayDeps = {}): Promise<
     checkpointIntervalMs: config.checkpoint.intervalMs,
     checkpointMaxRecords: config.checkpoint.maxRecords,
     batchSize: config.batchSize,
+    maxRecordsInFlight: config.maxRecordsInFlight,
+    readAheadShards: config.readAhead ? config.readAheadShards : 0,
     pollIdleMaxMs: config.pollIdleMaxMs,
     failureBackoff: config.publishRetry,
     shardRefreshMs: config.shardRefreshMs,

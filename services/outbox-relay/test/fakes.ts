@@ -207,6 +207,8 @@ export function relayOver(
     metrics: createRelayMetrics(registry),
     logger: createLogger({ service: 'test', level: 'silent' }),
     batchSize: 2,
+    maxRecordsInFlight: 1000,
+    readAheadShards: 0,
     pollIdleMaxMs: 10,
     shardRefreshMs: 10,
     backfillOverlapMs: 0,

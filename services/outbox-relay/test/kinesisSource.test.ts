@@ -6,42 +6,11 @@ import {
   PutRecordsCommand,
   SplitShardCommand,
 } from '@aws-sdk/client-kinesis';
-import { marshall } from '@aws-sdk/util-dynamodb';
 import { createDynamoDbClients, createKinesisClient } from '@outbox/shared';
-import {
-  createTestTables,
-  createTestTopic,
-  outboxItem,
-  readTopic,
-  testEndpoints,
-  uniqueName,
-  waitFor,
-} from '@outbox/testkit';
+import { createTestTables, createTestTopic, readTopic, testEndpoints, uniqueName, waitFor } from '@outbox/testkit';
 import { CheckpointStore } from '../src/checkpoint/CheckpointStore';
 import { start, type RelayHandle } from '../src/start';
-import { checkPerAggregateOrder, scrape, relayTestConfig } from './support';
-
-/** A change as DynamoDB's Kinesis streaming destination writes it. */
-function destinationRecord(aggregateId: string, seq: number) {
-  const item = outboxItem({ aggregateId, seq });
-  const data = {
-    awsRegion: 'us-east-1',
-    eventID: randomUUID(),
-    eventName: 'INSERT',
-    userIdentity: null,
-    recordFormat: 'application/json',
-    tableName: 'OrderOutbox',
-    dynamodb: {
-      ApproximateCreationDateTime: Date.now(),
-      Keys: marshall({ aggregateId, seq }),
-      NewImage: marshall(item),
-      SizeBytes: 300,
-      ApproximateCreationDateTimePrecision: 'MILLISECOND',
-    },
-    eventSource: 'aws:dynamodb',
-  };
-  return { Data: new TextEncoder().encode(JSON.stringify(data)), PartitionKey: aggregateId };
-}
+import { checkPerAggregateOrder, destinationRecord, scrape, relayTestConfig } from './support';
 
 describe('Kinesis source (kinesalite)', () => {
   const { dynamodb, kinesis: kinesisEndpoint, region } = testEndpoints();

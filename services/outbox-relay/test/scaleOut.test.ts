@@ -7,47 +7,15 @@ import {
   SplitShardCommand,
 } from '@aws-sdk/client-kinesis';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
 import { createDynamoDbClients, createKinesisClient } from '@outbox/shared';
 import { waitFor } from '@outbox/testkit';
 import { createTestTables, createTestTopic, testEndpoints, uniqueName } from '@outbox/testkit';
 import { readTopic } from '@outbox/testkit';
 import { startServiceProcess, type ServiceProcess } from '@outbox/testkit';
-import { checkPerAggregateOrder, metricValue, writeOutboxEvent } from './support';
+import { checkPerAggregateOrder, destinationRecord, metricValue, writeOutboxEvent } from './support';
 
 /** The default lease duration (LEASE_DURATION_MS): the relays below run with the defaults. */
 const LEASE_MS = 2000;
-
-/** A change as DynamoDB's Kinesis streaming destination writes it. */
-function destinationRecord(aggregateId: string, seq: number) {
-  const item = {
-    eventId: randomUUID(),
-    eventType: 'OrderCreated',
-    schemaVersion: 1,
-    aggregateType: 'Order',
-    aggregateId,
-    seq,
-    occurredAt: new Date().toISOString(),
-    payload: { orderId: aggregateId },
-    expiresAt: Math.floor(Date.now() / 1000) + 86400,
-  };
-  const data = {
-    awsRegion: 'us-east-1',
-    eventID: randomUUID(),
-    eventName: 'INSERT',
-    recordFormat: 'application/json',
-    tableName: 'OrderOutbox',
-    dynamodb: {
-      ApproximateCreationDateTime: Date.now(),
-      Keys: marshall({ aggregateId, seq }),
-      NewImage: marshall(item),
-      SizeBytes: 300,
-      ApproximateCreationDateTimePrecision: 'MILLISECOND',
-    },
-    eventSource: 'aws:dynamodb',
-  };
-  return { Data: new TextEncoder().encode(JSON.stringify(data)), PartitionKey: aggregateId };
-}
 
 /** What one relay process says about its leases: how many it holds, and which shards it reports lag for. */
 async function leasesOf(relay: ServiceProcess): Promise<{ owned: number; shards: Set<string> }> {

@@ -1,9 +1,33 @@
+import { randomUUID } from 'node:crypto';
 import { BatchWriteCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { outboxItem, testEndpoints, type TestTables, uniqueName } from '@outbox/testkit';
 import { loadConfig, type RelayConfig } from '../src/config';
 
 /** The one event factory (the testkit's): an outbox item the way order-api writes it. */
 export { outboxItem } from '@outbox/testkit';
+
+/** A change of one outbox item as DynamoDB's Kinesis streaming destination writes it (a PutRecords entry). */
+export function destinationRecord(aggregateId: string, seq: number) {
+  const item = outboxItem({ aggregateId, seq });
+  const data = {
+    awsRegion: 'us-east-1',
+    eventID: randomUUID(),
+    eventName: 'INSERT',
+    userIdentity: null,
+    recordFormat: 'application/json',
+    tableName: 'OrderOutbox',
+    dynamodb: {
+      ApproximateCreationDateTime: Date.now(),
+      Keys: marshall({ aggregateId, seq }),
+      NewImage: marshall(item),
+      SizeBytes: 300,
+      ApproximateCreationDateTimePrecision: 'MILLISECOND',
+    },
+    eventSource: 'aws:dynamodb',
+  };
+  return { Data: new TextEncoder().encode(JSON.stringify(data)), PartitionKey: aggregateId };
+}
 
 /** Writes one outbox item the way the order-api does. */
 export async function writeOutboxEvent(

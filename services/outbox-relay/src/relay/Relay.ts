@@ -11,6 +11,7 @@ import type { RelayMetrics, RelayProgress, ShardLag } from './relayMetrics';
 import { creationTimeRange, shardLagMs } from './shardLag';
 import { resequence } from './resequence';
 import { nextIdleDelay } from './idleDelay';
+import { readLimit } from './readLimit';
 import { RecordPublisher, maxOccurredAt, type BatchPublisher } from './RecordPublisher';
 import { ShardTracker, type ShardState } from './ShardTracker';
 import { BackfillCoordinator } from './BackfillCoordinator';
@@ -45,7 +46,12 @@ export interface RelayOptions {
   leases: ShardLeasing;
   metrics: RelayMetrics;
   logger: Logger;
+  /** Records a read asks for at most (and a backfill's batch). */
   batchSize: number;
+  /** Records held at once across the shards this instance leads: see {@link readLimit}. */
+  maxRecordsInFlight: number;
+  /** How many shards may have a batch read ahead (0 without read-ahead): they count against that budget. */
+  readAheadShards: number;
   /** Longest pause when a shard is idle. */
   pollIdleMaxMs: number;
   /** Backoff after a failed poll (Kafka or DynamoDB away); the checkpoint stays where it was. */
@@ -612,7 +618,9 @@ export class Relay implements RelayProgress {
     }
     let batch;
     try {
-      batch = await source.read(shardId, state.iterator, this.options.batchSize);
+      const { batchSize, maxRecordsInFlight, readAheadShards } = this.options;
+      const limit = readLimit(batchSize, maxRecordsInFlight, this.workers.size, readAheadShards);
+      batch = await source.read(shardId, state.iterator, limit);
       worker.readFailures = 0;
     } catch (error) {
       if (isSourceError(error, 'source.trimmed')) {
