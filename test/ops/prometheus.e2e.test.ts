@@ -60,8 +60,11 @@ function familiesIn(text: string): string[] {
   return [...text.matchAll(/^# TYPE (\S+) \S+$/gm)].map((match) => match[1]);
 }
 
-/** prom-client's process and Node runtime metrics, named by Prometheus's client conventions. */
-const RUNTIME_DEFAULTS = /^(process_|nodejs_)/;
+/**
+ * What every service has besides its own: prom-client's process and Node runtime metrics (named by
+ * Prometheus's client conventions) and the span export's (`tracing_*`, from `createMetricsRegistry`).
+ */
+const RUNTIME_DEFAULTS = /^(process_|nodejs_|tracing_)/;
 
 /** The family a sample name belongs to, as Prometheus's metadata names it. */
 function family(name: string): string {

@@ -7,7 +7,7 @@
  * heap stays near 30 MB: V8 grows the young generation up to 3 × 64 MB on a high allocation
  * rate and collects the old generation late when the heap limit is far away, and glibc keeps
  * freed native memory in per-thread arenas. Measured with the bench (`npm run bench`), these
- * settings keep each service under 150 MB at no measurable cost in throughput. The old
+ * settings keep each service near 150 MB at no measurable cost in throughput. The old
  * generation's limit is left to Node, which derives it from the container's memory limit.
  */
 export const SERVICE_NODE_FLAGS: readonly string[] = [
