@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { OUTBOX_TIME_INDEX_ATTRIBUTES, parseEnvelope } from '@outbox/shared';
 import { validateOrderEvent } from '../../services/notifier/src/notify/validateOrderEvent';
-import { createTestTables, createTestTopic, pipelineEnv, scanAll } from '@outbox/testkit';
+import { createTestTables, createTestTopic, pipelineEnv, scanAll, postOrder } from '@outbox/testkit';
 import { readTopic } from '@outbox/testkit';
 import { startServiceProcess, type ServiceProcess } from '@outbox/testkit';
 
@@ -30,16 +30,11 @@ describe('the event contract between the producers and the notifier', () => {
     processes.push(api, relay);
     const reader = await readTopic(topic);
 
-    const placed = await fetch(`http://127.0.0.1:${api.port}/orders`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        customerId: '5f0c3c3e-8f7a-4c1e-9a53-2f1d3b7f9a10',
-        items: [
-          { productId: 'sku-1', quantity: 2, price: 12.5 },
-          { productId: 'sku-2', quantity: 1, price: 0.99 },
-        ],
-      }),
+    const placed = await postOrder(api.port, {
+      items: [
+        { productId: 'sku-1', quantity: 2, price: 12.5 },
+        { productId: 'sku-2', quantity: 1, price: 0.99 },
+      ],
     });
     expect(placed.status).toBe(201);
     const { orderId } = (await placed.json()) as { orderId: string };

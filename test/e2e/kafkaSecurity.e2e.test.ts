@@ -15,6 +15,7 @@ import {
   type TestTables,
   uniqueName,
   waitFor,
+  postOrder,
 } from '@outbox/testkit';
 
 const repoRoot = join(__dirname, '..', '..');
@@ -119,14 +120,7 @@ describe('Kafka security: a broker of its own with SSL and SASL_SSL (SCRAM-SHA-5
     });
     processes.push(api);
 
-    const placed = await fetch(`http://127.0.0.1:${api.port}/orders`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        customerId: '5f0c3c3e-8f7a-4c1e-9a53-2f1d3b7f9a10',
-        items: [{ productId: 'sku-1', quantity: 1, price: 9.99 }],
-      }),
-    });
+    const placed = await postOrder(api.port, { items: [{ productId: 'sku-1', quantity: 1, price: 9.99 }] });
     expect(placed.status).toBe(201);
     const { orderId } = (await placed.json()) as { orderId: string };
 

@@ -8,6 +8,7 @@ import {
   type ServiceProcess,
   startServiceProcess,
   waitFor,
+  postOrder,
 } from '@outbox/testkit';
 
 describe('one order through every part, each service its own process', () => {
@@ -28,14 +29,7 @@ describe('one order through every part, each service its own process', () => {
     processes.push(api, relay, notifier);
     const reader = await readTopic(topic);
 
-    const placed = await fetch(`http://127.0.0.1:${api.port}/orders`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        customerId: '5f0c3c3e-8f7a-4c1e-9a53-2f1d3b7f9a10',
-        items: [{ productId: 'sku-1', quantity: 2, price: 12.5 }],
-      }),
-    });
+    const placed = await postOrder(api.port, { items: [{ productId: 'sku-1', quantity: 2, price: 12.5 }] });
     expect(placed.status).toBe(201);
     const order = (await placed.json()) as { orderId: string; totalMinor: number };
     expect(placed.headers.get('location')).toBe(`/orders/${order.orderId}`);

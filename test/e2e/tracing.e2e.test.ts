@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { startWebhookReceiver } from '@outbox/testkit';
+import { startWebhookReceiver, postOrder } from '@outbox/testkit';
 import {
   createTestTables,
   createTestTopic,
@@ -55,14 +55,7 @@ describe('one trace per order, each service its own process exporting over OTLP'
   });
 
   async function placeOrder(headers: Record<string, string> = {}): Promise<string> {
-    const placed = await fetch(`http://127.0.0.1:${api.port}/orders`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
-      body: JSON.stringify({
-        customerId: '5f0c3c3e-8f7a-4c1e-9a53-2f1d3b7f9a10',
-        items: [{ productId: 'sku-1', quantity: 1, price: 3 }],
-      }),
-    });
+    const placed = await postOrder(api.port, { headers });
     expect(placed.status).toBe(201);
     return ((await placed.json()) as { orderId: string }).orderId;
   }
@@ -245,17 +238,8 @@ describe('trace context with export off (no OTEL_EXPORTER_OTLP_ENDPOINT)', () =>
     try {
       const callerTraceId = randomBytes(16).toString('hex');
       const callerSpanId = randomBytes(8).toString('hex');
-      const placed = await fetch(`http://127.0.0.1:${api.port}/orders`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          traceparent: `00-${callerTraceId}-${callerSpanId}-01`,
-          tracestate: 'caller=export-off',
-        },
-        body: JSON.stringify({
-          customerId: '5f0c3c3e-8f7a-4c1e-9a53-2f1d3b7f9a10',
-          items: [{ productId: 'sku-1', quantity: 1, price: 3 }],
-        }),
+      const placed = await postOrder(api.port, {
+        headers: { traceparent: `00-${callerTraceId}-${callerSpanId}-01`, tracestate: 'caller=export-off' },
       });
       expect(placed.status).toBe(201);
       const { orderId } = (await placed.json()) as { orderId: string };

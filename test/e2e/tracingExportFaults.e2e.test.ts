@@ -9,6 +9,7 @@ import {
   type ServiceProcess,
   startServiceProcess,
   waitFor,
+  postOrder,
 } from '@outbox/testkit';
 
 /** A collector that takes connections and never answers (a hung sidecar). */
@@ -57,14 +58,7 @@ describe('span export to a collector that never answers', () => {
   test('When the export queue fills and exports time out, then orders are still taken, and the metrics and the logs count the spans lost', async () => {
     const seen = await waitFor(
       async () => {
-        const placed = await fetch(`http://127.0.0.1:${api.port}/orders`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({
-            customerId: '5f0c3c3e-8f7a-4c1e-9a53-2f1d3b7f9a10',
-            items: [{ productId: 'sku-1', quantity: 1, price: 3 }],
-          }),
-        });
+        const placed = await postOrder(api.port);
         expect(placed.status).toBe(201);
         const text = await scrapeMetrics(api);
         const failed = parseMetrics(text).filter(

@@ -14,6 +14,7 @@ import {
   startRunningPipeline,
   testEndpoints,
   waitFor,
+  postOrder,
 } from '@outbox/testkit';
 
 const repoRoot = join(__dirname, '..', '..');
@@ -89,14 +90,7 @@ describe('the three services as processes, scraped by promtool and by a real Pro
     const { api, relay, notifier, topic } = pipeline;
 
     // A cancelled order and a message the notifier must dead-letter, for those panels' series.
-    const placed = await fetch(`http://127.0.0.1:${api.port}/orders`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        customerId: '5f0c3c3e-8f7a-4c1e-9a53-2f1d3b7f9a10',
-        items: [{ productId: 'sku-2', quantity: 1, price: 4 }],
-      }),
-    });
+    const placed = await postOrder(api.port, { items: [{ productId: 'sku-2', quantity: 1, price: 4 }] });
     const { orderId } = (await placed.json()) as { orderId: string };
     const cancelled = await fetch(`http://127.0.0.1:${api.port}/orders/${orderId}/cancel`, {
       method: 'POST',

@@ -25,4 +25,6 @@ export type { ReceivedSpan } from './otlpReceiver';
 export { startWebhookReceiver } from './webhookReceiver';
 export type { ReceivedRequest, Responder } from './webhookReceiver';
 export { orderCancelled, orderCreated, outboxItem } from './events';
+export { postOrder, TEST_CUSTOMER_ID } from './postOrder';
+export type { PostOrderOptions } from './postOrder';
 export type { OutboxItemFields } from './events';

@@ -1,3 +1,4 @@
+import { postOrder } from './postOrder';
 import { waitFor } from './waitFor';
 import { scrape } from './metrics';
 import { createTestTables, createTestTopic, pipelineEnv, type TestTables } from './testStack';
@@ -43,14 +44,7 @@ export async function startRunningPipeline(extraEnv: Record<string, string> = {}
   }
   const [api, relay, notifier] = running;
   try {
-    const placed = await fetch(`http://127.0.0.1:${api.port}/orders`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        customerId: '5f0c3c3e-8f7a-4c1e-9a53-2f1d3b7f9a10',
-        items: [{ productId: 'sku-1', quantity: 1, price: 3 }],
-      }),
-    });
+    const placed = await postOrder(api.port);
     if (placed.status !== 201) throw new Error(`placing the order answered ${placed.status}`);
     await waitFor(
       async () => ((await scrape(notifier, 'notifier_events_processed_total', { outcome: 'stored' })) ?? 0) > 0,

@@ -10,7 +10,7 @@ import { createDynamoDbClients, createKinesisClient } from '@outbox/shared';
 import { createTestTables, createTestTopic, readTopic, testEndpoints, uniqueName, waitFor } from '@outbox/testkit';
 import { CheckpointStore } from '../src/checkpoint/CheckpointStore';
 import { start, type RelayHandle } from '../src/start';
-import { checkPerAggregateOrder, destinationRecord, scrape, relayTestConfig } from './support';
+import { checkPerAggregateOrder, destinationRecord, scrape, relayTestConfig, streamActive } from './support';
 
 describe('Kinesis source (kinesalite)', () => {
   const { dynamodb, kinesis: kinesisEndpoint, region } = testEndpoints();
@@ -25,13 +25,7 @@ describe('Kinesis source (kinesalite)', () => {
     client.destroy();
   });
 
-  const active = () =>
-    waitFor(
-      async () =>
-        (await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: streamName }))).StreamDescriptionSummary
-          ?.StreamStatus === 'ACTIVE',
-      { what: `${streamName} to be ACTIVE` },
-    );
+  const active = () => streamActive(kinesis, streamName);
 
   test('When the destination delivers one aggregate out of order and twice in a batch, and the shard is split mid-run, then events are re-sequenced, the parent is read to its end before its children, every event is published in per-aggregate order, and the ended parent’s lag series is removed', async () => {
     const tables = await createTestTables();

@@ -1,15 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import {
-  CreateStreamCommand,
-  DeleteStreamCommand,
-  DescribeStreamSummaryCommand,
-  PutRecordsCommand,
-} from '@aws-sdk/client-kinesis';
+import { CreateStreamCommand, DeleteStreamCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { createKinesisClient } from '@outbox/shared';
 import { createTestTables, createTestTopic, readTopic, testEndpoints, uniqueName, waitFor } from '@outbox/testkit';
 import type { ChangeSource } from '../src/source/StreamShard';
 import { start, type RelayHandle } from '../src/start';
-import { checkPerAggregateOrder, destinationRecord, relayTestConfig, scrape } from './support';
+import { checkPerAggregateOrder, destinationRecord, relayTestConfig, scrape, streamActive } from './support';
 
 describe('the records an instance holds across the shards it leads (kinesalite, 4 shards)', () => {
   const { kinesis: kinesisEndpoint, region } = testEndpoints();
@@ -26,12 +21,7 @@ describe('the records an instance holds across the shards it leads (kinesalite, 
     const tables = await createTestTables();
     const topic = await createTestTopic();
     await kinesis.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: 4 }));
-    await waitFor(
-      async () =>
-        (await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: streamName }))).StreamDescriptionSummary
-          ?.StreamStatus === 'ACTIVE',
-      { what: `${streamName} to be ACTIVE` },
-    );
+    await streamActive(kinesis, streamName);
     // Every read that reaches the stream: what it asked for and what it got.
     const reads: { shardId: string; limit: number; records: number }[] = [];
     const wrapSource = (source: ChangeSource): ChangeSource =>

@@ -12,7 +12,7 @@ import { waitFor } from '@outbox/testkit';
 import { createTestTables, createTestTopic, testEndpoints, uniqueName } from '@outbox/testkit';
 import { readTopic } from '@outbox/testkit';
 import { startServiceProcess, type ServiceProcess } from '@outbox/testkit';
-import { checkPerAggregateOrder, destinationRecord, metricValue, writeOutboxEvent } from './support';
+import { checkPerAggregateOrder, destinationRecord, metricValue, writeOutboxEvent, streamActive } from './support';
 
 /** The default lease duration (LEASE_DURATION_MS): the relays below run with the defaults. */
 const LEASE_MS = 2000;
@@ -57,13 +57,7 @@ describe('relay processes sharing the shards (per-shard leases, kinesalite)', ()
     await active(name);
     return name;
   };
-  const active = (name: string) =>
-    waitFor(
-      async () =>
-        (await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name }))).StreamDescriptionSummary
-          ?.StreamStatus === 'ACTIVE',
-      { what: `${name} to be ACTIVE` },
-    );
+  const active = (name: string) => streamActive(kinesis, name);
   /** Writes seq `seq` of every aggregate, in PutRecords calls of 100. */
   const writeRound = async (name: string, aggregates: string[], seq: number) => {
     for (let i = 0; i < aggregates.length; i += 100) {

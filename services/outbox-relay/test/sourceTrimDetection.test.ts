@@ -4,16 +4,15 @@ import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import {
   CreateStreamCommand,
   DeleteStreamCommand,
-  DescribeStreamSummaryCommand,
   PutRecordsCommand,
   type KinesisClient,
 } from '@aws-sdk/client-kinesis';
 import { createDynamoDbClients, createDynamoDbStreamsClient, createKinesisClient } from '@outbox/shared';
-import { createTestTables, testEndpoints, uniqueName, waitFor } from '@outbox/testkit';
+import { createTestTables, testEndpoints, uniqueName } from '@outbox/testkit';
 import { DynamoDbStreamSource } from '../src/source/DynamoDbStreamSource';
 import { KinesisSource } from '../src/source/KinesisSource';
 import { SourceError } from '../src/source/SourceError';
-import { writeOutboxEvent } from './support';
+import { writeOutboxEvent, streamActive } from './support';
 
 const encode = (text: string) => new TextEncoder().encode(text);
 const change = (aggregateId: string, seq: number) =>
@@ -217,12 +216,7 @@ describe('sources report trims and expired iterators in their own words', () => 
     const streamName = uniqueName('trim-check');
     try {
       await kinesis.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: 1 }));
-      await waitFor(
-        async () =>
-          (await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: streamName }))).StreamDescriptionSummary
-            ?.StreamStatus === 'ACTIVE',
-        { what: `${streamName} to be ACTIVE` },
-      );
+      await streamActive(kinesis, streamName);
       const id = randomUUID();
       await kinesis.send(
         new PutRecordsCommand({

@@ -1,11 +1,22 @@
 import { randomUUID } from 'node:crypto';
+import { DescribeStreamSummaryCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { BatchWriteCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { outboxItem, testEndpoints, type TestTables, uniqueName } from '@outbox/testkit';
+import { outboxItem, testEndpoints, type TestTables, uniqueName, waitFor } from '@outbox/testkit';
 import { loadConfig, type RelayConfig } from '../src/config';
 
 /** The one event factory (the testkit's): an outbox item the way order-api writes it. */
 export { outboxItem } from '@outbox/testkit';
+
+/** Waits until a Kinesis stream (kinesalite) is ACTIVE: after its creation, or a split. */
+export function streamActive(kinesis: KinesisClient, name: string): Promise<true> {
+  return waitFor(
+    async () =>
+      (await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name }))).StreamDescriptionSummary
+        ?.StreamStatus === 'ACTIVE' || undefined,
+    { what: `${name} to be ACTIVE` },
+  );
+}
 
 /** A change of one outbox item as DynamoDB's Kinesis streaming destination writes it (a PutRecords entry). */
 export function destinationRecord(aggregateId: string, seq: number) {
