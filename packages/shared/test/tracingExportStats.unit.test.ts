@@ -130,6 +130,14 @@ describe('createTracingDiagLogger', () => {
     ]);
   });
 
+  test('When more than 100 different messages come, then the oldest is forgotten, so memory stays bounded and it is written again', () => {
+    const { diag, lines } = logger();
+    diag.warn('first');
+    for (let i = 0; i < 100; i += 1) diag.warn(`other ${String.fromCharCode(65 + (i % 26))}${'x'.repeat(i)}`);
+    diag.warn('first');
+    expect(lines.filter((line) => line.msg === 'OpenTelemetry: first')).toHaveLength(2);
+  });
+
   test('When LOG_LEVEL is error, then warnings are not written but errors are', () => {
     const { diag, lines } = logger('error');
     diag.warn('a warning');

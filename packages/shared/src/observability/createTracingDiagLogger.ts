@@ -15,6 +15,9 @@ export interface CreateTracingDiagLoggerOptions {
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
+/** Messages remembered for the repeat limit; the oldest is forgotten beyond this (errors may name hosts or ids). */
+const REMEMBERED_MESSAGES = 100;
+
 /**
  * OpenTelemetry's own warnings and errors (a failed span export, spans dropped from a full queue)
  * as JSON lines shaped like the service's logs (`level`, `time`, `service`, `msg`). Without a
@@ -42,7 +45,9 @@ export function createTracingDiagLogger(options: CreateTracingDiagLoggerOptions)
         seen.held += 1;
         return;
       }
+      last.delete(key);
       last.set(key, { at, held: 0 });
+      if (last.size > REMEMBERED_MESSAGES) last.delete(last.keys().next().value as string);
       const detail = args.length > 0 ? { detail: args.map((arg) => (arg instanceof Error ? arg.message : arg)) } : {};
       const repeated = seen && seen.held > 0 ? { repeatedSinceLast: seen.held } : {};
       write(
