@@ -1,4 +1,4 @@
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { createDynamoDbClients, createLogger } from '@outbox/shared';
 import { createTestTables, testEndpoints, uniqueName } from '@outbox/testkit';
 import { LeaseLostError } from '../src/lease/LeaderLease';
@@ -15,8 +15,9 @@ describe('per-shard leases (DynamoDB Local, injected monotonic clocks)', () => {
   const logger = createLogger({ service: 'test', level: 'silent' });
   afterAll(() => client.destroy());
 
-  const leasesFor = (table: string, clock: { t: number }, name = 'relay') =>
+  const leasesFor = (table: string, clock: { t: number }, name = 'relay', cleanupAfterMs?: number) =>
     new ShardLeases({
+      cleanupAfterMs,
       doc,
       table,
       groupName: 'outbox',
@@ -227,5 +228,129 @@ describe('per-shard leases (DynamoDB Local, injected monotonic clocks)', () => {
     expect(b.holds('s1', taken?.term ?? 0)).toBe(true);
     await b.checkpoint('s1', taken?.term ?? 0, { shardId: 's1', sequenceNumber: '42', ended: false });
     expect((await item(relayState, 's1'))?.sequenceNumber).toBe('42');
+  });
+
+  test('When a finished shard has not been listed for the cleanup period, then its lease item is deleted; a listed finished shard, an unfinished one and a parent whose child has read nothing keep theirs until that child moves', async () => {
+    const { relayState } = await createTestTables();
+    const CLEANUP_MS = 60_000;
+    const put = (shardId: string, fields: Record<string, unknown>) =>
+      doc.send(
+        new PutCommand({
+          TableName: relayState,
+          Item: { ...ShardLeases.keyOf(ARN, shardId), streamArn: ARN, shardId, leaseCounter: 3, ...fields },
+        }),
+      );
+    // Trimmed away after they ended: one with no child left, one whose child has not read anything yet.
+    await put('gone-done', { ended: true, sequenceNumber: '90', lastServerTimeMs: 1_700_000_000_000 });
+    await put('gone-parent', { ended: true, sequenceNumber: '95', lastServerTimeMs: 1_700_000_100_000 });
+    // Ended but still listed (its records are still in the stream).
+    await put('listed-done', { ended: true, sequenceNumber: '99' });
+    // Started, not finished, no longer listed: its rest must come from the table.
+    await put('gone-open', { ended: false, sequenceNumber: '50' });
+    const shards: StreamShard[] = [
+      { shardId: 'listed-done', endingSequenceNumber: '99' },
+      { shardId: 'child', parentShardId: 'gone-parent' },
+    ];
+    const clock = { t: 0 };
+    const a = leasesFor(relayState, clock, 'a', CLEANUP_MS);
+    const scanAt = async (t: number) => {
+      clock.t = t;
+      await a.offer(ARN, shards); // the relay offers a fresh list at every refresh
+      await a.renewAll();
+      await a.tick();
+    };
+    const stored = async () =>
+      (
+        (
+          await doc.send(
+            new QueryCommand({
+              TableName: relayState,
+              KeyConditionExpression: 'pk = :pk',
+              ExpressionAttributeValues: { ':pk': `STREAM#${ARN}` },
+              ConsistentRead: true,
+            }),
+          )
+        ).Items ?? []
+      )
+        .map((i) => String(i.shardId))
+        .sort();
+
+    await scanAt(0);
+    await scanAt(CLEANUP_MS - 1);
+    expect(await stored()).toEqual(['child', 'gone-done', 'gone-open', 'gone-parent', 'listed-done']);
+
+    await scanAt(CLEANUP_MS);
+    expect(await stored()).toEqual(['child', 'gone-open', 'gone-parent', 'listed-done']);
+    expect(ids(a)).toEqual(['child', 'gone-open']);
+
+    // The child reads its first records: its parent's position is no longer needed.
+    const child = a.owned().find((o) => o.shardId === 'child');
+    await a.checkpoint('child', child?.term ?? 0, {
+      shardId: 'child',
+      parentShardId: 'gone-parent',
+      sequenceNumber: '101',
+      lastServerTimeMs: 1_700_000_200_000,
+      ended: false,
+    });
+    await scanAt(CLEANUP_MS + 1);
+    expect(await stored()).toEqual(['child', 'gone-open', 'listed-done']);
+    expect(ids(a)).toEqual(['child', 'gone-open']);
+  });
+
+  test('When the shard list has not been refreshed for half the cleanup period, then no lease is taken until a fresh list comes', async () => {
+    const { relayState } = await createTestTables();
+    const clock = { t: 0 };
+    const a = leasesFor(relayState, clock, 'a', 60_000);
+    await a.offer(ARN, [{ shardId: 's1' }]);
+    clock.t = 30_001;
+    await a.tick();
+    expect(ids(a)).toEqual([]);
+    expect(await item(relayState, 's1')).toBeUndefined();
+
+    await a.offer(ARN, [{ shardId: 's1' }]);
+    await a.tick();
+    expect(ids(a)).toEqual(['s1']);
+  });
+
+  test('When an instance’s heartbeat has stood still for the cleanup period, then another deletes it; a beating one stays, and the silent one, back, writes it again', async () => {
+    const { relayState } = await createTestTables();
+    const CLEANUP_MS = 60_000;
+    const shards: StreamShard[] = [{ shardId: 's1' }];
+    const clockA = { t: 0 };
+    const clockB = { t: 0 };
+    const clockC = { t: 0 };
+    const a = leasesFor(relayState, clockA, 'a', CLEANUP_MS);
+    const b = leasesFor(relayState, clockB, 'b', CLEANUP_MS);
+    const c = leasesFor(relayState, clockC, 'c', CLEANUP_MS);
+    const heartbeats = async () =>
+      (
+        (
+          await doc.send(
+            new QueryCommand({
+              TableName: relayState,
+              KeyConditionExpression: 'pk = :pk AND begins_with(sk, :instance)',
+              ExpressionAttributeValues: { ':pk': 'RELAY#outbox', ':instance': 'INSTANCE#' },
+              ConsistentRead: true,
+            }),
+          )
+        ).Items ?? []
+      ).length;
+    const round = async (t: number, beating: ShardLeases[]) => {
+      clockA.t = t;
+      clockC.t = t;
+      for (const leases of beating) await leases.renewAll();
+      await a.offer(ARN, shards);
+      await a.tick();
+    };
+    await b.renewAll(); // b beats once, then goes silent (killed, not stopped)
+    await round(0, [a, c]);
+    await round(CLEANUP_MS - 1, [a, c]);
+    expect(await heartbeats()).toBe(3);
+
+    await round(CLEANUP_MS, [a, c]);
+    expect(await heartbeats()).toBe(2);
+
+    await b.renewAll();
+    expect(await heartbeats()).toBe(3);
   });
 });

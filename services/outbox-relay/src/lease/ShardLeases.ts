@@ -76,7 +76,22 @@ export interface ShardLeasesOptions {
   onChange?: () => void;
   /** Shards this instance must not take for now (it released them because they stalled here). */
   avoid?: (shardId: string) => boolean;
+  /**
+   * How long, on this instance's clock, a finished shard's lease item stays once the stream no
+   * longer lists it, and a heartbeat stays once it stopped moving, before this instance deletes
+   * it (default {@link CLEANUP_AFTER_MS}).
+   */
+  cleanupAfterMs?: number;
 }
+
+/**
+ * Default of {@link ShardLeasesOptions.cleanupAfterMs}: an hour. Far longer than any shard
+ * refresh, so no instance still lists a shard the stream trimmed; a relay paused that long finds
+ * its heartbeat gone and writes it again at its next renewal.
+ */
+export const CLEANUP_AFTER_MS = 3_600_000;
+/** At most this many items are deleted per scan, so a table full of old items is emptied a bit at a time. */
+const MAX_DELETES_PER_SCAN = 25;
 
 /** A lease item as read from the table. */
 interface LeaseItem {
@@ -117,6 +132,11 @@ interface Held {
  *   owners and a heartbeat item per instance (`pk = RELAY#<group>`, `sk = INSTANCE#<owner>`).
  * - Writes of one shard (renewal, checkpoint, release) run one at a time, so a checkpoint never
  *   races this instance's own renewal.
+ * - Cleanup, as KCL cleans up the leases of finished shards: a shard's item is deleted once the
+ *   shard ended and the stream has not listed it for `cleanupAfterMs` (it was trimmed: nothing
+ *   can read it again), unless a child that has read nothing still needs its position; a
+ *   heartbeat that stood still that long is deleted too. DynamoDB Streams closes every shard
+ *   after about four hours, so without this the items every scan reads would grow for ever.
  */
 export class ShardLeases implements ShardLeasing {
   private readonly options: ShardLeasesOptions;
@@ -124,7 +144,12 @@ export class ShardLeases implements ShardLeasing {
   private readonly held = new Map<string, Held>();
   private readonly observed = new Map<string, { counter: number | undefined; owner?: string; since: number }>();
   private readonly beats = new Map<string, { beat: number; since: number }>();
+  /** Finished shards the stream no longer lists, with when this instance first saw them so. */
+  private readonly finishedSince = new Map<string, number>();
   private stream?: { arn: string; shards: StreamShard[] };
+  /** When the shard list was last offered (monotonic ms). */
+  private offeredAt = -Infinity;
+  private staleListLogged = false;
   private terms = 0;
   private lastStealAt = -Infinity;
   private timer?: NodeJS.Timeout;
@@ -152,8 +177,11 @@ export class ShardLeases implements ShardLeasing {
       // The relay moved to another stream (the table's stream was replaced): leases of the old
       // one are handed back by the relay's workers; forget what was seen of it.
       this.observed.clear();
+      this.finishedSince.clear();
     }
     this.stream = { arn: streamArn, shards };
+    this.offeredAt = this.now();
+    this.staleListLogged = false;
   }
 
   owned(): OwnedShard[] {
@@ -227,7 +255,7 @@ export class ShardLeases implements ShardLeasing {
   /** One scan: take (or steal) what the lineage and the balance allow. Exposed for tests. */
   async tick(): Promise<void> {
     if (this.stopped) return;
-    if (this.stream && this.taking) await this.scan(this.stream);
+    if (this.stream && this.taking && !this.listIsStale()) await this.scan(this.stream);
     this.publishGauge();
   }
 
@@ -440,25 +468,70 @@ export class ShardLeases implements ShardLeasing {
    * one always counts.
    */
   private async liveInstances(liveOwners: Set<string>, deadOwners: Set<string>): Promise<Set<string>> {
-    const { Items } = await this.options.doc.send(
-      new QueryCommand({
-        TableName: this.options.table,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :instance)',
-        ExpressionAttributeValues: { ':pk': `RELAY#${this.options.groupName}`, ':instance': 'INSTANCE#' },
-        ConsistentRead: true,
-      }),
-    );
+    const items: Record<string, unknown>[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.options.doc.send(
+        new QueryCommand({
+          TableName: this.options.table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :instance)',
+          ExpressionAttributeValues: { ':pk': `RELAY#${this.options.groupName}`, ':instance': 'INSTANCE#' },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
     const now = this.now();
     const live = new Set([this.options.owner, ...liveOwners]);
-    for (const item of Items ?? []) {
+    const silent: { owner: string; beat: number }[] = [];
+    const present = new Set<string>();
+    for (const item of items) {
       const owner = String(item.owner);
       const beat = Number(item.beat);
+      present.add(owner);
       const seen = this.beats.get(owner);
       if (!seen || seen.beat !== beat) this.beats.set(owner, { beat, since: now });
-      else if (now - seen.since >= this.options.leaseDurationMs) continue;
+      else if (now - seen.since >= this.options.leaseDurationMs) {
+        if (now - seen.since >= this.cleanupAfterMs && owner !== this.options.owner) silent.push({ owner, beat });
+        continue;
+      }
       if (!deadOwners.has(owner)) live.add(owner);
     }
+    for (const owner of this.beats.keys()) if (!present.has(owner)) this.beats.delete(owner);
+    await this.deleteHeartbeats(silent.slice(0, MAX_DELETES_PER_SCAN));
     return live;
+  }
+
+  /**
+   * Deletes heartbeats that stood still for `cleanupAfterMs` (instances killed rather than
+   * stopped), each only while its beat is still the one seen: a relay that comes back writes its
+   * heartbeat again at its next renewal.
+   */
+  private async deleteHeartbeats(silent: { owner: string; beat: number }[]): Promise<void> {
+    for (const { owner, beat } of silent) {
+      try {
+        await this.options.doc.send(
+          new DeleteCommand({
+            TableName: this.options.table,
+            Key: this.heartbeatKey(owner),
+            ConditionExpression: 'beat = :beat',
+            ExpressionAttributeValues: { ':beat': beat },
+          }),
+        );
+        this.options.logger.info({ owner }, 'heartbeat of an instance silent for the cleanup period deleted');
+      } catch (error) {
+        if (!isConditionFailure(error)) {
+          this.options.logger.warn(
+            { err: error, owner },
+            'could not delete a silent instance’s heartbeat; retrying later',
+          );
+          return;
+        }
+      }
+      this.beats.delete(owner);
+    }
   }
 
   private async readItems(streamArn: string): Promise<LeaseItem[]> {
@@ -480,6 +553,8 @@ export class ShardLeases implements ShardLeasing {
       if (!items.has(shard.shardId)) items.set(shard.shardId, await this.create(stream.arn, shard));
     }
     const described = new Map(stream.shards.map((shard) => [shard.shardId, shard]));
+    for (const shardId of this.observed.keys()) if (!items.has(shardId)) this.observed.delete(shardId);
+    await this.deleteFinished(stream.arn, items, described, now);
     const liveOwners = new Set<string>();
     const deadOwners = new Set<string>();
     const expired = new Set<string>();
@@ -537,6 +612,82 @@ export class ShardLeases implements ShardLeasing {
     if (!victim) return;
     this.lastStealAt = now;
     await this.take(stream.arn, victim, described, 'stolen');
+  }
+
+  /**
+   * Deletes the items of shards that ended and that the stream has not listed for
+   * `cleanupAfterMs`, except a parent whose child has not read anything yet (a backfill of that
+   * child would start where the parent stopped). The delete is conditioned on `ended`, so it can
+   * only ever remove a finished shard. Best effort: a failure is logged and tried at a later scan.
+   */
+  private async deleteFinished(
+    streamArn: string,
+    items: Map<string, LeaseItem>,
+    described: Map<string, StreamShard>,
+    now: number,
+  ): Promise<void> {
+    const neededByChild = new Set<string>();
+    for (const item of items.values()) {
+      const { checkpoint } = item;
+      if (checkpoint.ended || checkpoint.sequenceNumber !== undefined || checkpoint.lastServerTimeMs !== undefined)
+        continue;
+      for (const parent of [checkpoint.parentShardId, item.adjacentParentShardId])
+        if (parent) neededByChild.add(parent);
+    }
+    const due: string[] = [];
+    for (const shardId of this.finishedSince.keys()) if (!items.has(shardId)) this.finishedSince.delete(shardId);
+    for (const item of items.values()) {
+      if (!item.checkpoint.ended || described.has(item.shardId)) {
+        this.finishedSince.delete(item.shardId);
+        continue;
+      }
+      const since = this.finishedSince.get(item.shardId);
+      if (since === undefined) this.finishedSince.set(item.shardId, now);
+      else if (now - since >= this.cleanupAfterMs && !neededByChild.has(item.shardId)) due.push(item.shardId);
+    }
+    for (const shardId of due.sort().slice(0, MAX_DELETES_PER_SCAN)) {
+      try {
+        await this.options.doc.send(
+          new DeleteCommand({
+            TableName: this.options.table,
+            Key: ShardLeases.keyOf(streamArn, shardId),
+            ConditionExpression: '#ended = :true',
+            ExpressionAttributeNames: { '#ended': 'ended' },
+            ExpressionAttributeValues: { ':true': true },
+          }),
+        );
+        this.options.logger.info({ shardId }, 'lease item of a finished shard the stream no longer lists deleted');
+      } catch (error) {
+        if (!isConditionFailure(error)) {
+          this.options.logger.warn(
+            { err: error, shardId },
+            'could not delete a finished shard’s lease item; retrying later',
+          );
+          return;
+        }
+      }
+      this.finishedSince.delete(shardId);
+      this.observed.delete(shardId);
+    }
+  }
+
+  /**
+   * True when the shard list is older than half the cleanup period (the refresh failed that
+   * long, or the process was paused): it may still name a finished shard whose item another
+   * instance has deleted since, which a scan would create anew and read again. The scan waits
+   * for a fresh list; held leases are still renewed.
+   */
+  private listIsStale(): boolean {
+    const stale = this.now() - this.offeredAt > this.cleanupAfterMs / 2;
+    if (stale && !this.staleListLogged) {
+      this.staleListLogged = true;
+      this.options.logger.warn({}, 'shard list not refreshed for half the cleanup period; no leases taken until it is');
+    }
+    return stale;
+  }
+
+  private get cleanupAfterMs(): number {
+    return this.options.cleanupAfterMs ?? CLEANUP_AFTER_MS;
   }
 
   /** The shard of a lease item the stream no longer lists (trimmed away). */
