@@ -2,7 +2,7 @@ import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { createDynamoDbClients, createLogger } from '@outbox/shared';
 import { createTestTables, testEndpoints, uniqueName } from '@outbox/testkit';
 import { LeaseLostError } from '../src/lease/LeaderLease';
-import { ShardLeases } from '../src/lease/ShardLeases';
+import { ShardLeases, queryShardItems } from '../src/lease/ShardLeases';
 import type { StreamShard } from '../src/source/StreamShard';
 
 const LEASE_MS = 2000;
@@ -295,6 +295,34 @@ describe('per-shard leases (DynamoDB Local, injected monotonic clocks)', () => {
     await scanAt(CLEANUP_MS + 1);
     expect(await stored()).toEqual(['child', 'gone-open', 'listed-done']);
     expect(ids(a)).toEqual(['child', 'gone-open']);
+  });
+
+  test('When thirty finished shards are past the cleanup period at once, then a scan deletes at most twenty-five of their items and the next scan the rest', async () => {
+    const { relayState } = await createTestTables();
+    const CLEANUP_MS = 60_000;
+    const old = Array.from({ length: 30 }, (_, i) => `old-${String(i).padStart(2, '0')}`);
+    for (const shardId of old) {
+      await doc.send(
+        new PutCommand({
+          TableName: relayState,
+          Item: { ...ShardLeases.keyOf(ARN, shardId), streamArn: ARN, shardId, leaseCounter: 1, ended: true },
+        }),
+      );
+    }
+    const clock = { t: 0 };
+    const a = leasesFor(relayState, clock, 'a', CLEANUP_MS);
+    const left = async () =>
+      (await queryShardItems(doc, relayState, ARN)).filter((i) => String(i.shardId).startsWith('old-')).length;
+    const scanAt = async (t: number) => {
+      clock.t = t;
+      await a.offer(ARN, [{ shardId: 'open' }]);
+      await a.tick();
+    };
+    await scanAt(0);
+    await scanAt(CLEANUP_MS);
+    expect(await left()).toBe(5);
+    await scanAt(CLEANUP_MS + 250);
+    expect(await left()).toBe(0);
   });
 
   test('When the shard list has not been refreshed for half the cleanup period, then no lease is taken until a fresh list comes', async () => {

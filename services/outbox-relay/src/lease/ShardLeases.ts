@@ -4,7 +4,9 @@ import {
   PutCommand,
   QueryCommand,
   UpdateCommand,
+  type DeleteCommandInput,
   type DynamoDBDocumentClient,
+  type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { AppError, type Logger } from '@outbox/shared';
 import type { Counter, Gauge } from 'prom-client';
@@ -468,21 +470,12 @@ export class ShardLeases implements ShardLeasing {
    * one always counts.
    */
   private async liveInstances(liveOwners: Set<string>, deadOwners: Set<string>): Promise<Set<string>> {
-    const items: Record<string, unknown>[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.options.doc.send(
-        new QueryCommand({
-          TableName: this.options.table,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :instance)',
-          ExpressionAttributeValues: { ':pk': `RELAY#${this.options.groupName}`, ':instance': 'INSTANCE#' },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      items.push(...(page.Items ?? []));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const items = await queryAll(this.options.doc, {
+      TableName: this.options.table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :instance)',
+      ExpressionAttributeValues: { ':pk': `RELAY#${this.options.groupName}`, ':instance': 'INSTANCE#' },
+      ConsistentRead: true,
+    });
     const now = this.now();
     const live = new Set([this.options.owner, ...liveOwners]);
     const silent: { owner: string; beat: number }[] = [];
@@ -511,25 +504,13 @@ export class ShardLeases implements ShardLeasing {
    */
   private async deleteHeartbeats(silent: { owner: string; beat: number }[]): Promise<void> {
     for (const { owner, beat } of silent) {
-      try {
-        await this.options.doc.send(
-          new DeleteCommand({
-            TableName: this.options.table,
-            Key: this.heartbeatKey(owner),
-            ConditionExpression: 'beat = :beat',
-            ExpressionAttributeValues: { ':beat': beat },
-          }),
-        );
-        this.options.logger.info({ owner }, 'heartbeat of an instance silent for the cleanup period deleted');
-      } catch (error) {
-        if (!isConditionFailure(error)) {
-          this.options.logger.warn(
-            { err: error, owner },
-            'could not delete a silent instance’s heartbeat; retrying later',
-          );
-          return;
-        }
-      }
+      const gone = await this.deleteWhen(
+        this.heartbeatKey(owner),
+        { ConditionExpression: 'beat = :beat', ExpressionAttributeValues: { ':beat': beat } },
+        { owner },
+        'heartbeat of an instance silent for the cleanup period',
+      );
+      if (!gone) return;
       this.beats.delete(owner);
     }
   }
@@ -646,29 +627,46 @@ export class ShardLeases implements ShardLeasing {
       else if (now - since >= this.cleanupAfterMs && !neededByChild.has(item.shardId)) due.push(item.shardId);
     }
     for (const shardId of due.sort().slice(0, MAX_DELETES_PER_SCAN)) {
-      try {
-        await this.options.doc.send(
-          new DeleteCommand({
-            TableName: this.options.table,
-            Key: ShardLeases.keyOf(streamArn, shardId),
-            ConditionExpression: '#ended = :true',
-            ExpressionAttributeNames: { '#ended': 'ended' },
-            ExpressionAttributeValues: { ':true': true },
-          }),
-        );
-        this.options.logger.info({ shardId }, 'lease item of a finished shard the stream no longer lists deleted');
-      } catch (error) {
-        if (!isConditionFailure(error)) {
-          this.options.logger.warn(
-            { err: error, shardId },
-            'could not delete a finished shard’s lease item; retrying later',
-          );
-          return;
-        }
-      }
+      const gone = await this.deleteWhen(
+        ShardLeases.keyOf(streamArn, shardId),
+        {
+          ConditionExpression: '#ended = :true',
+          ExpressionAttributeNames: { '#ended': 'ended' },
+          ExpressionAttributeValues: { ':true': true },
+        },
+        { shardId },
+        'lease item of a finished shard the stream no longer lists',
+      );
+      if (!gone) return;
       this.finishedSince.delete(shardId);
       this.observed.delete(shardId);
     }
+  }
+
+  /**
+   * Deletes an item on a condition, for cleanup. True once it is gone or no longer due (the
+   * condition failed: another instance deleted it, or it moved); false when DynamoDB failed, which
+   * is logged and tried again at a later scan.
+   */
+  private async deleteWhen(
+    key: { pk: string; sk: string },
+    condition: Pick<
+      DeleteCommandInput,
+      'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
+    >,
+    fields: Record<string, string>,
+    what: string,
+  ): Promise<boolean> {
+    try {
+      await this.options.doc.send(new DeleteCommand({ TableName: this.options.table, Key: key, ...condition }));
+      this.options.logger.info(fields, `${what} deleted`);
+    } catch (error) {
+      if (!isConditionFailure(error)) {
+        this.options.logger.warn({ ...fields, err: error }, `could not delete the ${what}; retrying later`);
+        return false;
+      }
+    }
+    return true;
   }
 
   /**
@@ -849,18 +847,20 @@ export async function queryShardItems(
   table: string,
   streamArn: string,
 ): Promise<Record<string, unknown>[]> {
+  return queryAll(doc, {
+    TableName: table,
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :shard)',
+    ExpressionAttributeValues: { ':pk': `STREAM#${streamArn}`, ':shard': 'SHARD#' },
+    ConsistentRead: true,
+  });
+}
+
+/** Every item a query matches, page after page. */
+async function queryAll(doc: DynamoDBDocumentClient, input: QueryCommandInput): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
   let startKey: Record<string, unknown> | undefined;
   do {
-    const page = await doc.send(
-      new QueryCommand({
-        TableName: table,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :shard)',
-        ExpressionAttributeValues: { ':pk': `STREAM#${streamArn}`, ':shard': 'SHARD#' },
-        ConsistentRead: true,
-        ExclusiveStartKey: startKey,
-      }),
-    );
+    const page = await doc.send(new QueryCommand({ ...input, ExclusiveStartKey: startKey }));
     items.push(...(page.Items ?? []));
     startKey = page.LastEvaluatedKey;
   } while (startKey);
