@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { deadLetterTopicFor } from '@outbox/shared';
+import { deadLetterTopicFor, samplerFrom } from '@outbox/shared';
 import { loadConfig as loadNotifierConfig } from '../../services/notifier/src/config';
 import { loadConfig as loadOrderApiConfig } from '../../services/order-api/src/config';
 import { loadConfig as loadRelayConfig } from '../../services/outbox-relay/src/config';
@@ -246,6 +246,19 @@ describe.each(services)('the %s manifest', (service) => {
     expect(serviceReads(service, 'OTEL_EXPORTER_OTLP_ENDPOINT')).toBe(true);
     for (const env of environments) {
       expect(deployedEnvironment(service, env).deployed.OTEL_EXPORTER_OTLP_ENDPOINT).toBe('http://localhost:4318');
+    }
+  });
+
+  test('When it is read, then its trace sampler settings, if any, are ones the service starts with', () => {
+    for (const env of environments) {
+      const { deployed } = deployedEnvironment(service, env);
+      expect(() => samplerFrom(deployed)).not.toThrow();
+      if (service === 'order-api') {
+        expect(deployed).toMatchObject({
+          OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+          OTEL_TRACES_SAMPLER_ARG: '1',
+        });
+      }
     }
   });
 });

@@ -276,3 +276,70 @@ describe('trace context with export off (no OTEL_EXPORTER_OTLP_ENDPOINT)', () =>
     }
   });
 });
+
+describe('sampling: order-api keeps no new trace (OTEL_TRACES_SAMPLER_ARG=0), the relay and the notifier follow its decision', () => {
+  const processes: ServiceProcess[] = [];
+  let otlp: Awaited<ReturnType<typeof startOtlpReceiver>> | undefined;
+  let webhook: Awaited<ReturnType<typeof startWebhookReceiver>> | undefined;
+  afterAll(async () => {
+    await Promise.all(processes.map((p) => p.kill()));
+    await Promise.all([otlp?.stop(), webhook?.stop()]);
+  });
+
+  test("When order-api samples no new trace, then an order without a caller's context is exported by no service although its traceparent (flags 00) travels with it, while a caller's sampled trace is still exported whole", async () => {
+    otlp = await startOtlpReceiver();
+    webhook = await startWebhookReceiver(WEBHOOK_SECRET, () => 200);
+    const tables = await createTestTables();
+    const topic = await createTestTopic();
+    const env = {
+      ...pipelineEnv(tables, topic),
+      WEBHOOK_URL: webhook.url,
+      WEBHOOK_SECRET,
+      OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint,
+      OTEL_BSP_SCHEDULE_DELAY: '200',
+    };
+    // Only order-api samples; the relay and the notifier keep their default (every new trace).
+    const sampledOut = { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' };
+    const started = await Promise.all([
+      startServiceProcess('order-api', { ...env, ...sampledOut }),
+      startServiceProcess('outbox-relay', env),
+      startServiceProcess('notifier', env),
+    ]);
+    processes.push(...started);
+    const [api] = started;
+    const reader = await readTopic(topic);
+    try {
+      const unsampled = await postOrder(api.port);
+      expect(unsampled.status).toBe(201);
+      const { orderId } = (await unsampled.json()) as { orderId: string };
+      const [item] = (await scanAll(tables.outbox)).filter((i) => i.aggregateId === orderId);
+      const [, unsampledTraceId, , storedFlags] = String(item.traceparent).split('-');
+      expect(storedFlags).toBe('00');
+      const [record] = await reader.waitForCount(1);
+      expect(String(record.headers.traceparent)).toMatch(new RegExp(`^00-${unsampledTraceId}-[0-9a-f]{16}-00$`));
+      await waitFor(() => webhook?.accepted.get(String(item.eventId)) === 1, {
+        timeoutMs: 30000,
+        what: 'the unsampled order to be notified',
+      });
+
+      // A caller's sampled context is followed by every service. Each exports its spans in the
+      // order they ended, so once this order's spans arrived, the first order's would have too.
+      const callerTraceId = randomBytes(16).toString('hex');
+      const sampled = await postOrder(api.port, {
+        headers: { traceparent: `00-${callerTraceId}-${randomBytes(8).toString('hex')}-01` },
+      });
+      expect(sampled.status).toBe(201);
+      const services = await waitFor(
+        () => {
+          const seen = new Set(otlp?.spans.filter((s) => s.traceId === callerTraceId).map((s) => s.service));
+          return seen.size === 3 && seen;
+        },
+        { timeoutMs: 30000, what: "the sampled order's spans from all three services" },
+      );
+      expect([...services].sort()).toEqual(['notifier', 'order-api', 'outbox-relay']);
+      expect(otlp.spans.filter((s) => s.traceId === unsampledTraceId)).toEqual([]);
+    } finally {
+      await reader.stop();
+    }
+  });
+});

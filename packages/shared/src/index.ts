@@ -49,6 +49,7 @@ export { createTracingMetrics } from './observability/createTracingMetrics';
 export { SpanExportStats } from './observability/SpanExportStats';
 export type { SpanExportCounts } from './observability/SpanExportStats';
 export { shutdownTracing, spanExportCounts, startTracing } from './observability/startTracing';
+export { samplerFrom } from './observability/tracingSampler';
 export { TRACEPARENT_PATTERN, contextFromTraceHeaders, serverSpan, traceHeadersOf } from './observability/traceHeaders';
 export type { TraceHeaders } from './observability/traceHeaders';
 export type { StartTracingOptions, Tracing } from './observability/startTracing';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { KAFKA_SECURITY_MODES } from '../kafka/KafkaSecurity';
+import { SAMPLERS } from '../observability/samplerNames';
 import { optionalSetting } from './optionalSetting';
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
@@ -32,6 +33,15 @@ export const commonSettings = {
     .describe('Outbox table whose stream the relay reads; in AWS also from `ORDER_OUTBOX_TABLE_NAME`.'),
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalSetting(z.url()).describe(
     'OTLP endpoint for traces; trace export is off when unset (see [Tracing](#tracing)).',
+  ),
+  OTEL_TRACES_SAMPLER: z
+    .enum(SAMPLERS)
+    .default('parentbased_always_on')
+    .describe(
+      'Which new traces are kept: all, a share (`parentbased_traceidratio`) or none; a span with a parent follows it (see [Tracing](#tracing)).',
+    ),
+  OTEL_TRACES_SAMPLER_ARG: optionalSetting(z.coerce.number().min(0).max(1)).describe(
+    'The share of new traces `parentbased_traceidratio` keeps, 0 to 1 (default 1).',
   ),
 } as const;
 

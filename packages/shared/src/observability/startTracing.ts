@@ -1,4 +1,4 @@
-import { DiagLogLevel, SpanKind, context, diag, propagation, trace } from '@opentelemetry/api';
+import { DiagLogLevel, context, diag, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -10,15 +10,10 @@ import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
 import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  BatchSpanProcessor,
-  ParentBasedSampler,
-  SamplingDecision,
-  TracerProvider,
-  type Sampler,
-} from '@opentelemetry/sdk-trace';
+import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { createTracingDiagLogger } from './createTracingDiagLogger';
 import { SpanExportStats, type SpanExportCounts } from './SpanExportStats';
+import { samplerFrom } from './tracingSampler';
 
 // This module is loaded by each service's `instrumentation.ts` before anything else: it must not
 // import the shared index (or anything that loads http, express, the AWS SDK, kafkajs or pino),
@@ -32,8 +27,9 @@ export interface StartTracingOptions {
    * `http://collector:4318`), spans go to `<url>/v1/traces`; unset, nothing is exported.
    * `OTEL_BSP_SCHEDULE_DELAY`: milliseconds between exports (5000). `OTEL_BSP_MAX_QUEUE_SIZE`:
    * spans held for export, beyond which new ones are dropped (8192). `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`:
-   * spans per export request (2048, at most the queue's size). `LOG_LEVEL`: of the SDK's own
-   * warnings and errors.
+   * spans per export request (2048, at most the queue's size). `OTEL_TRACES_SAMPLER`,
+   * `OTEL_TRACES_SAMPLER_ARG`: which new traces are kept (see {@link samplerFrom}). `LOG_LEVEL`:
+   * of the SDK's own warnings and errors.
    */
   env: Record<string, string | undefined>;
   /**
@@ -56,19 +52,6 @@ export interface Tracing {
 /** Ops endpoints are scraped every few seconds: traces of them would drown the orders' traces. */
 const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
-/**
- * Root sampler: a trace may start anywhere except at a client call. A client call with no parent
- * is background work (the relay polling its stream, lease renewals, the consumer's fetches), which
- * would otherwise start a trace of its own every few hundred milliseconds. Children follow their
- * parent (`ParentBasedSampler`), so everything an order does is kept.
- */
-const backgroundCallsOff: Sampler = {
-  shouldSample: (_context, _traceId, _name, kind) => ({
-    decision: kind === SpanKind.CLIENT ? SamplingDecision.NOT_RECORD : SamplingDecision.RECORD_AND_SAMPLED,
-  }),
-  toString: () => 'BackgroundCallsOff',
-};
-
 // On globalThis, as @opentelemetry/api keeps its own: `main.js` finds what the `--import` entry started.
 const ACTIVE = Symbol.for('outbox.tracing');
 type WithTracing = typeof globalThis & { [ACTIVE]?: Tracing };
@@ -89,6 +72,7 @@ export function startTracing(options: StartTracingOptions): Tracing {
   if (endpoint !== undefined && !URL.canParse(endpoint)) {
     throw new Error(`OTEL_EXPORTER_OTLP_ENDPOINT is not a URL: ${JSON.stringify(endpoint)}`);
   }
+  const sampler = samplerFrom(options.env);
   const scheduledDelayMillis = positiveInteger(options.env, 'OTEL_BSP_SCHEDULE_DELAY', 5000, 'milliseconds');
   // Four times the SDK's defaults (2048, 512): one export runs at a time and each waits several
   // turns of the event loop, so under a relay's drain (thousands of producer spans a second, the
@@ -122,7 +106,7 @@ export function startTracing(options: StartTracingOptions): Tracing {
     : undefined;
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': options.service }),
-    sampler: new ParentBasedSampler({ root: backgroundCallsOff }),
+    sampler,
     spanProcessors: processor ? [processor] : [],
   });
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
