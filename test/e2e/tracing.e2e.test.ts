@@ -19,6 +19,23 @@ import {
 
 const WEBHOOK_SECRET = 'tracing-test-secret-0123456789';
 
+/** Fresh tables and topic, and the three services on them with `env`, plus `apiEnv` for order-api alone. */
+async function startPipeline(
+  webhookUrl: string,
+  env: Record<string, string> = {},
+  apiEnv: Record<string, string> = {},
+) {
+  const tables = await createTestTables();
+  const topic = await createTestTopic();
+  const shared = { ...pipelineEnv(tables, topic), WEBHOOK_URL: webhookUrl, WEBHOOK_SECRET, ...env };
+  const [api, relay, notifier] = await Promise.all([
+    startServiceProcess('order-api', { ...shared, ...apiEnv }),
+    startServiceProcess('outbox-relay', shared),
+    startServiceProcess('notifier', shared),
+  ]);
+  return { tables, topic, api, relay, notifier };
+}
+
 describe('one trace per order, each service its own process exporting over OTLP', () => {
   let otlp: Awaited<ReturnType<typeof startOtlpReceiver>>;
   let webhook: Awaited<ReturnType<typeof startWebhookReceiver>>;
@@ -33,20 +50,10 @@ describe('one trace per order, each service its own process exporting over OTLP'
   beforeAll(async () => {
     otlp = await startOtlpReceiver();
     webhook = await startWebhookReceiver(WEBHOOK_SECRET, () => (refuseWebhook ? 400 : 200));
-    tables = await createTestTables();
-    topic = await createTestTopic();
-    const env = {
-      ...pipelineEnv(tables, topic),
-      WEBHOOK_URL: webhook.url,
-      WEBHOOK_SECRET,
+    ({ tables, topic, api, relay, notifier } = await startPipeline(webhook.url, {
       OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint,
       OTEL_BSP_SCHEDULE_DELAY: '200',
-    };
-    [api, relay, notifier] = await Promise.all([
-      startServiceProcess('order-api', env),
-      startServiceProcess('outbox-relay', env),
-      startServiceProcess('notifier', env),
-    ]);
+    }));
   });
 
   afterAll(async () => {
@@ -220,20 +227,8 @@ describe('trace context with export off (no OTEL_EXPORTER_OTLP_ENDPOINT)', () =>
     expect(process.env.OTEL_EXPORTER_OTLP_ENDPOINT).toBeUndefined();
     // The webhook refuses for good, so the notifier dead-letters the event and logs it inside its consumer span.
     webhook = await startWebhookReceiver(WEBHOOK_SECRET, () => 400);
-    const tables = await createTestTables();
-    const topic = await createTestTopic();
-    const env = {
-      ...pipelineEnv(tables, topic),
-      WEBHOOK_URL: webhook.url,
-      WEBHOOK_SECRET,
-    };
-    const started = await Promise.all([
-      startServiceProcess('order-api', env),
-      startServiceProcess('outbox-relay', env),
-      startServiceProcess('notifier', env),
-    ]);
-    processes.push(...started);
-    const [api, , notifier] = started;
+    const { tables, topic, api, relay, notifier } = await startPipeline(webhook.url);
+    processes.push(api, relay, notifier);
     const reader = await readTopic(topic);
     try {
       const callerTraceId = randomBytes(16).toString('hex');
@@ -289,24 +284,13 @@ describe('sampling: order-api keeps no new trace (OTEL_TRACES_SAMPLER_ARG=0), th
   test("When order-api samples no new trace, then an order without a caller's context is exported by no service although its traceparent (flags 00) travels with it, while a caller's sampled trace is still exported whole", async () => {
     otlp = await startOtlpReceiver();
     webhook = await startWebhookReceiver(WEBHOOK_SECRET, () => 200);
-    const tables = await createTestTables();
-    const topic = await createTestTopic();
-    const env = {
-      ...pipelineEnv(tables, topic),
-      WEBHOOK_URL: webhook.url,
-      WEBHOOK_SECRET,
-      OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint,
-      OTEL_BSP_SCHEDULE_DELAY: '200',
-    };
     // Only order-api samples; the relay and the notifier keep their default (every new trace).
-    const sampledOut = { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' };
-    const started = await Promise.all([
-      startServiceProcess('order-api', { ...env, ...sampledOut }),
-      startServiceProcess('outbox-relay', env),
-      startServiceProcess('notifier', env),
-    ]);
-    processes.push(...started);
-    const [api] = started;
+    const { tables, topic, api, relay, notifier } = await startPipeline(
+      webhook.url,
+      { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint, OTEL_BSP_SCHEDULE_DELAY: '200' },
+      { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' },
+    );
+    processes.push(api, relay, notifier);
     const reader = await readTopic(topic);
     try {
       const unsampled = await postOrder(api.port);
