@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { deadLetterTopicFor, samplerFrom } from '@outbox/shared';
+import { deadLetterTopicFor, resourceAttributesFrom, samplerFrom } from '@outbox/shared';
 import { loadConfig as loadNotifierConfig } from '../../services/notifier/src/config';
 import { loadConfig as loadOrderApiConfig } from '../../services/order-api/src/config';
 import { loadConfig as loadRelayConfig } from '../../services/outbox-relay/src/config';
@@ -149,7 +149,10 @@ function deployedEnvironment(service: string, env: string): { deployed: Record<s
       if (!source) throw new Error(`${service}: ${key} imports ${exportName}, which no addon template exports`);
       result[key] = deployedOutputValue(source.template, source.outputName, app, env);
     } else {
-      result[key] = String(value);
+      // Copilot's predefined variables, resolved when it reads the manifest.
+      result[key] = String(value)
+        .replaceAll('${COPILOT_APPLICATION_NAME}', app)
+        .replaceAll('${COPILOT_ENVIRONMENT_NAME}', env);
     }
   }
   for (const key of Object.keys(secrets)) {
@@ -246,6 +249,16 @@ describe.each(services)('the %s manifest', (service) => {
     expect(serviceReads(service, 'OTEL_EXPORTER_OTLP_ENDPOINT')).toBe(true);
     for (const env of environments) {
       expect(deployedEnvironment(service, env).deployed.OTEL_EXPORTER_OTLP_ENDPOINT).toBe('http://localhost:4318');
+    }
+  });
+
+  test('When deployed, then every span names the environment it runs in (deployment.environment.name)', () => {
+    for (const env of environments) {
+      const { deployed } = deployedEnvironment(service, env);
+      expect(resourceAttributesFrom(deployed, service)).toEqual({
+        'service.name': service,
+        'deployment.environment.name': env,
+      });
     }
   });
 

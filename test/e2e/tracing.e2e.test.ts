@@ -18,6 +18,8 @@ import {
 } from '@outbox/testkit';
 
 const WEBHOOK_SECRET = 'tracing-test-secret-0123456789';
+/** Resource attributes every service is given; a comma in a value is percent-encoded. */
+const RESOURCE_ATTRIBUTES = 'deployment.environment.name=e2e, team=orders%2C%20payments';
 
 /** Fresh tables and topic, and the three services on them with `env`, plus `apiEnv` for order-api alone. */
 async function startPipeline(
@@ -53,6 +55,7 @@ describe('one trace per order, each service its own process exporting over OTLP'
     ({ tables, topic, api, relay, notifier } = await startPipeline(webhook.url, {
       OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint,
       OTEL_BSP_SCHEDULE_DELAY: '200',
+      OTEL_RESOURCE_ATTRIBUTES: RESOURCE_ATTRIBUTES,
     }));
   });
 
@@ -140,6 +143,26 @@ describe('one trace per order, each service its own process exporting over OTLP'
     expect([...services].sort()).toEqual(['notifier', 'order-api', 'outbox-relay']);
     // Background calls (stream polling, lease renewals) start no traces: the relay exports only its producer spans.
     expect(otlp.spans.filter((s) => s.service === 'outbox-relay').map((s) => s.kind)).toEqual([SPAN_KIND.producer]);
+  });
+
+  test('When OTEL_RESOURCE_ATTRIBUTES is set, then every span of every service carries those attributes (values percent-decoded) beside its own service.name', async () => {
+    await placeOrder();
+    const services = await waitFor(
+      () => {
+        const seen = new Set(otlp.spans.map((s) => s.service));
+        return seen.size === 3 && seen;
+      },
+      { timeoutMs: 30000, what: 'spans of all three services' },
+    );
+    expect([...services].sort()).toEqual(['notifier', 'order-api', 'outbox-relay']);
+    for (const span of otlp.spans) {
+      expect(span.resource).toMatchObject({
+        'service.name': span.service,
+        'deployment.environment.name': 'e2e',
+        team: 'orders, payments',
+        'telemetry.sdk.language': 'nodejs',
+      });
+    }
   });
 
   test('When the spans have reached the collector, then each service counts as exported exactly the spans the collector received, and none lost', async () => {

@@ -50,6 +50,7 @@ export { SpanExportStats } from './observability/SpanExportStats';
 export type { SpanExportCounts } from './observability/SpanExportStats';
 export { shutdownTracing, spanExportCounts, startTracing } from './observability/startTracing';
 export { samplerFrom } from './observability/tracingSampler';
+export { parseResourceAttributes, resourceAttributesFrom } from './observability/tracingResource';
 export { TRACEPARENT_PATTERN, contextFromTraceHeaders, serverSpan, traceHeadersOf } from './observability/traceHeaders';
 export type { TraceHeaders } from './observability/traceHeaders';
 export type { StartTracingOptions, Tracing } from './observability/startTracing';

@@ -4,6 +4,8 @@ import { closeServer, listen } from '@outbox/shared';
 /** One span as an OTLP/HTTP JSON export carried it, with its service and instrumentation scope. */
 export interface ReceivedSpan {
   service: string;
+  /** The resource's attributes (`service.name` among them). */
+  resource: Record<string, unknown>;
   scope: string;
   traceId: string;
   spanId: string;
@@ -72,11 +74,13 @@ export async function startOtlpReceiver() {
       }
       const body = JSON.parse(Buffer.concat(chunks).toString()) as OtlpTraceRequest;
       for (const resourceSpans of body.resourceSpans ?? []) {
-        const service = String(attributesOf(resourceSpans.resource?.attributes)['service.name']);
+        const resource = attributesOf(resourceSpans.resource?.attributes);
+        const service = String(resource['service.name']);
         for (const scopeSpans of resourceSpans.scopeSpans ?? []) {
           for (const span of scopeSpans.spans ?? []) {
             spans.push({
               service,
+              resource,
               scope: scopeSpans.scope?.name ?? '',
               traceId: span.traceId,
               spanId: span.spanId,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { KAFKA_SECURITY_MODES } from '../kafka/KafkaSecurity';
 import { SAMPLERS } from '../observability/samplerNames';
+import { parseResourceAttributes } from '../observability/tracingResource';
 import { optionalSetting } from './optionalSetting';
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
@@ -33,6 +34,24 @@ export const commonSettings = {
     .describe('Outbox table whose stream the relay reads; in AWS also from `ORDER_OUTBOX_TABLE_NAME`.'),
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalSetting(z.url()).describe(
     'OTLP endpoint for traces; trace export is off when unset (see [Tracing](#tracing)).',
+  ),
+  OTEL_SERVICE_NAME: optionalSetting(z.string().min(1)).describe(
+    'The `service.name` of the spans instead of the service’s own name.',
+  ),
+  OTEL_RESOURCE_ATTRIBUTES: optionalSetting(
+    z.string().refine(
+      (text) => {
+        try {
+          parseResourceAttributes({ OTEL_RESOURCE_ATTRIBUTES: text });
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { message: 'must be a list of key=value pairs (values percent-encoded), e.g. deployment.environment.name=prod' },
+    ),
+  ).describe(
+    'Resource attributes of the spans, `key=value,key=value` (e.g. `deployment.environment.name=prod`); the manifests set the environment.',
   ),
   OTEL_TRACES_SAMPLER: z
     .enum(SAMPLERS)

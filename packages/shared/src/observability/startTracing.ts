@@ -9,10 +9,11 @@ import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
 import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
-import { resourceFromAttributes } from '@opentelemetry/resources';
+import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { createTracingDiagLogger } from './createTracingDiagLogger';
 import { SpanExportStats, type SpanExportCounts } from './SpanExportStats';
+import { resourceAttributesFrom } from './tracingResource';
 import { samplerFrom } from './tracingSampler';
 
 // This module is loaded by each service's `instrumentation.ts` before anything else: it must not
@@ -28,7 +29,9 @@ export interface StartTracingOptions {
    * `OTEL_BSP_SCHEDULE_DELAY`: milliseconds between exports (5000). `OTEL_BSP_MAX_QUEUE_SIZE`:
    * spans held for export, beyond which new ones are dropped (8192). `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`:
    * spans per export request (2048, at most the queue's size). `OTEL_TRACES_SAMPLER`,
-   * `OTEL_TRACES_SAMPLER_ARG`: which new traces are kept (see {@link samplerFrom}). `LOG_LEVEL`:
+   * `OTEL_TRACES_SAMPLER_ARG`: which new traces are kept (see {@link samplerFrom}).
+   * `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_SERVICE_NAME`: the spans' resource (see
+   * {@link resourceAttributesFrom}). `LOG_LEVEL`:
    * of the SDK's own warnings and errors.
    */
   env: Record<string, string | undefined>;
@@ -105,7 +108,8 @@ export function startTracing(options: StartTracingOptions): Tracing {
       })
     : undefined;
   const provider = new TracerProvider({
-    resource: resourceFromAttributes({ 'service.name': options.service }),
+    // The SDK's own (telemetry.sdk.*), then the service's and the environment's.
+    resource: defaultResource().merge(resourceFromAttributes(resourceAttributesFrom(options.env, options.service))),
     sampler,
     spanProcessors: processor ? [processor] : [],
   });
