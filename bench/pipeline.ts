@@ -305,8 +305,34 @@ async function measureDrain(
   onProgress: (done: number) => void,
   base = 0,
 ): Promise<number> {
+  return (await trackDrain(admin, topic, total, onProgress, base)).ratePerS;
+}
+
+/** A drain's rate, and its rate from a mark on (with the records left to drain then). */
+interface DrainTrack {
+  ratePerS: number;
+  afterMark?: { ratePerS: number; records: number };
+}
+
+/**
+ * {@link measureDrain}, and also the rate from when `mark` resolves (the topic's end read then)
+ * to the last record, when the drain had not finished by then.
+ */
+async function trackDrain(
+  admin: Admin,
+  topic: string,
+  total: number,
+  onProgress: (done: number) => void,
+  base = 0,
+  mark?: Promise<unknown>,
+): Promise<DrainTrack> {
   let first: { at: number; count: number } | undefined;
+  let marked: { at: number; count: number } | undefined;
   let last = 0;
+  void mark?.then(async () => {
+    const count = await topicEnd(admin, topic);
+    marked = { at: performance.now(), count };
+  });
   await waitFor(
     async () => {
       last = await topicEnd(admin, topic);
@@ -316,8 +342,14 @@ async function measureDrain(
     },
     { timeoutMs: 600_000, intervalMs: 50, what: `${base + total} records on ${topic} (have ${last})` },
   );
-  const seconds = (performance.now() - first!.at) / 1000;
-  return seconds > 0 ? (base + total - first!.count) / seconds : Number.NaN;
+  const end = performance.now();
+  const rate = (from: { at: number; count: number }) =>
+    end > from.at ? (base + total - from.count) / ((end - from.at) / 1000) : Number.NaN;
+  const afterMark =
+    marked && marked.count < base + total
+      ? { ratePerS: rate(marked), records: base + total - marked.count }
+      : undefined;
+  return { ratePerS: rate(first!), afterMark };
 }
 
 /**
@@ -737,12 +769,20 @@ interface Measured {
   kinesis: { shards: number; read: number; pipe: number; drain: number }[];
   scaling: {
     relays: number;
+    /**
+     * The drain rate once the backlog was written (the writer and kinesalite, busy taking it, no
+     * longer share the cores), or `wholeEventsPerS` when less than a quarter was left by then.
+     */
     eventsPerS: number;
+    /** The drain rate from the first record on Kafka to the last, the writing included. */
+    wholeEventsPerS: number;
+    /** True when `eventsPerS` is measured from the end of the write. */
+    afterWrite: boolean;
     cpus: number;
     writePerS: number;
     balancedMs: number;
     perRelay: { published: number; cpu: number; leaseLosses: number }[];
-    /** Share of all the machine's cores busy while the measured backlog drained (written and drained). */
+    /** Share of all the machine's cores busy while `eventsPerS` was measured. */
     machineBusy?: number;
   }[];
   scalingCapNote?: string;
@@ -1302,27 +1342,38 @@ async function main(): Promise<void> {
         // Leases lost while the measured backlog drains (a steal while balancing is not one of them).
         const losses = async (relay: ServiceProcess) => (await metric(relay, 'relay_shard_lease_losses_total')) ?? 0;
         const lossesBefore = await Promise.all(relays.map(losses));
-        const drained = measureDrain(
+        const cpuAt = () => ({
+          at: performance.now(),
+          relays: relays.map((relay) => cpuSeconds(relay.child.pid)),
+          machine: machineCpuTicks(),
+        });
+        const atStart = cpuAt();
+        // While the backlog is written, the bench and kinesalite taking it use most of the
+        // machine and the relays get less than their share; the drain is measured apart from then.
+        const writing = writeKinesis(streamName, sizes.scalingRecords, label);
+        const drained = trackDrain(
           admin,
           topic,
           sizes.scalingRecords,
           (n) => progress.update(`${label}: ${n}/${sizes.scalingRecords} on Kafka`),
           SCALING_WARMUP,
+          writing,
         );
-        const cpuBefore = relays.map((relay) => cpuSeconds(relay.child.pid));
-        const machineBefore = machineCpuTicks();
-        const drainStarted = performance.now();
-        const writePerS = await writeKinesis(streamName, sizes.scalingRecords, label);
-        const eventsPerS = await drained;
-        const drainS = (performance.now() - drainStarted) / 1000;
+        const writePerS = await writing;
+        const atWriteEnd = cpuAt();
+        const { ratePerS: wholeEventsPerS, afterMark } = await drained;
+        const afterWrite = afterMark !== undefined && afterMark.records >= sizes.scalingRecords / 4;
+        const usage = afterWrite ? atWriteEnd : atStart;
+        const eventsPerS = afterWrite ? afterMark.ratePerS : wholeEventsPerS;
+        const drainS = (performance.now() - usage.at) / 1000;
         // Everything shares the machine (kinesalite, the broker, the delay proxy, the bench): a
         // machine near fully busy means the relays waited for them, not for their own CPU.
-        const machineBusy = busyShare(machineBefore, machineCpuTicks());
-        // Per relay: what it published and the share of a CPU it used while the backlog drained.
+        const machineBusy = busyShare(usage.machine, machineCpuTicks());
+        // Per relay: what it published and the share of a CPU it used while the rate was measured.
         const perRelay = await Promise.all(
           relays.map(async (relay, i) => ({
             published: ((await metric(relay, 'relay_records_published_total')) ?? 0) - publishedBefore[i]!,
-            cpu: (cpuSeconds(relay.child.pid) - cpuBefore[i]!) / drainS,
+            cpu: (cpuSeconds(relay.child.pid) - usage.relays[i]!) / drainS,
             leaseLosses: (await losses(relay)) - lossesBefore[i]!,
           })),
         );
@@ -1331,7 +1382,17 @@ async function main(): Promise<void> {
         await Promise.all(caps.map((cap) => cap.remove()));
         await deleted();
         const cpus = caps.length === count ? options.relayCpus : 0;
-        m.scaling.push({ relays: count, eventsPerS, cpus, writePerS, balancedMs, perRelay, machineBusy });
+        m.scaling.push({
+          relays: count,
+          eventsPerS,
+          wholeEventsPerS,
+          afterWrite,
+          cpus,
+          writePerS,
+          balancedMs,
+          perRelay,
+          machineBusy,
+        });
         progress.note(
           `scale-out (Kinesis ${options.shards} shards, ${label}${cpus > 0 ? ` × ${cpus} CPU` : ', uncapped'}): ${fmt(eventsPerS)} events/s (written at ${fmt(writePerS)}/s)`,
         );
@@ -1672,6 +1733,7 @@ function formatMarkdown(result: BenchResult, mode: string): string {
           'CPU per relay',
           'events/s',
           '÷ 1 relay',
+          'whole drain events/s (÷ 1 relay)',
           'backlog written at',
           'leases balanced after',
           'published per relay',
@@ -1682,8 +1744,9 @@ function formatMarkdown(result: BenchResult, mode: string): string {
         result.scaling.map((s) => [
           String(s.relays),
           s.cpus > 0 ? String(s.cpus) : 'uncapped',
-          fmt(s.eventsPerS),
+          `${fmt(s.eventsPerS)}${s.afterWrite ? '' : ' (whole drain)'}`,
           fmt(s.eventsPerS / result.scaling[0]!.eventsPerS, 2),
+          `${fmt(s.wholeEventsPerS)} (${fmt(s.wholeEventsPerS / result.scaling[0]!.wholeEventsPerS, 2)})`,
           `${fmt(s.writePerS)}/s`,
           `${fmt(s.balancedMs / 1000, 1)} s`,
           s.perRelay.map((r) => fmt(r.published)).join(' / '),
@@ -1692,6 +1755,8 @@ function formatMarkdown(result: BenchResult, mode: string): string {
           s.machineBusy === undefined ? 'n/a' : `${fmt(s.machineBusy * 100)} %`,
         ]),
       ),
+      '',
+      'Events/s, the CPU each relay used and the machine busy are measured from the end of the backlog write to the last record on Kafka (with all but a quarter or less of the backlog left to drain, otherwise over the whole drain, marked so): while the bench writes the backlog, it and kinesalite taking it keep the machine busy and the capped relays get less than their quota, more of the drain of three relays than of one. The whole drain, from the first record on Kafka, is shown beside it.',
       ...(result.scalingCapNote ? ['', `CPU quota unavailable, relays ran uncapped: ${result.scalingCapNote}.`] : []),
       '',
     );
