@@ -304,13 +304,14 @@ describe('sampling: order-api keeps no new trace (OTEL_TRACES_SAMPLER_ARG=0), th
     await Promise.all([otlp?.stop(), webhook?.stop()]);
   });
 
-  test("When order-api samples no new trace, then an order without a caller's context is exported by no service although its traceparent (flags 00) travels with it, while a caller's sampled trace is still exported whole", async () => {
+  test("When order-api samples no new trace, then an order without a caller's context is exported by no service although its traceparent (flags 00) travels with it, while a caller's sampled trace is still exported whole (to OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)", async () => {
     otlp = await startOtlpReceiver();
     webhook = await startWebhookReceiver(WEBHOOK_SECRET, () => 200);
     // Only order-api samples; the relay and the notifier keep their default (every new trace).
     const { tables, topic, api, relay, notifier } = await startPipeline(
       webhook.url,
-      { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint, OTEL_BSP_SCHEDULE_DELAY: '200' },
+      // The signal's own variable, a full URL, in place of the base one.
+      { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${otlp.endpoint}/v1/traces`, OTEL_BSP_SCHEDULE_DELAY: '200' },
       { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' },
     );
     processes.push(api, relay, notifier);

@@ -48,7 +48,7 @@ export type { CreateTracingDiagLoggerOptions } from './observability/createTraci
 export { createTracingMetrics } from './observability/createTracingMetrics';
 export { SpanExportStats } from './observability/SpanExportStats';
 export type { SpanExportCounts } from './observability/SpanExportStats';
-export { shutdownTracing, spanExportCounts, startTracing } from './observability/startTracing';
+export { shutdownTracing, spanExportCounts, startTracing, tracesUrlFrom } from './observability/startTracing';
 export { samplerFrom } from './observability/tracingSampler';
 export { parseResourceAttributes, resourceAttributesFrom } from './observability/tracingResource';
 export { TRACEPARENT_PATTERN, contextFromTraceHeaders, serverSpan, traceHeadersOf } from './observability/traceHeaders';

@@ -35,6 +35,9 @@ export const commonSettings = {
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalSetting(z.url()).describe(
     'OTLP endpoint for traces; trace export is off when unset (see [Tracing](#tracing)).',
   ),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalSetting(z.url()).describe(
+    'The full URL spans are sent to, over `OTEL_EXPORTER_OTLP_ENDPOINT` (which gets `/v1/traces` appended).',
+  ),
   OTEL_SERVICE_NAME: optionalSetting(z.string().min(1)).describe(
     'The `service.name` of the spans instead of the service’s own name.',
   ),

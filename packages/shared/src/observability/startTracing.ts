@@ -24,7 +24,8 @@ import { samplerFrom } from './tracingSampler';
 export interface StartTracingOptions {
   service: string;
   /**
-   * The process environment. `OTEL_EXPORTER_OTLP_ENDPOINT`: OTLP/HTTP base URL (e.g.
+   * The process environment. `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`: the full URL spans go to, else
+   * `OTEL_EXPORTER_OTLP_ENDPOINT`: OTLP/HTTP base URL (e.g.
    * `http://collector:4318`), spans go to `<url>/v1/traces`; unset, nothing is exported.
    * `OTEL_BSP_SCHEDULE_DELAY`: milliseconds between exports (5000). `OTEL_BSP_MAX_QUEUE_SIZE`:
    * spans held for export, beyond which new ones are dropped (8192). `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`:
@@ -63,7 +64,8 @@ type WithTracing = typeof globalThis & { [ACTIVE]?: Tracing };
  * Starts OpenTelemetry tracing for the process: a tracer provider (W3C `traceparent` and
  * `tracestate`, plus baggage) with the http, express, undici (fetch), AWS SDK, kafkajs and pino
  * instrumentations. Context propagates and logs carry `trace_id`/`span_id` whether or not spans
- * are exported; they are exported over OTLP/HTTP (JSON) only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+ * are exported; they are exported over OTLP/HTTP (JSON) only when `OTEL_EXPORTER_OTLP_ENDPOINT` or
+ * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set (see {@link tracesUrlFrom}).
  * Call it before the instrumented modules are loaded (`node --import ./dist/instrumentation.js`);
  * a second call returns the running one.
  */
@@ -71,10 +73,7 @@ export function startTracing(options: StartTracingOptions): Tracing {
   const holder = globalThis as WithTracing;
   const running = holder[ACTIVE];
   if (running) return running;
-  const endpoint = options.env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || undefined;
-  if (endpoint !== undefined && !URL.canParse(endpoint)) {
-    throw new Error(`OTEL_EXPORTER_OTLP_ENDPOINT is not a URL: ${JSON.stringify(endpoint)}`);
-  }
+  const tracesUrl = tracesUrlFrom(options.env);
   const sampler = samplerFrom(options.env);
   const scheduledDelayMillis = positiveInteger(options.env, 'OTEL_BSP_SCHEDULE_DELAY', 5000, 'milliseconds');
   // Four times the SDK's defaults (2048, 512): one export runs at a time and each waits several
@@ -96,7 +95,7 @@ export function startTracing(options: StartTracingOptions): Tracing {
       suppressOverrideMessage: true,
     },
   );
-  const exporter = endpoint ? new OTLPTraceExporter({ url: `${endpoint.replace(/\/+$/, '')}/v1/traces` }) : undefined;
+  const exporter = tracesUrl ? new OTLPTraceExporter({ url: tracesUrl }) : undefined;
   const stats = exporter ? new SpanExportStats() : undefined;
   const processor = exporter
     ? new BatchSpanProcessor({
@@ -128,7 +127,7 @@ export function startTracing(options: StartTracingOptions): Tracing {
   if (options.kafkajs ?? true) instrumentations.push(new KafkaJsInstrumentation());
   registerInstrumentations({ tracerProvider: provider, instrumentations });
   const tracing: Tracing = {
-    exporting: endpoint !== undefined,
+    exporting: tracesUrl !== undefined,
     spanExportCounts: () => stats?.counts(),
     shutdown: () => provider.shutdown(),
   };
@@ -139,6 +138,21 @@ export function startTracing(options: StartTracingOptions): Tracing {
 /** What the running tracing (started by {@link startTracing} in this process) did with its spans; undefined when nothing is exported. */
 export function spanExportCounts(): SpanExportCounts | undefined {
   return (globalThis as WithTracing)[ACTIVE]?.spanExportCounts();
+}
+
+/**
+ * Where spans are sent, as the OpenTelemetry variables say: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`
+ * as it is (the full URL), else `OTEL_EXPORTER_OTLP_ENDPOINT` with `/v1/traces` appended; neither
+ * set, nothing is exported. A value that is not a URL throws with the variable's name.
+ */
+export function tracesUrlFrom(env: Record<string, string | undefined>): string | undefined {
+  for (const name of ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_ENDPOINT'] as const) {
+    const value = env[name]?.trim();
+    if (!value) continue;
+    if (!URL.canParse(value)) throw new Error(`${name} is not a URL: ${JSON.stringify(value)}`);
+    return name === 'OTEL_EXPORTER_OTLP_ENDPOINT' ? `${value.replace(/\/+$/, '')}/v1/traces` : value;
+  }
+  return undefined;
 }
 
 /** A setting that must be a positive whole number, or its default when unset or empty. */
