@@ -41,7 +41,6 @@ import {
   TransactWriteCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
 import type { Admin, Producer } from 'kafkajs';
 import {
   createDynamoDbClients,
@@ -53,7 +52,14 @@ import {
   topicDefinitions,
   pollUntil as waitFor,
 } from '@outbox/shared';
-import { KafkaServer, KinesaliteServer, ensureTables, ensureTopics, startLocalStack } from '@outbox/local-stack';
+import {
+  KafkaServer,
+  KinesaliteServer,
+  ensureTables,
+  ensureTopics,
+  kinesisDestinationRecord,
+  startLocalStack,
+} from '@outbox/local-stack';
 import { loadConfig as loadRelayConfig } from '../services/outbox-relay/dist/config.js';
 import { readWholeTopic } from './chaos/runChaos.ts';
 import { startDelayProxy } from './delayProxy.ts';
@@ -294,20 +300,6 @@ async function topicEnd(admin: Admin, topic: string): Promise<number> {
   return (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0);
 }
 
-/**
- * Waits until `total` records more than `base` are on `topic` and returns the drain rate from the
- * first of them seen to the last (so process start and lease acquisition do not count).
- */
-async function measureDrain(
-  admin: Admin,
-  topic: string,
-  total: number,
-  onProgress: (done: number) => void,
-  base = 0,
-): Promise<number> {
-  return (await trackDrain(admin, topic, total, onProgress, base)).ratePerS;
-}
-
 /** A drain's rate, and its rate from a mark on (with the records left to drain then). */
 interface DrainTrack {
   ratePerS: number;
@@ -315,8 +307,10 @@ interface DrainTrack {
 }
 
 /**
- * {@link measureDrain}, and also the rate from when `mark` resolves (the topic's end read then)
- * to the last record, when the drain had not finished by then.
+ * Waits until `total` records more than `base` are on `topic` and returns the drain rate from the
+ * first of them seen to the last (so process start and lease acquisition do not count); and the
+ * rate from when `mark` resolves (the topic's end read then) to the last record, when the drain
+ * had not finished by then.
  */
 async function trackDrain(
   admin: Admin,
@@ -496,23 +490,7 @@ async function checkItemShapes(
 /** A change as DynamoDB's Kinesis streaming destination writes it, of an outbox item as the API writes it. */
 function destinationRecord(aggregateId: string) {
   const item = outboxItem(aggregateId, randomUUID(), new Date().toISOString());
-  const data = {
-    awsRegion: REGION,
-    eventID: randomUUID(),
-    eventName: 'INSERT',
-    userIdentity: null,
-    recordFormat: 'application/json',
-    tableName: 'OrderOutbox',
-    dynamodb: {
-      ApproximateCreationDateTime: Date.now(),
-      Keys: marshall({ aggregateId, seq: 1 }),
-      NewImage: marshall(item),
-      SizeBytes: 400,
-      ApproximateCreationDateTimePrecision: 'MILLISECOND',
-    },
-    eventSource: 'aws:dynamodb',
-  };
-  return { Data: new TextEncoder().encode(JSON.stringify(data)), PartitionKey: aggregateId };
+  return kinesisDestinationRecord(item, { aggregateId, seq: 1 }, REGION);
 }
 
 /** One page of a shard: its records as Kafka messages, and the next iterator. */
@@ -1194,9 +1172,9 @@ async function main(): Promise<void> {
       progress.note(`raw pipe ${fmt(pipe)} records/s`);
       progress.step('relay drain, DynamoDB Streams', `${sizes.backlog} events, 1 relay`);
       const relayDdb = await launchRelay(baseEnv(backlogTables, backlogTopic));
-      m.ddbDrain = await measureDrain(admin, backlogTopic, sizes.backlog, (n) =>
-        progress.update(`${n}/${sizes.backlog} on Kafka`),
-      );
+      m.ddbDrain = (
+        await trackDrain(admin, backlogTopic, sizes.backlog, (n) => progress.update(`${n}/${sizes.backlog} on Kafka`))
+      ).ratePerS;
       await stopAll([relayDdb]);
       await dropTables();
       progress.note(`relay drain (DynamoDB Streams, ${m.streamRead.shards} shard): ${fmt(m.ddbDrain)} events/s`);
@@ -1265,7 +1243,7 @@ async function main(): Promise<void> {
         progress.step(`relay drain, Kinesis ${shards} shard(s)`, '1 relay process');
         const topic = await newTopic();
         const relay = await launchRelay(kinesisEnv(await newTables(), topic, streamName));
-        const drain = await measureDrain(admin, topic, sizes.kinesisRecords, (n) =>
+        const { ratePerS: drain } = await trackDrain(admin, topic, sizes.kinesisRecords, (n) =>
           progress.update(`1 relay: ${n}/${sizes.kinesisRecords} on Kafka`),
         );
         await stopAll([relay]);

@@ -8,6 +8,7 @@ export { KafkaServer, KAFKA_VERSION, newKafkaClusterId } from './KafkaServer';
 export type { KafkaServerOptions, KafkaScramUser, KafkaTlsListenersOptions } from './KafkaServer';
 export { createTestCertificates } from './createTestCertificates';
 export type { CreateTestCertificatesOptions, TestCertificates } from './createTestCertificates';
+export { kinesisDestinationRecord } from './kinesisDestinationRecord';
 export { KinesaliteServer } from './KinesaliteServer';
 export type { KinesaliteServerOptions } from './KinesaliteServer';
 export type { LocalServerOptions } from './LocalServer';

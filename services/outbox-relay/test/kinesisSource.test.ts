@@ -10,7 +10,14 @@ import { createDynamoDbClients, createKinesisClient } from '@outbox/shared';
 import { createTestTables, createTestTopic, readTopic, testEndpoints, uniqueName, waitFor } from '@outbox/testkit';
 import { CheckpointStore } from '../src/checkpoint/CheckpointStore';
 import { start, type RelayHandle } from '../src/start';
-import { checkPerAggregateOrder, destinationRecord, scrape, relayTestConfig, streamActive } from './support';
+import {
+  checkPerAggregateOrder,
+  destinationRecord,
+  kinesisRelayEnv,
+  scrape,
+  relayTestConfig,
+  streamActive,
+} from './support';
 
 describe('Kinesis source (kinesalite)', () => {
   const { dynamodb, kinesis: kinesisEndpoint, region } = testEndpoints();
@@ -47,18 +54,7 @@ describe('Kinesis source (kinesalite)', () => {
         ],
       }),
     );
-    relay = await start(
-      relayTestConfig(
-        { tables, topic },
-        {
-          RELAY_SOURCE: 'kinesis',
-          KINESIS_STREAM_NAME: streamName,
-          KINESIS_ENDPOINT: kinesisEndpoint,
-          SHARD_REFRESH_MS: '200',
-          POLL_IDLE_MAX_MS: '50',
-        },
-      ),
-    );
+    relay = await start(relayTestConfig({ tables, topic }, kinesisRelayEnv(streamName, { SHARD_REFRESH_MS: '200' })));
     const port = relay.port;
     const reader = await readTopic(topic);
     try {

@@ -4,7 +4,14 @@ import { createKinesisClient } from '@outbox/shared';
 import { createTestTables, createTestTopic, readTopic, testEndpoints, uniqueName, waitFor } from '@outbox/testkit';
 import type { ChangeSource } from '../src/source/StreamShard';
 import { start, type RelayHandle } from '../src/start';
-import { checkPerAggregateOrder, destinationRecord, relayTestConfig, scrape, streamActive } from './support';
+import {
+  checkPerAggregateOrder,
+  destinationRecord,
+  kinesisRelayEnv,
+  relayTestConfig,
+  scrape,
+  streamActive,
+} from './support';
 
 describe('the records an instance holds across the shards it leads (kinesalite, 4 shards)', () => {
   const { kinesis: kinesisEndpoint, region } = testEndpoints();
@@ -35,15 +42,11 @@ describe('the records an instance holds across the shards it leads (kinesalite, 
     relay = await start(
       relayTestConfig(
         { tables, topic },
-        {
-          RELAY_SOURCE: 'kinesis',
-          KINESIS_STREAM_NAME: streamName,
-          KINESIS_ENDPOINT: kinesisEndpoint,
+        kinesisRelayEnv(streamName, {
           BATCH_SIZE: '100',
           RELAY_MAX_RECORDS_IN_FLIGHT: '400',
           RELAY_READ_AHEAD_SHARDS: '4',
-          POLL_IDLE_MAX_MS: '50',
-        },
+        }),
       ),
       { wrapSource },
     );

@@ -12,7 +12,14 @@ import { waitFor } from '@outbox/testkit';
 import { createTestTables, createTestTopic, testEndpoints, uniqueName } from '@outbox/testkit';
 import { readTopic } from '@outbox/testkit';
 import { startServiceProcess, type ServiceProcess } from '@outbox/testkit';
-import { checkPerAggregateOrder, destinationRecord, metricValue, writeOutboxEvent, streamActive } from './support';
+import {
+  checkPerAggregateOrder,
+  destinationRecord,
+  kinesisRelayEnv,
+  metricValue,
+  writeOutboxEvent,
+  streamActive,
+} from './support';
 
 /** The default lease duration (LEASE_DURATION_MS): the relays below run with the defaults. */
 const LEASE_MS = 2000;
@@ -81,12 +88,7 @@ describe('relay processes sharing the shards (per-shard leases, kinesalite)', ()
         OUTBOX_TABLE: tables.outbox,
         RELAY_STATE_TABLE: tables.relayState,
         ORDER_EVENTS_TOPIC: topic,
-        RELAY_SOURCE: 'kinesis',
-        KINESIS_STREAM_NAME: streamName,
-        KINESIS_ENDPOINT: kinesisEndpoint,
-        SHARD_REFRESH_MS: '500',
-        BATCH_SIZE: '20',
-        POLL_IDLE_MAX_MS: '50',
+        ...kinesisRelayEnv(streamName, { SHARD_REFRESH_MS: '500', BATCH_SIZE: '20' }),
       },
     };
   };

@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { DescribeStreamSummaryCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { BatchWriteCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
+import { kinesisDestinationRecord } from '@outbox/local-stack';
 import { outboxItem, testEndpoints, type TestTables, uniqueName, waitFor } from '@outbox/testkit';
 import { loadConfig, type RelayConfig } from '../src/config';
 
@@ -18,26 +17,20 @@ export function streamActive(kinesis: KinesisClient, name: string): Promise<true
   );
 }
 
+/** The settings of a relay reading the kinesalite stream `streamName` (polling again 50 ms after an empty read), with `extra` on top. */
+export function kinesisRelayEnv(streamName: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    RELAY_SOURCE: 'kinesis',
+    KINESIS_STREAM_NAME: streamName,
+    KINESIS_ENDPOINT: testEndpoints().kinesis,
+    POLL_IDLE_MAX_MS: '50',
+    ...extra,
+  };
+}
+
 /** A change of one outbox item as DynamoDB's Kinesis streaming destination writes it (a PutRecords entry). */
 export function destinationRecord(aggregateId: string, seq: number) {
-  const item = outboxItem({ aggregateId, seq });
-  const data = {
-    awsRegion: 'us-east-1',
-    eventID: randomUUID(),
-    eventName: 'INSERT',
-    userIdentity: null,
-    recordFormat: 'application/json',
-    tableName: 'OrderOutbox',
-    dynamodb: {
-      ApproximateCreationDateTime: Date.now(),
-      Keys: marshall({ aggregateId, seq }),
-      NewImage: marshall(item),
-      SizeBytes: 300,
-      ApproximateCreationDateTimePrecision: 'MILLISECOND',
-    },
-    eventSource: 'aws:dynamodb',
-  };
-  return { Data: new TextEncoder().encode(JSON.stringify(data)), PartitionKey: aggregateId };
+  return kinesisDestinationRecord(outboxItem({ aggregateId, seq }), { aggregateId, seq });
 }
 
 /** Writes one outbox item the way the order-api does. */
